@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The two quick-start commands; each bootstraps its own virtual environment in .venv.
+
+    python3 run.py serve   # start the service on SQLite; prints a tenant URL and a fresh token
+    python3 run.py test    # lint, type-check and run the whole test suite
+
+Only the Python standard library is used here, so this works on a fresh clone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def ensure_env(extras: str) -> None:
+    """Create .venv and install the project (editable) unless already current."""
+    stamp = VENV / f".installed-{extras or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and PY.exists():
+        return
+    if not PY.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    target = f".[{extras}]" if extras else "."
+    print(f"installing {target} into .venv ...", flush=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", target], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def cli(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [str(BIN / "scimserver"), *args],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE if capture else None,
+        text=True,
+    )
+    return result.stdout or ""
+
+
+def serve(argv: list[str]) -> int:
+    ensure_env("")
+    port = "8000"
+    if "--port" in argv:
+        port = argv[argv.index("--port") + 1]
+    os.environ.setdefault("SCIMSERVER_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    cli("db", "upgrade")
+    orgs = json.loads(cli("orgs", "list", "--json", capture=True))
+    if not any(o["slug"] == "default" for o in orgs):
+        cli("orgs", "create", "default", "--json", capture=True)
+    issued = json.loads(cli("token", "generate", "default", "--json", capture=True))
+    print(
+        "\n  SCIM tenant URL (Okta 'Base URL'):  "
+        + issued["tenant_url"]
+        + "\n  Secret token   (Okta 'API Token'):  "
+        + issued["token"]
+        + "\n  (a new token was generated; any previous one has stopped working)\n"
+        + f"\n  try: curl -H 'Authorization: Bearer {issued['token']}' "
+        + f"{issued['tenant_url']}/Users\n",
+        flush=True,
+    )
+    os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
+
+
+def test(argv: list[str]) -> int:
+    ensure_env("test")
+    steps = [
+        [str(BIN / "ruff"), "check", "scimcore", "scimserver", "tests", "examples"],
+        [str(BIN / "mypy"), "scimcore"],
+        [str(PY), "-m", "pytest", *argv],
+    ]
+    for step in steps:
+        print(
+            "$",
+            " ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)),
+            flush=True,
+        )
+        code = subprocess.run(step, cwd=ROOT).returncode
+        if code:
+            return code
+    return 0
+
+
+def main() -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before the venv exists
+        print("Python 3.11 or newer is required", file=sys.stderr)
+        return 2
+    commands = {"serve": serve, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

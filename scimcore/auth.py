@@ -1,0 +1,150 @@
+"""Bearer authentication for an organization's tenant URL (RFC 6750, RFC 7644 2).
+
+Two kinds of bearer token are accepted:
+
+* the organization's **secret token**: ``scim_`` + 256 random bits, shown once when
+  generated and stored only as a SHA-256 hash (HMAC-SHA-256 with a pepper when one
+  is configured). Exactly one is active per organization; generating a new one
+  supersedes the old in the same database transaction, and every request looks the
+  hash up in the database, so the old token fails at once in every process.
+* a **JWT** signed with a configured key (HS256 secret, or RS256/ES256 public key),
+  with issuer, audience, expiry and an organization claim checked.
+
+A token works only under its own organization's URL. Every failure (missing,
+malformed, unknown, revoked, other organization, unknown organization) is the same
+401 body, so the answer never reveals whether an organization exists. This is the
+only module that imports ``jwt``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+
+from .errors import Unauthorized
+from .storage.base import Organization, Store, TokenInfo
+
+TOKEN_PREFIX = "scim_"
+_VISIBLE_PREFIX_LEN = 12
+_INVALID = "The bearer token is not valid for this tenant URL."
+_USE_MARK_INTERVAL = 60.0
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    """How to verify JWT bearer tokens; ``key`` is an HS256 secret or a PEM public key."""
+
+    key: str
+    algorithms: tuple[str, ...] = ("HS256",)
+    issuer: str | None = None
+    audience: str | None = None
+    organization_claim: str = "org"
+    leeway_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly generated secret token: the only moment the plaintext exists."""
+
+    token: str
+    info: TokenInfo
+
+
+def hash_token(token: str, pepper: bytes | None = None) -> str:
+    """The stored form of a secret token; a fast hash suffices for 256 random bits."""
+    data = token.encode()
+    if pepper:
+        return hmac.new(pepper, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+def issue_token(
+    store: Store, organization: Organization, pepper: bytes | None = None
+) -> IssuedToken:
+    """Generate a new secret token; the previous one stops working immediately."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    info = store.set_token(organization.id, hash_token(token, pepper), token[:_VISIBLE_PREFIX_LEN])
+    return IssuedToken(token, info)
+
+
+class Authenticator:
+    """Maps ``(organization slug, Authorization header)`` to the organization, or 401."""
+
+    def __init__(
+        self, store: Store, *, jwt_settings: JwtSettings | None = None, pepper: bytes | None = None
+    ) -> None:
+        self._store = store
+        self._jwt = jwt_settings
+        self._pepper = pepper
+        self._marked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, organization_slug: str, authorization: str | None) -> Organization:
+        token = self._bearer(authorization)
+        if token.startswith(TOKEN_PREFIX):
+            org = self._by_secret(token)
+        elif self._jwt is not None and token.count(".") == 2:
+            org = self._by_jwt(token, self._jwt)
+        else:
+            org = None
+        if org is None or not hmac.compare_digest(org.slug, organization_slug):
+            raise Unauthorized(_INVALID)
+        return org
+
+    @staticmethod
+    def _bearer(authorization: str | None) -> str:
+        if not authorization:
+            raise Unauthorized(
+                "Missing Authorization header; send 'Authorization: Bearer <token>'."
+            )
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or " " in token:
+            raise Unauthorized(
+                "Malformed Authorization header; send 'Authorization: Bearer <token>'."
+            )
+        return token
+
+    def _by_secret(self, token: str) -> Organization | None:
+        digest = hash_token(token, self._pepper)
+        org = self._store.find_active_token(digest)
+        if org is not None:
+            self._mark_used(digest)
+        return org
+
+    def _mark_used(self, digest: str) -> None:
+        """Record last use at most once a minute per process (avoids a write per request)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._marked.get(digest, -_USE_MARK_INTERVAL) < _USE_MARK_INTERVAL:
+                return
+            self._marked[digest] = now
+        self._store.mark_token_used(digest, datetime.now(UTC))
+
+    def _by_jwt(self, token: str, settings: JwtSettings) -> Organization | None:
+        required = (
+            ["exp"] + (["iss"] if settings.issuer else []) + (["aud"] if settings.audience else [])
+        )
+        try:
+            claims = jwt.decode(
+                token,
+                settings.key,
+                algorithms=list(settings.algorithms),
+                issuer=settings.issuer,
+                audience=settings.audience,
+                leeway=settings.leeway_seconds,
+                options={"require": required, "verify_aud": settings.audience is not None},
+            )
+        except jwt.PyJWTError:
+            return None
+        slug = claims.get(settings.organization_claim)
+        if not isinstance(slug, str):
+            return None
+        return self._store.get_organization(slug)

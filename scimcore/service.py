@@ -1,0 +1,415 @@
+"""ScimService: one method per SCIM operation (RFC 7644 3), over any :class:`Store`.
+
+A glue layer authenticates the request (see :mod:`scimcore.auth`), then calls
+:meth:`ScimService.handle` with the organization, the tenant URL and a
+:class:`~scimcore.messages.ScimRequest`; it gets back a
+:class:`~scimcore.messages.ScimResponse` to render. Every protocol rule lives here
+or below; the glue only translates HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from .discovery import ServiceConfig, service_provider_config
+from .errors import (
+    InvalidSyntax,
+    InvalidValue,
+    MethodNotAllowed,
+    NotFound,
+    NotImplementedFeature,
+    PayloadTooLarge,
+    ScimError,
+    UnsupportedMediaType,
+)
+from .filters import parse_filter
+from .messages import ScimRequest, ScimResponse
+from .pagination import PageRequest, list_response
+from .patch import apply_patch, parse_patch_request
+from .paths import resolve
+from .projection import Projection, needs_relations, project
+from .schema.attributes import ResourceType
+from .schema.core import GROUP_RESOURCE, USER_RESOURCE
+from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
+from .storage.base import Member, Organization, Page, Query, Sort, Store
+
+Resource = dict[str, Any]
+SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+_JSON_TYPES = ("application/scim+json", "application/json")
+
+
+def error_response(error: ScimError) -> ScimResponse:
+    """The one place an error becomes a response (RFC 7644 3.12)."""
+    return ScimResponse(error.status, error.to_dict(), error.headers())
+
+
+def _now() -> str:
+    return canonical_datetime(datetime.now(UTC))
+
+
+def _next_version(resource: Resource) -> str:
+    current = str(resource.get("meta", {}).get("version", 'W/"0"'))
+    digits = "".join(ch for ch in current if ch.isdigit())
+    return f'W/"{int(digits or 0) + 1}"'
+
+
+class ScimService:
+    """The SCIM protocol over a store, for every organization the store holds."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: ServiceConfig | None = None,
+        resource_types: Sequence[ResourceType] = (USER_RESOURCE, GROUP_RESOURCE),
+    ) -> None:
+        self.store = store
+        self.config = config or ServiceConfig()
+        self.resource_types = {rt.endpoint.strip("/").lower(): rt for rt in resource_types}
+
+    # -- dispatch ---------------------------------------------------------------
+
+    def handle(self, org: Organization, tenant_url: str, request: ScimRequest) -> ScimResponse:
+        """Answer one request; every failure becomes a SCIM error response."""
+        try:
+            return self._route(_Context(self, org, tenant_url.rstrip("/"), request))
+        except ScimError as error:
+            return error_response(error)
+
+    def _route(self, ctx: _Context) -> ScimResponse:
+        parts = [p for p in ctx.request.path.split("/") if p]
+        method = ctx.request.method.upper()
+        if not parts:
+            raise NotFound("No resource at the tenant root; try /Users or /Groups.")
+        head = parts[0].lower()
+        if len(parts) == 1 and head == ".search":
+            _allow(method, ("POST",))
+            return ctx.search(None)
+        if head in ("serviceproviderconfig", "resourcetypes", "schemas"):
+            _allow(method, ("GET",))
+            return ctx.discovery(head, parts[1] if len(parts) > 1 else None, len(parts))
+        if head in ("bulk", "me"):
+            raise NotImplementedFeature(
+                f"/{parts[0]} is not supported by this service provider "
+                "(see /ServiceProviderConfig)."
+            )
+        rt = self.resource_types.get(head)
+        if rt is None or len(parts) > 2:
+            raise NotFound(f"There is no endpoint at '{ctx.request.path}'.")
+        if len(parts) == 1:
+            _allow(method, ("GET", "POST"))
+            return ctx.list_resources(rt) if method == "GET" else ctx.create(rt)
+        if parts[1] == ".search":
+            _allow(method, ("POST",))
+            return ctx.search(rt)
+        operations: dict[str, Callable[[ResourceType, str], ScimResponse]] = {
+            "GET": ctx.get,
+            "PUT": ctx.replace,
+            "PATCH": ctx.patch,
+            "DELETE": ctx.delete,
+        }
+        _allow(method, tuple(operations))
+        return operations[method](rt, parts[1])
+
+
+def _allow(method: str, allowed: tuple[str, ...]) -> None:
+    if method not in allowed:
+        raise MethodNotAllowed(
+            f"{method} is not allowed here; allowed: {', '.join(allowed)}.", allowed
+        )
+
+
+class _Context:
+    """One request being answered: the organization, its URL, and the request."""
+
+    def __init__(
+        self, service: ScimService, org: Organization, tenant_url: str, request: ScimRequest
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.config = service.config
+        self.org = org
+        self.tenant_url = tenant_url
+        self.request = request
+
+    # -- request helpers ---------------------------------------------------------
+
+    def body(self) -> Any:
+        raw = self.request.body
+        if len(raw) > self.config.max_payload_bytes:
+            raise PayloadTooLarge(
+                f"The request body is {len(raw)} bytes; the limit is "
+                f"{self.config.max_payload_bytes} bytes."
+            )
+        ctype = (self.request.content_type or "").split(";")[0].strip().lower()
+        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"Content-Type '{ctype}' is not accepted; send application/scim+json "
+                "or application/json."
+            )
+        if not raw.strip():
+            raise InvalidSyntax("The request body is empty; a JSON object is required.")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
+
+    def projection(self, rt: ResourceType, params: dict[str, Any] | None = None) -> Projection:
+        source = params if params is not None else self.request.query
+        return Projection.parse(
+            rt, _text(source.get("attributes")), _text(source.get("excludedAttributes"))
+        )
+
+    def location(self, rt: ResourceType, id: str) -> str:
+        return f"{self.tenant_url}{rt.endpoint}/{id}"
+
+    def render(self, rt: ResourceType, resource: Resource, projection: Projection) -> Resource:
+        """Add what depends on the public URL (``meta.location``, ``$ref``) and project."""
+        out = dict(resource)
+        meta = dict(out.get("meta", {}))
+        meta["location"] = self.location(rt, out["id"])
+        out["meta"] = meta
+        for key in ("members", "groups"):
+            if key in out:
+                out[key] = [self._with_ref(m, key) for m in out[key]]
+        return project(rt, out, projection)
+
+    def _with_ref(self, item: Resource, key: str) -> Resource:
+        endpoint = "/Groups" if key == "groups" or item.get("type") == "Group" else "/Users"
+        return {**item, "$ref": f"{self.tenant_url}{endpoint}/{item['value']}"}
+
+    def resource_response(
+        self, status: int, rt: ResourceType, resource: Resource, projection: Projection
+    ) -> ScimResponse:
+        headers = {"Location": self.location(rt, resource["id"])}
+        version = resource.get("meta", {}).get("version")
+        if version:
+            headers["ETag"] = version
+        return ScimResponse(status, self.render(rt, resource, projection), headers)
+
+    # -- discovery (RFC 7644 4) ----------------------------------------------------
+
+    def discovery(self, head: str, id: str | None, depth: int) -> ScimResponse:
+        if depth > 2 or (head == "serviceproviderconfig" and id is not None):
+            raise NotFound(f"There is no endpoint at '{self.request.path}'.")
+        base = self.tenant_url
+        if head == "serviceproviderconfig":
+            doc = service_provider_config(self.config, f"{base}/ServiceProviderConfig")
+            return ScimResponse(200, doc)
+        rts = list(self.service.resource_types.values())
+        docs: dict[str, Resource]
+        if head == "resourcetypes":
+            docs = {rt.id: rt.to_dict(f"{base}/ResourceTypes/{rt.id}") for rt in rts}
+        else:
+            schemas = {s.id: s for rt in rts for s in rt.schemas()}
+            docs = {sid: s.to_dict(f"{base}/Schemas/{sid}") for sid, s in schemas.items()}
+        if id is None:
+            items = list(docs.values())
+            return ScimResponse(200, list_response(items, len(items), 1))
+        for key, doc in docs.items():
+            if key.lower() == id.lower():
+                return ScimResponse(200, doc)
+        raise NotFound(f"No {'resource type' if head == 'resourcetypes' else 'schema'} '{id}'.")
+
+    # -- queries (RFC 7644 3.4) ------------------------------------------------------
+
+    def list_resources(self, rt: ResourceType) -> ScimResponse:
+        return self._query([rt], dict(self.request.query))
+
+    def search(self, rt: ResourceType | None) -> ScimResponse:
+        body = self.body()
+        if not isinstance(body, dict):
+            raise InvalidSyntax("A SearchRequest must be a JSON object.")
+        schemas = body.get("schemas")
+        if not isinstance(schemas, list) or SEARCH_REQUEST not in schemas:
+            raise InvalidSyntax(f"A SearchRequest must have schemas ['{SEARCH_REQUEST}'].")
+        params = {k: v for k, v in body.items() if k != "schemas"}
+        for key in ("attributes", "excludedAttributes"):
+            if isinstance(params.get(key), list):
+                params[key] = ",".join(str(v) for v in params[key])
+        types = [rt] if rt else list(self.service.resource_types.values())
+        return self._query(types, params)
+
+    def _query(self, types: list[ResourceType], params: dict[str, Any]) -> ScimResponse:
+        page = PageRequest.parse(
+            params.get("startIndex"),
+            params.get("count"),
+            default_count=self.config.default_page_size,
+            max_count=self.config.max_page_size,
+        )
+        order = (_text(params.get("sortOrder")) or "ascending").lower()
+        if order not in ("ascending", "descending"):
+            raise InvalidValue(f"sortOrder must be 'ascending' or 'descending', not '{order}'.")
+        rendered: list[Resource] = []
+        total = 0
+        offset = page.start_index - 1
+        remaining = page.count
+        for rt in types:
+            query = self._build_query(rt, params, order == "descending")
+            projection = self.projection(rt, params)
+            relations = needs_relations(
+                rt, projection, "members" if rt is GROUP_RESOURCE else "groups"
+            )
+            with self.store.session(self.org.id) as session:
+                counted = session.query(rt.id, Query(query.filter, query.sort, 1, 0, False))
+                size = counted.total
+                take = max(0, min(remaining, size - offset)) if offset < size else 0
+                result = Page(size, [])
+                if take:
+                    result = session.query(
+                        rt.id,
+                        Query(query.filter, query.sort, offset + 1, take, relations),
+                    )
+            rendered.extend(self.render(rt, r, projection) for r in result.resources)
+            total += size
+            remaining -= len(result.resources)
+            offset = max(0, offset - size)
+        return ScimResponse(200, list_response(rendered, total, page.start_index))
+
+    def _build_query(self, rt: ResourceType, params: dict[str, Any], descending: bool) -> Query:
+        text = _text(params.get("filter"))
+        flt = parse_filter(text, rt) if text and text.strip() else None
+        sort = None
+        sort_by = _text(params.get("sortBy"))
+        if sort_by:
+            try:
+                sort = Sort(resolve(rt, sort_by, implicit_value=True), descending)
+            except ScimError as exc:
+                raise InvalidValue(f"sortBy: {exc.detail}") from None
+        return Query(filter=flt, sort=sort)
+
+    # -- single resources (RFC 7644 3.3, 3.4.1, 3.5, 3.6) --------------------------------
+
+    def get(self, rt: ResourceType, id: str) -> ScimResponse:
+        projection = self.projection(rt)
+        relations = needs_relations(rt, projection, _relation(rt))
+        with self.store.session(self.org.id) as session:
+            resource = session.get(rt.id, id, relations=relations)
+        return self.resource_response(200, rt, resource, projection)
+
+    def create(self, rt: ResourceType) -> ScimResponse:
+        data = load_resource(rt, self.body())
+        members = _members(data.pop("members", None)) if rt is GROUP_RESOURCE else []
+        now = _now()
+        data["id"] = str(uuid.uuid4())
+        data["meta"] = {
+            "resourceType": rt.id,
+            "created": now,
+            "lastModified": now,
+            "version": 'W/"1"',
+        }
+        projection = self.projection(rt)
+        with self.store.session(self.org.id) as session:
+            session.insert(
+                rt.id,
+                {**data, "members": [_member_dict(m) for m in members]}
+                if rt is GROUP_RESOURCE
+                else data,
+            )
+            stored = session.get(
+                rt.id, data["id"], relations=needs_relations(rt, projection, _relation(rt))
+            )
+        return self.resource_response(201, rt, stored, projection)
+
+    def replace(self, rt: ResourceType, id: str) -> ScimResponse:
+        data = load_resource(rt, self.body())
+        members = _members(data.pop("members", None)) if rt is GROUP_RESOURCE else None
+        projection = self.projection(rt)
+        with self.store.session(self.org.id) as session:
+            current = session.get(rt.id, id, relations=False, for_update=True)
+            check_immutable(rt, current, data)
+            data["id"] = current["id"]
+            data["meta"] = {
+                **current["meta"],
+                "lastModified": _now(),
+                "version": _next_version(current),
+            }
+            session.update(rt.id, data)
+            if members is not None:
+                session.replace_members(id, members)
+            stored = session.get(
+                rt.id, id, relations=needs_relations(rt, projection, _relation(rt))
+            )
+        return self.resource_response(200, rt, stored, projection)
+
+    def patch(self, rt: ResourceType, id: str) -> ScimResponse:
+        operations = parse_patch_request(self.body())
+        asked = "attributes" in self.request.query or "excludedAttributes" in self.request.query
+        projection = self.projection(rt)
+        with self.store.session(self.org.id) as session:
+            current = session.get(rt.id, id, relations=False, for_update=True)
+            result = apply_patch(
+                rt,
+                current,
+                operations,
+                load_members=lambda: list(session.get(rt.id, id).get("members", [])),
+            )
+            members = result.members
+            if result.changed:
+                updated = validate(rt, result.resource)
+                check_immutable(rt, current, updated)
+                updated["id"] = current["id"]
+                updated["meta"] = {
+                    **current["meta"],
+                    "lastModified": _now(),
+                    "version": _next_version(current),
+                }
+                session.update(rt.id, updated)
+            if members.replace is not None:
+                session.replace_members(id, members.replace)
+            if members.add:
+                session.add_members(id, members.add)
+            if members.remove:
+                session.remove_members(id, members.remove)
+            if rt is GROUP_RESOURCE and not asked:
+                # RFC 7644 3.5.2 allows 204; it spares loading 100,000 members to
+                # return a group whose membership changed by one.
+                return ScimResponse(204, None, {"Location": self.location(rt, id)})
+            stored = session.get(
+                rt.id, id, relations=needs_relations(rt, projection, _relation(rt))
+            )
+        return self.resource_response(200, rt, stored, projection)
+
+    def delete(self, rt: ResourceType, id: str) -> ScimResponse:
+        with self.store.session(self.org.id) as session:
+            session.delete(rt.id, id)
+        return ScimResponse(204)
+
+
+def _relation(rt: ResourceType) -> str:
+    return "members" if rt is GROUP_RESOURCE else "groups"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _members(value: Any) -> list[Member]:
+    """Group members from a POST/PUT body: each needs the member's id in ``value``."""
+    out: list[Member] = []
+    for item in value or []:
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("value"), str)
+            or not item["value"]
+        ):
+            raise InvalidValue("Each entry of 'members' needs a 'value' with the member's id.")
+        kind = item.get("type") or "User"
+        out.append(
+            Member(
+                item["value"],
+                "Group" if str(kind).lower() == "group" else "User",
+                item.get("display"),
+            )
+        )
+    return out
+
+
+def _member_dict(member: Member) -> Resource:
+    out: Resource = {"value": member.value, "type": member.type}
+    if member.display:
+        out["display"] = member.display
+    return out

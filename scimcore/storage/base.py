@@ -1,0 +1,178 @@
+"""The storage protocol every backend implements, and the values crossing it.
+
+The service talks to storage only through :class:`Store` and :class:`StoreSession`.
+Rules every implementation follows (``scimcore.testing.StorageContract`` checks them):
+
+* A :class:`StoreSession` is one transaction scoped to one organization: every read
+  and write inside it sees only that organization's resources, and leaving the
+  ``with`` block commits, while an exception rolls everything back. Nothing is ever
+  half-written.
+* Resources cross the boundary as plain JSON-compatible dicts in canonical form
+  (canonical attribute names; ``id``, ``schemas`` and ``meta`` with ``resourceType``,
+  ``created``, ``lastModified`` and ``version``; never ``meta.location``, which
+  depends on the public URL and is added by the service). Returned dicts are copies.
+* Uniqueness (``userName`` of Users, ``displayName`` of Groups, both per organization
+  and case-insensitive) is enforced by the backend itself (a unique index, not a
+  read-then-write check) and reported as :class:`~scimcore.errors.Uniqueness`.
+* Group members are stored apart from the group, so adding or removing one member
+  never reads or rewrites the others. ``User.groups`` is computed from membership.
+* A backend that cannot reach its database raises
+  :class:`~scimcore.errors.ServiceUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, TypeAlias
+
+from ..filters.nodes import Filter
+from ..paths import ResolvedPath
+
+Resource: TypeAlias = dict[str, Any]
+TokenStatus: TypeAlias = Literal["active", "revoked", "superseded"]
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A tenant: its own URL, its own resources, one active token."""
+
+    id: str
+    slug: str
+    name: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about an organization's token: never the secret or its hash."""
+
+    organization_id: str
+    prefix: str
+    status: TokenStatus
+    created: datetime
+    last_used: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One group member: the member's id and its resource type (``User`` or ``Group``)."""
+
+    value: str
+    type: str = "User"
+    display: str | None = None
+
+
+@dataclass(frozen=True)
+class Sort:
+    path: ResolvedPath
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """A list request (RFC 7644 3.4.2) in storage terms.
+
+    ``start_index`` is 1-based. ``count`` of 0 asks for the total only.
+    ``relations`` asks for ``members`` (Groups) or ``groups`` (Users) to be filled
+    in; the service turns it off when the client's projection excludes them, so a
+    group with 100,000 members can be listed without loading them.
+    """
+
+    filter: Filter | None = None
+    sort: Sort | None = None
+    start_index: int = 1
+    count: int = 100
+    relations: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    resources: list[Resource] = field(default_factory=list)
+
+
+class StoreSession(Protocol):
+    """One transaction within one organization."""
+
+    def get(
+        self, resource_type: str, id: str, *, relations: bool = True, for_update: bool = False
+    ) -> Resource:
+        """The resource, or :class:`~scimcore.errors.NotFound`. ``for_update`` locks it."""
+        ...
+
+    def insert(self, resource_type: str, resource: Resource) -> None:
+        """Store a new resource (with its ``members`` for a Group)."""
+        ...
+
+    def update(
+        self, resource_type: str, resource: Resource, *, expected_version: str | None = None
+    ) -> None:
+        """Overwrite everything but ``members`` (see the member methods) and ``groups``.
+
+        With ``expected_version`` the write only happens if the stored
+        ``meta.version`` still equals it; otherwise
+        :class:`~scimcore.errors.PreconditionFailed`.
+        """
+        ...
+
+    def delete(self, resource_type: str, id: str) -> None:
+        """Remove the resource and its memberships, or :class:`~scimcore.errors.NotFound`."""
+        ...
+
+    def query(self, resource_type: str, query: Query) -> Page:
+        ...
+
+    def add_members(self, group_id: str, members: Sequence[Member]) -> None:
+        """Add members; ones already present are left as they are.
+
+        A value that is not the id of a User or Group of this organization raises
+        :class:`~scimcore.errors.InvalidValue`.
+        """
+        ...
+
+    def remove_members(self, group_id: str, values: Sequence[str]) -> None:
+        """Remove the members with these ids; absent ones are ignored."""
+        ...
+
+    def replace_members(self, group_id: str, members: Sequence[Member]) -> None:
+        ...
+
+
+class Store(Protocol):
+    """A storage backend: resources per organization, organizations and their tokens."""
+
+    def session(self, organization_id: str) -> AbstractContextManager[StoreSession]:
+        ...
+
+    def create_organization(self, slug: str, name: str) -> Organization:
+        """Create a tenant; a taken slug raises :class:`~scimcore.errors.Uniqueness`."""
+        ...
+
+    def get_organization(self, slug: str) -> Organization | None:
+        ...
+
+    def list_organizations(self) -> list[Organization]:
+        ...
+
+    def set_token(self, organization_id: str, token_hash: str, prefix: str) -> TokenInfo:
+        """Make this the organization's only active token, superseding the previous one
+        in the same transaction (at most one active token, enforced by the database)."""
+        ...
+
+    def revoke_token(self, organization_id: str) -> bool:
+        """Revoke the active token; False when there was none."""
+        ...
+
+    def token_info(self, organization_id: str) -> TokenInfo | None:
+        ...
+
+    def find_active_token(self, token_hash: str) -> Organization | None:
+        """The organization whose active token has this hash, if any."""
+        ...
+
+    def mark_token_used(self, token_hash: str, at: datetime) -> None:
+        """Record a use; implementations may skip writes closer than a minute apart."""
+        ...

@@ -1,0 +1,141 @@
+"""The application factory and the one view that turns HTTP into scimcore calls."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from scimcore import (
+    Authenticator,
+    JwtSettings,
+    ScimError,
+    ScimRequest,
+    ScimService,
+    ServiceConfig,
+    Store,
+    Unauthorized,
+    error_response,
+)
+from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
+from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
+
+from .config import Settings
+
+log = logging.getLogger("scimserver")
+TENANT_PREFIX = "/scim/v2/organizations/<org>"
+
+
+def build_store(settings: Settings) -> Store:
+    """The SQL store for ``settings.database_url``, migrated first for a local SQLite file."""
+    from scimcore.storage.migrate import upgrade
+    from scimcore.storage.sql import SqlStore, make_engine
+
+    engine = make_engine(settings.database_url)
+    if settings.auto_migrate and settings.database_url.startswith("sqlite"):
+        upgrade(engine)
+    return SqlStore(engine)
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
+    """Build the service: settings from the environment unless given; the SQL store
+    unless an embedding application passes its own."""
+    settings = settings or Settings.from_env()
+    app = Flask("scimserver")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    store = store or build_store(settings)
+    jwt_settings = (
+        JwtSettings(
+            key=settings.jwt_key,
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            organization_claim=settings.jwt_org_claim,
+        )
+        if settings.jwt_key
+        else None
+    )
+    pepper = settings.token_pepper.encode() if settings.token_pepper else None
+    service = ScimService(
+        store,
+        ServiceConfig(
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+            max_payload_bytes=settings.max_request_bytes,
+        ),
+    )
+    authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
+    app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}
+
+    def tenant_url(org: str) -> str:
+        base = settings.public_url or request.host_url.rstrip("/")
+        return f"{base}/scim/v2/organizations/{org}"
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @app.route(TENANT_PREFIX, methods=methods, defaults={"rest": ""})
+    @app.route(f"{TENANT_PREFIX}/", methods=methods, defaults={"rest": ""})
+    @app.route(f"{TENANT_PREFIX}/<path:rest>", methods=methods)
+    def scim(org: str, rest: str) -> Response:
+        if "access_token" in request.args:
+            raise Unauthorized(
+                "Tokens are never accepted in the query string; "
+                "send 'Authorization: Bearer <token>'."
+            )
+        organization = authenticator.authenticate(org, request.headers.get("Authorization"))
+        scim_request = ScimRequest(
+            method=request.method,
+            path="/" + rest,
+            query=request.args.to_dict(),
+            body=request.get_data(cache=False)
+            if request.method in ("POST", "PUT", "PATCH")
+            else b"",
+            content_type=request.content_type,
+            headers=dict(request.headers),
+        )
+        return _render(service.handle(organization, tenant_url(org), scim_request))
+
+    @app.get("/healthz")
+    def health() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.errorhandler(ScimError)
+    def scim_error(error: ScimError) -> Response:
+        return _render(error_response(error))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        mapped: ScimError
+        if error.code == 404:
+            mapped = NotFound("There is no SCIM endpoint at this URL.")
+        elif error.code == 405:
+            mapped = MethodNotAllowed(f"{request.method} is not allowed here.")
+        elif error.code == 413:
+            mapped = PayloadTooLarge(
+                f"The request body exceeds the limit of {settings.max_request_bytes} bytes."
+            )
+        else:
+            mapped = ScimError(error.description)
+            mapped.status = error.code or 500  # type: ignore[misc]
+        return _render(error_response(mapped))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return _render(error_response(InternalError()))
+
+    return app
+
+
+def _render(result: ScimResponse) -> Response:
+    body: Any = result.body
+    response = Response(
+        json.dumps(body, ensure_ascii=False) if body is not None else None,
+        status=result.status,
+        content_type=SCIM_CONTENT_TYPE if body is not None else None,
+    )
+    for key, value in result.headers.items():
+        response.headers[key] = value
+    return response

@@ -1,0 +1,188 @@
+"""The ``scimserver`` command line. Other tools script against these names and JSON keys:
+``orgs create --json`` prints ``tenant_url``; ``token generate --json`` prints ``token``."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import click
+
+from scimcore import Organization, ScimError, Store, issue_token
+
+from .config import ConfigError, Settings
+
+_SLUG = re.compile(r"[^a-z0-9_-]+")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
+
+
+def _store(settings: Settings) -> Store:
+    from .app import build_store
+
+    try:
+        return build_store(settings)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def slugify(name: str) -> str:
+    """The URL-safe organization id derived from a name: ``Acme Corp`` -> ``acme-corp``."""
+    slug = _SLUG.sub("-", name.strip().lower()).strip("-")
+    if not slug:
+        raise click.BadParameter(f"{name!r} has no letters or digits to form a URL slug")
+    return slug[:63]
+
+
+def _find(store: Store, name: str) -> Organization:
+    org = store.get_organization(name) or store.get_organization(slugify(name))
+    if org is None:
+        raise click.ClickException(f"no organization named {name!r} (see 'scimserver orgs list')")
+    return org
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data) if as_json else text)
+
+
+@click.group(help="SCIM 2.0 service provider: run it, manage organizations and tokens.")
+def main() -> None:
+    pass
+
+
+@main.group(help="Database schema management.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply all migrations to the configured database.")
+def db_upgrade() -> None:
+    from scimcore.storage.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is at the latest revision")
+
+
+@main.group(help="Organizations (tenants).")
+def orgs() -> None:
+    pass
+
+
+def _org_data(settings: Settings, org: Organization) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "slug": org.slug,
+        "name": org.name,
+        "tenant_url": settings.tenant_url(org.slug),
+        "created": org.created.isoformat(),
+    }
+
+
+@orgs.command("create", help="Create an organization and print its tenant URL.")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def orgs_create(name: str, as_json: bool) -> None:
+    settings = _settings()
+    store = _store(settings)
+    try:
+        org = store.create_organization(slugify(name), name)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+    data = _org_data(settings, org)
+    _emit(as_json, data, f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}")
+
+
+@orgs.command("list", help="List organizations.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def orgs_list(as_json: bool) -> None:
+    settings = _settings()
+    store = _store(settings)
+    rows = []
+    for org in store.list_organizations():
+        data = _org_data(settings, org)
+        info = store.token_info(org.id)
+        data["token"] = (
+            {
+                "prefix": info.prefix,
+                "status": info.status,
+                "created": info.created.isoformat(),
+                "last_used": info.last_used.isoformat() if info.last_used else None,
+            }
+            if info
+            else None
+        )
+        rows.append(data)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        token = row["token"]
+        state = f"token {token['prefix']}… ({token['status']})" if token else "no token"
+        click.echo(f"{row['slug']}\t{row['tenant_url']}\t{state}")
+
+
+@main.group(help="The organization's secret SCIM token.")
+def token() -> None:
+    pass
+
+
+@token.command("generate", help="Generate a new token (shown once); the old one stops working.")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def token_generate(name: str, as_json: bool) -> None:
+    settings = _settings()
+    store = _store(settings)
+    org = _find(store, name)
+    pepper = settings.token_pepper.encode() if settings.token_pepper else None
+    issued = issue_token(store, org, pepper)
+    data = {
+        "token": issued.token,
+        "prefix": issued.info.prefix,
+        "organization": org.slug,
+        "tenant_url": settings.tenant_url(org.slug),
+    }
+    _emit(
+        as_json,
+        data,
+        f"Token for {org.slug} (shown once; any previous token has stopped working):\n"
+        f"{issued.token}",
+    )
+
+
+@token.command("revoke", help="Revoke the organization's token.")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    settings = _settings()
+    store = _store(settings)
+    org = _find(store, name)
+    if store.revoke_token(org.id):
+        click.echo(f"Revoked the token of {org.slug}")
+    else:
+        click.echo(f"{org.slug} had no active token")
+
+
+@main.command(help="Run the service under gunicorn.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    from .gunicorn import run
+
+    settings = _settings()
+    if settings.database_url.startswith("sqlite"):
+        from scimcore.storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+    run(host, port, workers)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

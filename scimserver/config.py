@@ -1,0 +1,95 @@
+"""Settings of the reference service, read once from ``SCIMSERVER_*`` environment variables.
+
+Nothing else in the service reads the environment. Every setting has a safe default,
+so the service starts with no configuration at all on an SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_url: str | None = None
+    default_page_size: int = 100
+    max_page_size: int = 1000
+    max_request_bytes: int = 1024 * 1024
+    jwt_key: str | None = None
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_org_claim: str = "org"
+    token_pepper: str | None = field(default=None, repr=False)
+    auto_migrate: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        instance = Path(env.get("SCIMSERVER_INSTANCE_DIR", "instance")).resolve()
+        url = env.get("SCIMSERVER_DATABASE_URL") or f"sqlite:///{instance / 'scimserver.db'}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        jwt_key = env.get("SCIMSERVER_JWT_KEY") or None
+        key_file = env.get("SCIMSERVER_JWT_KEY_FILE")
+        if key_file:
+            try:
+                jwt_key = Path(key_file).read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"SCIMSERVER_JWT_KEY_FILE: cannot read {key_file}: {exc}"
+                ) from None
+        algorithms = tuple(
+            a.strip() for a in env.get("SCIMSERVER_JWT_ALGORITHMS", "HS256").split(",") if a.strip()
+        )
+        allowed = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "PS256"}
+        if not set(algorithms) <= allowed:
+            raise ConfigError(f"SCIMSERVER_JWT_ALGORITHMS must be among {sorted(allowed)}")
+        public = env.get("SCIMSERVER_PUBLIC_URL") or None
+        if public and not public.startswith(("http://", "https://")):
+            raise ConfigError("SCIMSERVER_PUBLIC_URL must start with http:// or https://")
+        settings = cls(
+            database_url=url,
+            public_url=public.rstrip("/") if public else None,
+            default_page_size=_int(env, "SCIMSERVER_DEFAULT_PAGE_SIZE", 100),
+            max_page_size=_int(env, "SCIMSERVER_MAX_PAGE_SIZE", 1000),
+            max_request_bytes=_int(env, "SCIMSERVER_MAX_REQUEST_BYTES", 1024 * 1024),
+            jwt_key=jwt_key,
+            jwt_algorithms=algorithms,
+            jwt_issuer=env.get("SCIMSERVER_JWT_ISSUER") or None,
+            jwt_audience=env.get("SCIMSERVER_JWT_AUDIENCE") or None,
+            jwt_org_claim=env.get("SCIMSERVER_JWT_ORG_CLAIM", "org"),
+            token_pepper=env.get("SCIMSERVER_TOKEN_PEPPER") or None,
+            auto_migrate=env.get("SCIMSERVER_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
+        )
+        if settings.default_page_size > settings.max_page_size:
+            raise ConfigError(
+                "SCIMSERVER_DEFAULT_PAGE_SIZE must not exceed SCIMSERVER_MAX_PAGE_SIZE"
+            )
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return settings
+
+    def tenant_url(self, slug: str, fallback_base: str = "http://127.0.0.1:8000") -> str:
+        return f"{self.public_url or fallback_base}/scim/v2/organizations/{slug}"

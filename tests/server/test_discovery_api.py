@@ -1,0 +1,52 @@
+"""Discovery endpoints (RFC 7644 4) tell the truth about what is supported."""
+
+from __future__ import annotations
+
+from tests.conftest import ScimClient
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def test_service_provider_config_advertises_what_works(scim: ScimClient) -> None:
+    spc = scim.get("/ServiceProviderConfig").get_json()
+    assert spc["patch"]["supported"] is True
+    assert spc["filter"] == {"supported": True, "maxResults": 50}
+    assert spc["sort"]["supported"] is True
+    assert spc["bulk"]["supported"] is False
+    assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+
+
+def test_bulk_is_501_as_advertised(scim: ScimClient) -> None:
+    response = scim.post(
+        "/Bulk", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]}
+    )
+    assert response.status_code == 501
+
+
+def test_resource_types_list_and_get_by_id(scim: ScimClient) -> None:
+    listed = scim.get("/ResourceTypes").get_json()
+    assert {r["id"] for r in listed["Resources"]} == {"User", "Group"}
+    user = scim.get("/ResourceTypes/User").get_json()
+    assert user["endpoint"] == "/Users"
+    assert user["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
+
+
+def test_schemas_list_includes_group_and_enterprise_user(scim: ScimClient) -> None:
+    ids = {s["id"] for s in scim.get("/Schemas").get_json()["Resources"]}
+    assert {
+        "urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:core:2.0:Group",
+        ENTERPRISE,
+    } <= ids
+
+
+def test_schema_by_id_describes_attribute_characteristics(scim: ScimClient) -> None:
+    schema = scim.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").get_json()
+    attrs = {a["name"]: a for a in schema["attributes"]}
+    assert attrs["userName"]["uniqueness"] == "server" and attrs["userName"]["required"]
+    assert attrs["password"]["returned"] == "never"
+    assert attrs["groups"]["mutability"] == "readOnly"
+
+
+def test_unknown_schema_is_404(scim: ScimClient) -> None:
+    assert scim.get("/Schemas/urn:nope").status_code == 404

@@ -1,0 +1,140 @@
+"""Groups and membership over HTTP: Okta group push and Entra membership PATCHes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import ScimClient
+from tests.server.test_users_api import PATCH, assert_error, new_user
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def new_group(scim: ScimClient, name: str = "Engineering", members: list[str] = ()) -> Any:
+    response = scim.post(
+        "/Groups",
+        {"schemas": [GROUP], "displayName": name, "members": [{"value": m} for m in members]},
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def patch_group(scim: ScimClient, gid: str, *ops: dict[str, Any], query: str = "") -> Any:
+    return scim.patch(f"/Groups/{gid}{query}", {"schemas": [PATCH], "Operations": list(ops)})
+
+
+def member_ids(scim: ScimClient, gid: str) -> set[str]:
+    return {m["value"] for m in scim.get(f"/Groups/{gid}").get_json().get("members", [])}
+
+
+def test_group_created_with_members_returns_them_with_refs(scim: ScimClient) -> None:
+    user = new_user(scim)
+    group = new_group(scim, members=[user["id"]])
+    assert group["members"][0]["value"] == user["id"]
+    assert group["members"][0]["$ref"].endswith(f"/Users/{user['id']}")
+
+
+def test_user_groups_is_computed_from_membership(scim: ScimClient) -> None:
+    user = new_user(scim)
+    group = new_group(scim, members=[user["id"]])
+    groups = scim.get(f"/Users/{user['id']}").get_json()["groups"]
+    assert groups[0]["value"] == group["id"] and groups[0]["display"] == "Engineering"
+
+
+def test_duplicate_display_name_is_409(scim: ScimClient) -> None:
+    new_group(scim, "Sales")
+    assert_error(
+        scim.post("/Groups", {"schemas": [GROUP], "displayName": "SALES"}), 409, "uniqueness"
+    )
+
+
+def test_member_that_does_not_exist_is_400_invalid_value(scim: ScimClient) -> None:
+    assert_error(
+        scim.post(
+            "/Groups",
+            {"schemas": [GROUP], "displayName": "x", "members": [{"value": "no-such-user"}]},
+        ),
+        400,
+        "invalidValue",
+    )
+
+
+def test_okta_membership_patch_removes_and_adds_in_one_request(scim: ScimClient) -> None:
+    a, b = new_user(scim, "a@x.com"), new_user(scim, "b@x.com")
+    group = new_group(scim, members=[a["id"]])
+    response = patch_group(
+        scim,
+        group["id"],
+        {"op": "remove", "path": f'members[value eq "{a["id"]}"]'},
+        {"op": "add", "path": "members", "value": [{"value": b["id"], "display": "b@x.com"}]},
+    )
+    assert response.status_code in (200, 204)
+    assert member_ids(scim, group["id"]) == {b["id"]}
+
+
+def test_entra_remove_member_with_value_list(scim: ScimClient) -> None:
+    a, b = new_user(scim, "a@x.com"), new_user(scim, "b@x.com")
+    group = new_group(scim, members=[a["id"], b["id"]])
+    patch_group(
+        scim, group["id"], {"op": "Remove", "path": "members", "value": [{"value": a["id"]}]}
+    )
+    assert member_ids(scim, group["id"]) == {b["id"]}
+
+
+def test_okta_rename_with_id_inside_value(scim: ScimClient) -> None:
+    group = new_group(scim, "Old name")
+    patch_group(
+        scim,
+        group["id"],
+        {"op": "replace", "value": {"id": group["id"], "displayName": "New name"}},
+    )
+    assert scim.get(f"/Groups/{group['id']}").get_json()["displayName"] == "New name"
+
+
+def test_patch_with_attributes_returns_200_and_the_group(scim: ScimClient) -> None:
+    group = new_group(scim)
+    response = patch_group(
+        scim,
+        group["id"],
+        {"op": "replace", "path": "displayName", "value": "Renamed"},
+        query="?attributes=displayName",
+    )
+    assert response.status_code == 200 and response.get_json()["displayName"] == "Renamed"
+
+
+def test_excluded_members_are_not_returned(scim: ScimClient) -> None:
+    user = new_user(scim)
+    group = new_group(scim, members=[user["id"]])
+    got = scim.get(f"/Groups/{group['id']}?excludedAttributes=members").get_json()
+    assert "members" not in got and got["displayName"] == "Engineering"
+    listed = scim.get('/Groups?excludedAttributes=members&filter=displayName eq "engineering"')
+    assert listed.get_json()["totalResults"] == 1
+    assert "members" not in listed.get_json()["Resources"][0]
+
+
+def test_deleting_a_user_removes_its_memberships(scim: ScimClient) -> None:
+    user = new_user(scim)
+    group = new_group(scim, members=[user["id"]])
+    scim.delete(f"/Users/{user['id']}")
+    assert member_ids(scim, group["id"]) == set()
+
+
+def test_put_group_replaces_members(scim: ScimClient) -> None:
+    a, b = new_user(scim, "a@x.com"), new_user(scim, "b@x.com")
+    group = new_group(scim, members=[a["id"]])
+    response = scim.put(
+        f"/Groups/{group['id']}",
+        {"schemas": [GROUP], "displayName": "Eng", "members": [{"value": b["id"]}]},
+    )
+    assert response.status_code == 200
+    assert member_ids(scim, group["id"]) == {b["id"]}
+
+
+def test_root_search_spans_users_and_groups(scim: ScimClient) -> None:
+    new_user(scim)
+    new_group(scim)
+    body = scim.post(
+        "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    ).get_json()
+    assert body["totalResults"] == 2
+    assert {r["meta"]["resourceType"] for r in body["Resources"]} == {"User", "Group"}
