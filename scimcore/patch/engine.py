@@ -1,0 +1,428 @@
+"""Applying PATCH operations to a resource (RFC 7644 3.5.2.1-3.5.2.3).
+
+The engine works on a deep copy and raises on the first failing operation, so a
+PATCH is all-or-nothing (RFC 7644 3.5.2: "If any operation fails ... the
+original resource is unchanged"). Group members never enter the resource: they
+become :class:`~scimcore.patch.members.MemberChanges`.
+
+Semantics, per operation and target (see the package docstring for tolerances):
+
+=========  ===========================  ==========================================
+op         target                       effect
+=========  ===========================  ==========================================
+add        single-valued simple         set
+add        single-valued complex        merge sub-attribute by sub-attribute
+add        multi-valued                 append new elements (exact duplicates skipped)
+add        ``attr[filter].sub``         set ``sub`` on matches; none: create from filter
+replace    single-valued                as add (complex: merge, RFC 7644 3.5.2.3)
+replace    multi-valued                 replace the whole list
+replace    ``attr[filter]``             replace matching elements; none: noTarget
+replace    ``attr[filter].sub``         set ``sub`` on matches; none: create from filter
+remove     attribute / sub-attribute    unassign (absent already: no-op)
+remove     ``attr[filter][.sub]``       drop matching elements (or their ``sub``)
+=========  ===========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidPath, InvalidValue, NoTarget
+from ..errors import Mutability as MutabilityError
+from ..paths import ResolvedPath, split_schema_urn
+from ..schema.attributes import Attribute, Mutability, ResourceType
+from ..schema.core import GROUP_SCHEMA
+from .members import MemberChanges, MemberLedger, member_dict, members_from_value
+from .request import OpName, PatchOperation
+from .targets import Target, element_matches, filter_template, member_ids, parse_target
+from .values import (
+    coerce_complex,
+    coerce_many,
+    coerce_one,
+    coerce_simple,
+    compact,
+    is_blank,
+    is_unassigned,
+    is_vacant,
+    same_value,
+)
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """The outcome of :func:`apply_patch`.
+
+    ``resource`` is a new dict (the input is never mutated); ``members`` are the
+    Group membership changes for the store; ``changed`` is false when the
+    operations changed nothing (RFC 7644 3.5.2.1: adding a value already present
+    "SHOULD" make no change).
+    """
+
+    resource: dict[str, Any]
+    members: MemberChanges
+    changed: bool
+
+
+def apply_patch(
+    rt: ResourceType,
+    resource: dict[str, Any],
+    operations: Sequence[PatchOperation],
+    *,
+    load_members: Callable[[], list[dict[str, Any]]] | None = None,
+) -> PatchResult:
+    """Apply ``operations`` in order to ``resource`` of type ``rt`` (RFC 7644 3.5.2).
+
+    ``load_members`` returns the group's current members (``value``/``type``/
+    ``display`` dicts); it is called at most once, and only for member filters
+    other than ``value eq`` (e.g. ``members[type eq "Group"]``). Any error is a
+    :class:`~scimcore.errors.ScimError` and leaves nothing applied.
+    """
+    engine = _Engine(rt, resource, load_members)
+    for operation in operations:
+        engine.apply(operation)
+    changes = engine.ledger.changes()
+    return PatchResult(engine.doc, changes, engine.doc != resource or bool(changes))
+
+
+class _Engine:
+    def __init__(
+        self,
+        rt: ResourceType,
+        resource: dict[str, Any],
+        load_members: Callable[[], list[dict[str, Any]]] | None,
+    ) -> None:
+        self.rt = rt
+        self.doc: dict[str, Any] = copy.deepcopy(resource)
+        self.ledger = MemberLedger(load_members)
+
+    # -- dispatch --------------------------------------------------------------
+
+    def apply(self, op: PatchOperation) -> None:
+        if op.path is None:
+            if op.op == "remove":
+                raise NoTarget("A 'remove' operation needs a 'path' (RFC 7644 3.5.2.2).")
+            self._apply_object(op.op, op.value, None)
+            return
+        schema = split_schema_urn(self.rt, op.path.strip())
+        if schema is not None and not schema[1]:
+            self._apply_schema(op, schema[0])
+            return
+        target = parse_target(self.rt, op.path)
+        for attr in (target.attribute, target.sub):
+            if attr is not None and attr.mutability is Mutability.READ_ONLY:
+                raise MutabilityError(f"'{target.text}' is read-only and cannot be modified.")
+        self._dispatch(op.op, target, op.value)
+
+    def _dispatch(self, op: OpName, target: Target, value: Any) -> None:
+        if self._is_members(target):
+            self._members(op, target, value)
+        elif op == "remove":
+            self._remove(target, value)
+        else:
+            self._write(op, target, value)
+
+    def _apply_object(self, op: OpName, value: Any, schema_id: str | None) -> None:
+        """No path (or a schema URN as path): ``value`` is a set of attributes.
+
+        RFC 7644 3.5.2.1/3.5.2.3. Each key is handled as if it were the path of its
+        own operation, so Entra ID's dotted keys (``name.givenName``,
+        ``urn:...:enterprise:2.0:User:employeeNumber``) work. Read-only attributes
+        (``id``, ``meta``, ``groups``) and ``schemas`` are ignored, as clients echo
+        them (RFC 7644 3.3; Okta sends ``id`` when renaming a group).
+        """
+        if not isinstance(value, dict):
+            raise InvalidValue(
+                f"Without a 'path', '{op}' needs a 'value' object of attributes "
+                "(RFC 7644 3.5.2.1, 3.5.2.3)."
+            )
+        for raw_key, item in value.items():
+            key = str(raw_key)
+            if key.lower() == "schemas":
+                continue
+            if schema_id is None:
+                nested = split_schema_urn(self.rt, key)
+                if nested is not None and not nested[1]:
+                    self._apply_object(op, item, nested[0])
+                    continue
+                text = key
+            else:
+                text = f"{schema_id}:{key}"
+            target = parse_target(self.rt, text)
+            if any(
+                a is not None and a.mutability is Mutability.READ_ONLY
+                for a in (target.attribute, target.sub)
+            ):
+                continue
+            self._dispatch(op, target, item)
+
+    def _apply_schema(self, op: PatchOperation, schema_id: str) -> None:
+        """A path that is a schema URN names that schema's attributes as a whole."""
+        if op.op != "remove":
+            self._apply_object(op.op, op.value, schema_id)
+            return
+        extension = next((e for e in self.rt.extensions if e.schema.id == schema_id), None)
+        if extension is None:
+            raise InvalidPath(f"'{op.path}' names the core schema, which cannot be removed.")
+        if extension.required and schema_id in self.doc:
+            raise MutabilityError(f"The extension '{schema_id}' is required.")
+        self.doc.pop(schema_id, None)
+
+    # -- add / replace ---------------------------------------------------------
+
+    def _write(self, op: OpName, target: Target, value: Any) -> None:
+        attr = target.attribute
+        if target.whole:
+            self._write_whole(op, target, value)
+        elif attr.multi_valued:
+            self._write_elements(op, target, value)
+        else:
+            assert target.sub is not None
+            self._merge_single(target, {target.sub.name: value})
+
+    def _write_whole(self, op: OpName, target: Target, value: Any) -> None:
+        attr, path, label = target.attribute, target.path, target.text
+        if attr.multi_valued:
+            incoming = coerce_many(attr, value, label)
+            if op == "replace":
+                self._assign(path, incoming)
+                return
+            elements = self._list(path)
+            first_new = len(elements)
+            elements += [e for e in incoming if e not in elements]
+            self._settle_primary(attr, elements, range(first_new, len(elements)), label)
+            self._assign(path, elements)
+        elif is_blank(value):
+            self._assign(path, None)
+        elif attr.is_complex and isinstance(value, str):
+            # A bare string names the whole value: {"value": ...} replaces the old one.
+            self._assign(path, coerce_one(attr, value, label))
+        elif attr.is_complex:
+            self._merge_single(target, value)
+        else:
+            self._assign(path, coerce_simple(attr, value, label))
+
+    def _merge_single(self, target: Target, value: Any) -> None:
+        attr = target.attribute
+        incoming = coerce_complex(attr, value, target.text)
+        current = self._get(target.path)
+        merged = self._merge(attr, current if isinstance(current, dict) else {}, incoming, target)
+        self._assign(target.path, None if is_vacant(attr, merged) else merged)
+
+    def _write_elements(self, op: OpName, target: Target, value: Any) -> None:
+        attr, label = target.attribute, target.text
+        elements = self._list(target.path)
+        hits = [i for i, e in enumerate(elements) if element_matches(target, e)]
+        patch = {target.sub.name: value} if target.sub is not None else value
+        incoming = coerce_complex(attr, patch, label)
+        if not hits:
+            template = filter_template(target)
+            if template is None or (op == "replace" and target.sub is None):
+                raise NoTarget(f"No value of '{attr.name}' matches '{label}' (RFC 7644 3.5.2.3).")
+            created = compact({**template, **incoming})
+            if is_vacant(attr, created):
+                return
+            elements.append(created)
+            hits = [len(elements) - 1]
+        else:
+            for i in hits:
+                if op == "replace" and target.sub is None:
+                    elements[i] = compact(incoming)
+                else:
+                    elements[i] = self._merge(attr, elements[i], incoming, target)
+        self._settle_primary(attr, elements, hits, label)
+        touched = set(hits)
+        self._assign(
+            target.path,
+            [e for i, e in enumerate(elements) if i not in touched or not is_vacant(attr, e)],
+        )
+
+    # -- remove ----------------------------------------------------------------
+
+    def _remove(self, target: Target, value: Any) -> None:
+        """RFC 7644 3.5.2.2; removing what is not there is a no-op."""
+        attr, path = target.attribute, target.path
+        if target.whole:
+            if attr.multi_valued and not is_unassigned(value):
+                self._remove_listed(target, value)
+            else:
+                self._assign(path, None)
+            return
+        assert target.sub is not None or target.filter is not None
+        if not attr.multi_valued:
+            assert target.sub is not None
+            current = self._get(path)
+            if not isinstance(current, dict) or target.sub.name not in current:
+                return
+            if target.sub.required:
+                raise MutabilityError(f"'{target.text}' is required and cannot be removed.")
+            merged = self._merge(attr, current, {target.sub.name: None}, target)
+            self._assign(path, None if is_vacant(attr, merged) else merged)
+            return
+        kept: list[Any] = []
+        for element in self._list(path):
+            if element_matches(target, element):
+                if target.sub is None:
+                    continue
+                element = self._merge(attr, element, {target.sub.name: None}, target)
+                if is_vacant(attr, element):
+                    continue
+            kept.append(element)
+        self._assign(path, kept)
+
+    def _remove_listed(self, target: Target, value: Any) -> None:
+        """``remove`` with a path and a ``value`` array: remove those elements.
+
+        Entra ID's default mode removes group members this way; it is accepted for
+        any multi-valued attribute. A listed object matches an element when every
+        sub-attribute it gives is equal (RFC 7643 2.3 equality).
+        """
+        attr, label = target.attribute, target.text
+        listed = [
+            coerce_one(attr, v, label) for v in (value if isinstance(value, list) else [value])
+        ]
+
+        def listed_element(element: Any) -> bool:
+            for item in listed:
+                if not attr.is_complex:
+                    if same_value(attr, item, element):
+                        return True
+                elif isinstance(element, dict) and all(
+                    same_value(attr.sub(k) or attr, v, element.get(k)) for k, v in item.items()
+                ):
+                    return True
+            return False
+
+        self._assign(target.path, [e for e in self._list(target.path) if not listed_element(e)])
+
+    # -- group members ---------------------------------------------------------
+
+    def _is_members(self, target: Target) -> bool:
+        return (
+            self.rt.schema.id == GROUP_SCHEMA
+            and not target.path.extension
+            and target.attribute.name == "members"
+        )
+
+    def _members(self, op: OpName, target: Target, value: Any) -> None:
+        attr, label = target.attribute, target.text
+        if target.sub is not None:
+            raise MutabilityError(
+                f"'{label}': a member's sub-attributes are immutable; remove the member "
+                "and add it again."
+            )
+        if op == "add":
+            if target.filter is not None:
+                raise InvalidPath(f"'{label}': add members with the path 'members'.")
+            self.ledger.add(members_from_value(attr, value, label))
+        elif op == "replace":
+            members = members_from_value(attr, value, label)
+            if target.filter is None:
+                self.ledger.replace(members)
+                return
+            matched = self._matching_members(target)
+            if not matched:
+                raise NoTarget(f"No member matches '{label}' (RFC 7644 3.5.2.3).")
+            self.ledger.remove(matched)
+            self.ledger.add(members)
+        elif target.filter is not None:
+            self.ledger.remove(self._matching_members(target))
+        elif not is_unassigned(value):
+            self.ledger.remove([m.value for m in members_from_value(attr, value, label)])
+        else:
+            self.ledger.replace([])
+
+    def _matching_members(self, target: Target) -> list[str]:
+        assert target.filter is not None
+        ids = member_ids(target.filter)
+        if ids is not None:
+            return ids
+        return [m.value for m in self.ledger.current() if element_matches(target, member_dict(m))]
+
+    # -- shared helpers --------------------------------------------------------
+
+    def _merge(
+        self, attr: Attribute, base: dict[str, Any], incoming: dict[str, Any], target: Target
+    ) -> dict[str, Any]:
+        """Sub-attribute by sub-attribute; ``None`` unassigns. Immutable ones may only be set."""
+        out = dict(base)
+        for name, value in incoming.items():
+            sub = attr.sub(name)
+            old = out.get(name)
+            immutable = sub is not None and sub.mutability is Mutability.IMMUTABLE
+            if immutable and old is not None and value != old:
+                raise MutabilityError(f"'{attr.name}.{name}' is immutable ({target.text}).")
+            if value is None:
+                out.pop(name, None)
+            else:
+                out[name] = value
+        return out
+
+    @staticmethod
+    def _settle_primary(
+        attr: Attribute, elements: list[Any], touched: Sequence[int], label: str
+    ) -> None:
+        """RFC 7643 2.4: a value written as primary demotes the previous primary."""
+        if attr.sub("primary") is None:
+            return
+        winners = [
+            i
+            for i in touched
+            if isinstance(elements[i], dict) and elements[i].get("primary") is True
+        ]
+        if len(winners) > 1:
+            raise InvalidValue(f"At most one element of '{label}' may be primary (RFC 7643 2.4).")
+        if not winners:
+            return
+        for i, element in enumerate(elements):
+            if i != winners[0] and isinstance(element, dict) and element.get("primary") is True:
+                elements[i] = {**element, "primary": False}
+
+    def _container(self, path: ResolvedPath, *, create: bool) -> dict[str, Any] | None:
+        if not (path.extension and path.schema_id):
+            return self.doc
+        container = self.doc.get(path.schema_id)
+        if not isinstance(container, dict):
+            if not create:
+                return None
+            container = self.doc[path.schema_id] = {}
+        return container
+
+    def _get(self, path: ResolvedPath) -> Any:
+        container = self._container(path, create=False)
+        return None if container is None else container.get(path.attribute.name)
+
+    def _list(self, path: ResolvedPath) -> list[Any]:
+        current = self._get(path)
+        if current is None:
+            return []
+        return list(current) if isinstance(current, list) else [current]
+
+    def _assign(self, path: ResolvedPath, value: Any) -> None:
+        """Write or unassign one attribute, enforcing required and immutable (RFC 7644 3.5.2)."""
+        attr = path.attribute
+        current = self._get(path)
+        if is_unassigned(value):
+            if is_unassigned(current):
+                return
+            if attr.required:
+                raise MutabilityError(
+                    f"'{path}' is required and cannot be removed (RFC 7644 3.5.2.2)."
+                )
+            if attr.mutability is Mutability.IMMUTABLE:
+                raise MutabilityError(f"'{path}' is immutable and cannot be removed.")
+            container = self._container(path, create=False)
+            assert container is not None
+            del container[attr.name]
+            if container is not self.doc and not container and path.schema_id:
+                del self.doc[path.schema_id]
+            return
+        if value == current:
+            return
+        if attr.mutability is Mutability.IMMUTABLE and not is_unassigned(current):
+            raise MutabilityError(f"'{path}' is immutable and already has a value.")
+        container = self._container(path, create=True)
+        assert container is not None
+        container[attr.name] = value

@@ -1,0 +1,82 @@
+"""The PatchOp request message (RFC 7644 3.5.2) and its validation.
+
+:func:`parse_patch_request` turns the JSON body of a PATCH into
+:class:`PatchOperation` values. It checks the message, not the resource type:
+paths and values are checked when the operations are applied (see
+:mod:`scimcore.patch.engine`), because only then is the target known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
+
+from ..errors import InvalidPath, InvalidSyntax, InvalidValue
+
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+OpName: TypeAlias = Literal["add", "replace", "remove"]
+_OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove"}
+
+
+@dataclass(frozen=True)
+class PatchOperation:
+    """One element of ``Operations`` (RFC 7644 3.5.2).
+
+    ``op`` is lower-cased (Entra ID sends ``Add``/``Replace``/``Remove``).
+    ``value`` is ``None`` both when a ``remove`` carries no value and when an
+    ``add``/``replace`` explicitly sends ``null``, which the engine treats as
+    "unassign the attribute".
+    """
+
+    op: OpName
+    path: str | None = None
+    value: Any = None
+
+
+def _lower_keys(obj: dict[Any, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in obj.items()}
+
+
+def parse_patch_request(body: Any) -> list[PatchOperation]:
+    """Validate a PatchOp message and return its operations, in order.
+
+    RFC 7644 3.5.2: the body MUST carry the PatchOp schema URI and a non-empty
+    ``Operations`` array; each operation has an ``op`` of add, replace or remove
+    and an optional ``path``; ``add`` and ``replace`` need a ``value``. Member
+    names (``Operations``, ``op``, ``path``, ``value``) and ``op`` values are
+    matched case-insensitively, as Entra ID requires. A body with no ``schemas``
+    at all is accepted (Okta's documented group PATCH omits it); a ``schemas``
+    that is present but lacks the PatchOp URI is rejected.
+    """
+    if not isinstance(body, dict):
+        raise InvalidSyntax("A PATCH body must be a JSON object (RFC 7644 3.5.2).")
+    message = _lower_keys(body)
+    schemas = message.get("schemas", [PATCH_OP_SCHEMA])
+    if not isinstance(schemas, list) or not any(
+        isinstance(s, str) and s.lower() == PATCH_OP_SCHEMA.lower() for s in schemas
+    ):
+        raise InvalidSyntax(f"A PATCH body's 'schemas' must contain '{PATCH_OP_SCHEMA}'.")
+    raw_ops = message.get("operations")
+    if not isinstance(raw_ops, list) or not raw_ops:
+        raise InvalidSyntax("A PATCH body needs 'Operations': a non-empty array of operations.")
+    return [_parse_operation(i, raw) for i, raw in enumerate(raw_ops)]
+
+
+def _parse_operation(index: int, raw: Any) -> PatchOperation:
+    where = f"Operations[{index}]"
+    if not isinstance(raw, dict):
+        raise InvalidSyntax(f"{where} must be an object with 'op', 'path' and 'value'.")
+    fields = _lower_keys(raw)
+    name = fields.get("op")
+    op = _OPS.get(name.lower()) if isinstance(name, str) else None
+    if op is None:
+        raise InvalidSyntax(f"{where}.op must be 'add', 'replace' or 'remove', not {name!r}.")
+    path = fields.get("path")
+    if path is not None and not isinstance(path, str):
+        raise InvalidPath(f"{where}.path must be a string.")
+    if path is not None and not path.strip():
+        path = None
+    if op != "remove" and "value" not in fields:
+        raise InvalidValue(f"{where} ('{op}') needs a 'value' (RFC 7644 3.5.2.1, 3.5.2.3).")
+    return PatchOperation(op, path, fields.get("value"))
