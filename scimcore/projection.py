@@ -27,9 +27,21 @@ class Projection:
     excluded: tuple[ResolvedPath, ...] = ()
 
     @classmethod
-    def parse(cls, rt: ResourceType, attributes: str | None, excluded: str | None) -> Projection:
-        """Parse the comma-separated query parameters; unknown names are 400 invalidValue."""
-        return cls(_parse_list(rt, attributes), _parse_list(rt, excluded))
+    def parse(
+        cls,
+        rt: ResourceType,
+        attributes: str | None,
+        excluded: str | None,
+        *,
+        lenient: bool = False,
+    ) -> Projection:
+        """Parse the comma-separated query parameters; unknown names are 400 invalidValue.
+
+        ``lenient`` skips names ``rt`` does not define: a search at the service root
+        spans every resource type (RFC 7644 3.4.3), and ``members`` only means
+        something for Groups.
+        """
+        return cls(_parse_list(rt, attributes, lenient), _parse_list(rt, excluded, lenient))
 
     def includes(self, path: ResolvedPath) -> bool:
         """Whether ``path`` (a top-level attribute) is emitted under this projection."""
@@ -49,7 +61,7 @@ def _same_attr(a: ResolvedPath, b: ResolvedPath) -> bool:
     return a.schema_id == b.schema_id and a.attribute.name == b.attribute.name
 
 
-def _parse_list(rt: ResourceType, text: str | None) -> tuple[ResolvedPath, ...]:
+def _parse_list(rt: ResourceType, text: str | None, lenient: bool) -> tuple[ResolvedPath, ...]:
     if not text:
         return ()
     out = []
@@ -59,7 +71,8 @@ def _parse_list(rt: ResourceType, text: str | None) -> tuple[ResolvedPath, ...]:
         try:
             out.append(resolve(rt, name))
         except InvalidPath as exc:
-            raise InvalidValue(f"{exc.detail} (in attributes/excludedAttributes)") from exc
+            if not lenient:
+                raise InvalidValue(f"{exc.detail} (in attributes/excludedAttributes)") from exc
     return tuple(out)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -243,31 +244,63 @@ class _Context:
         order = (_text(params.get("sortOrder")) or "ascending").lower()
         if order not in ("ascending", "descending"):
             raise InvalidValue(f"sortOrder must be 'ascending' or 'descending', not '{order}'.")
+        plans = self._plans(types, params, order == "descending")
         rendered: list[Resource] = []
         total = 0
         offset = page.start_index - 1
         remaining = page.count
-        for rt in types:
-            query = self._build_query(rt, params, order == "descending")
-            projection = self.projection(rt, params)
-            relations = needs_relations(
-                rt, projection, "members" if rt is GROUP_RESOURCE else "groups"
-            )
-            with self.store.session(self.org.id) as session:
-                counted = session.query(rt.id, Query(query.filter, query.sort, 1, 0, False))
-                size = counted.total
-                take = max(0, min(remaining, size - offset)) if offset < size else 0
-                result = Page(size, [])
-                if take:
+        with self.store.session(self.org.id) as session:
+            for rt, query, projection in plans:
+                if len(plans) == 1:
                     result = session.query(
-                        rt.id,
-                        Query(query.filter, query.sort, offset + 1, take, relations),
+                        rt.id, replace(query, start_index=offset + 1, count=remaining)
                     )
-            rendered.extend(self.render(rt, r, projection) for r in result.resources)
-            total += size
-            remaining -= len(result.resources)
-            offset = max(0, offset - size)
+                    size = result.total
+                else:
+                    # A root search pages over the concatenation of the types' results.
+                    size = session.query(rt.id, replace(query, count=0)).total
+                    take = max(0, min(remaining, size - offset))
+                    result = Page(size, [])
+                    if take:
+                        result = session.query(
+                            rt.id, replace(query, start_index=offset + 1, count=take)
+                        )
+                rendered.extend(self.render(rt, r, projection) for r in result.resources)
+                total += size
+                remaining -= len(result.resources)
+                offset = max(0, offset - size)
         return ScimResponse(200, list_response(rendered, total, page.start_index))
+
+    def _plans(
+        self, types: list[ResourceType], params: dict[str, Any], descending: bool
+    ) -> list[tuple[ResourceType, Query, Projection]]:
+        """Filter, sort and projection per resource type.
+
+        At the service root (several types) a filter, sortBy or attribute a type does
+        not define just leaves that type out (RFC 7644 3.4.3); only when no type
+        accepts the request is it an error.
+        """
+        plans = []
+        errors: list[ScimError] = []
+        for rt in types:
+            try:
+                query = self._build_query(rt, params, descending)
+                projection = Projection.parse(
+                    rt,
+                    _text(params.get("attributes")),
+                    _text(params.get("excludedAttributes")),
+                    lenient=len(types) > 1,
+                )
+            except ScimError as error:
+                if len(types) == 1:
+                    raise
+                errors.append(error)
+                continue
+            relations = needs_relations(rt, projection, _relation(rt))
+            plans.append((rt, replace(query, relations=relations), projection))
+        if not plans:
+            raise errors[0]
+        return plans
 
     def _build_query(self, rt: ResourceType, params: dict[str, Any], descending: bool) -> Query:
         text = _text(params.get("filter"))

@@ -138,3 +138,16 @@ def test_root_search_spans_users_and_groups(scim: ScimClient) -> None:
     ).get_json()
     assert body["totalResults"] == 2
     assert {r["meta"]["resourceType"] for r in body["Resources"]} == {"User", "Group"}
+
+
+def test_root_search_applies_type_specific_attributes_and_filters_per_type(
+    scim: ScimClient,
+) -> None:
+    new_user(scim, "root@x.com")
+    new_group(scim, "Root group")
+    search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    by_name = scim.post("/.search", {**search, "filter": 'userName eq "root@x.com"'}).get_json()
+    assert [r["userName"] for r in by_name["Resources"]] == ["root@x.com"]
+    projected = scim.post("/.search", {**search, "attributes": ["name", "members"]}).get_json()
+    assert projected["totalResults"] == 2
+    assert scim.post("/.search", {**search, "filter": 'nope eq "x"'}).status_code == 400
