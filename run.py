@@ -77,7 +77,8 @@ def serve(argv: list[str]) -> int:
 def test(argv: list[str]) -> int:
     ensure_env("test")
     steps = [
-        [str(BIN / "ruff"), "check", "scimcore", "scimserver", "tests", "examples"],
+        [str(BIN / "ruff"), "check", "scimcore", "scimserver", "tests", "examples", "run.py"],
+        [str(BIN / "ruff"), "format", "--check", "scimcore", "scimserver", "tests", "examples"],
         [str(BIN / "mypy"), "scimcore"],
         [str(PY), "-m", "pytest", *argv],
     ]

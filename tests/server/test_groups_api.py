@@ -151,3 +151,26 @@ def test_root_search_applies_type_specific_attributes_and_filters_per_type(
     projected = scim.post("/.search", {**search, "attributes": ["name", "members"]}).get_json()
     assert projected["totalResults"] == 2
     assert scim.post("/.search", {**search, "filter": 'nope eq "x"'}).status_code == 400
+
+
+def test_member_display_sent_by_the_client_is_kept(scim: ScimClient) -> None:
+    a, b = new_user(scim, "a@x.com"), new_user(scim, "b@x.com")
+    group = scim.post(
+        "/Groups",
+        {
+            "schemas": [GROUP],
+            "displayName": "Shown",
+            "members": [{"value": a["id"], "display": "Alice A."}],
+        },
+    )
+    assert group.get_json()["members"][0]["display"] == "Alice A."
+    patch_group(
+        scim,
+        group.get_json()["id"],
+        {"op": "add", "path": "members", "value": [{"value": b["id"]}]},
+    )
+    shown = {
+        m["value"]: m["display"]
+        for m in scim.get(f"/Groups/{group.get_json()['id']}").get_json()["members"]
+    }
+    assert shown == {a["id"]: "Alice A.", b["id"]: "b@x.com"}

@@ -1,0 +1,7 @@
+"""SQL storage (SQLite and PostgreSQL): :class:`SqlStore` on an engine from :func:`make_engine`."""
+
+from .engine import make_engine
+from .store import SqlSession, SqlStore
+from .tables import metadata
+
+__all__ = ["SqlSession", "SqlStore", "make_engine", "metadata"]

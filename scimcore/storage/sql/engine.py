@@ -1,0 +1,88 @@
+"""Engines configured the way :class:`~scimcore.storage.sql.store.SqlStore` needs them.
+
+SQLite: foreign keys on (memberships cascade on delete), WAL (readers do not block
+the writer), a busy timeout (writers queue instead of failing), case-sensitive
+``LIKE`` (``co``/``sw``/``ew`` on caseExact attributes must not fold ASCII case), and
+the driver's own transaction handling replaced by explicit ``BEGIN`` statements so a
+store session can take the write lock up front (``BEGIN IMMEDIATE``): SQLite has one
+writer, and taking the lock late is what produces "database is locked" errors and
+lost updates. An in-memory database uses a single shared connection (it is per
+connection otherwise), which also makes it single-threaded.
+
+PostgreSQL: ``pool_pre_ping`` so connections broken by a database restart are
+replaced instead of failing a request, a short connect timeout so an unreachable
+database is reported (``ServiceUnavailable``) instead of hanging a worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+#: Milliseconds a SQLite writer waits for the lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option naming the ``BEGIN`` variant for a SQLite transaction.
+SQLITE_BEGIN_OPTION = "scim_sqlite_begin"
+
+
+def scim_lower(value: object) -> object:
+    """Python's ``str.lower`` for SQLite (registered as ``scim_lower``); NULL stays NULL."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (``sqlite:///path``, ``sqlite://`` or ``postgresql+psycopg://``).
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+    """
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return _sqlite_engine(u, **kwargs)
+    if u.get_backend_name() == "postgresql":
+        options: dict[str, Any] = {
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            "pool_recycle": 1800,
+            "pool_timeout": 10,
+            "connect_args": {"connect_timeout": 5},
+        }
+        options.update(kwargs)
+        return sa.create_engine(u, **options)
+    return sa.create_engine(u, **kwargs)
+
+
+def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
+    in_memory = u.database in (None, "", ":memory:") or "mode=memory" in str(u)
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if in_memory:
+        options["poolclass"] = StaticPool
+    options.update(kwargs)
+    engine = sa.create_engine(u, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite would defer it until the first write).
+        dbapi_conn.isolation_level = None
+        dbapi_conn.create_function("scim_lower", 1, scim_lower, deterministic=True)
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA case_sensitive_like = ON")
+            if not in_memory:
+                cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+    return engine

@@ -1,0 +1,581 @@
+"""The SQL :class:`~scimcore.storage.base.Store` (SQLite and PostgreSQL, via SQLAlchemy Core).
+
+One :meth:`SqlStore.session` is one database transaction. Each write runs inside a
+SAVEPOINT, so a write that fails (a taken ``userName``, an unknown member) leaves the
+transaction usable and nothing of that write behind. Uniqueness comes from unique
+indexes, never from read-then-write checks; membership changes are set-based
+statements that touch only the rows named. Errors meaning "the database cannot be
+reached" become :class:`~scimcore.errors.ServiceUnavailable`; the engine's
+``pool_pre_ping`` replaces dead connections once the database is back.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+from ...errors import (
+    InvalidValue,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    Uniqueness,
+)
+from ..base import Member, Organization, Page, Query, Resource, TokenInfo
+from .engine import SQLITE_BEGIN_OPTION
+from .filters import FilterCompiler
+from .tables import group_members, organizations, resource_emails, resources, scim_tokens
+
+RESOURCE_TYPES = ("User", "Group")
+#: Uses of a token closer together than this are not written (saves a write per request).
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+)
+
+
+def fold(value: Any) -> Any:
+    """``value`` with every string lowered by Python (the ``folded`` document)."""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, dict):
+        return {k: fold(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fold(v) for v in value]
+    return value
+
+
+def name_attribute(resource_type: str) -> str:
+    """The attribute unique per organization: ``userName`` or the group ``displayName``."""
+    return "userName" if resource_type == "User" else "displayName"
+
+
+#: SQLite reports mistakes in SQL as OperationalError too; those are bugs, not outages.
+_SQLITE_BUGS = ("no such table", "no such column", "no such function", "syntax error")
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        if any(text in str(exc) for text in _SQLITE_BUGS):
+            raise
+        raise ServiceUnavailable() from exc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlSession:
+    """One transaction in one organization (:class:`~scimcore.storage.base.StoreSession`)."""
+
+    def __init__(self, conn: Connection, organization_id: str) -> None:
+        self.conn = conn
+        self.org = organization_id
+        self.dialect = conn.dialect.name
+
+    # -- resources ----------------------------------------------------------------------
+
+    def get(
+        self, resource_type: str, id: str, *, relations: bool = True, for_update: bool = False
+    ) -> Resource:
+        r = resources.c
+        q = sa.select(r.data).where(*self._key(resource_type, id))
+        if for_update:  # SQLite: the session already holds the write lock (BEGIN IMMEDIATE)
+            q = q.with_for_update(of=resources)
+        data = self.conn.execute(q).scalar_one_or_none()
+        if data is None:
+            raise NotFound(f"{resource_type} '{id}' not found.")
+        resource: Resource = dict(data)
+        if relations:
+            self._fill_relations(resource_type, [resource])
+        return resource
+
+    def insert(self, resource_type: str, resource: Resource) -> None:
+        row = _row(resource_type, resource)
+        with self._write(resource_type, row):
+            self.conn.execute(
+                sa.insert(resources).values(
+                    organization_id=self.org, resource_type=resource_type, **row
+                )
+            )
+            self._write_emails(resource_type, row["id"], resource, replace=False)
+            if resource_type == "Group" and resource.get("members"):
+                members = [_member(m) for m in resource["members"]]
+                self._add(row["id"], members)
+
+    def update(
+        self, resource_type: str, resource: Resource, *, expected_version: str | None = None
+    ) -> None:
+        row = _row(resource_type, resource)
+        id = row.pop("id")
+        conditions = list(self._key(resource_type, id))
+        if expected_version is not None:
+            conditions.append(resources.c.version == expected_version)
+        with self._write(resource_type, {**row, "id": id}):
+            done = self.conn.execute(sa.update(resources).where(*conditions).values(**row))
+            if done.rowcount == 0:
+                self._require(resource_type, id)
+                raise PreconditionFailed(
+                    f"{resource_type} '{id}' has changed: its version is no longer "
+                    f"{expected_version}."
+                )
+            self._write_emails(resource_type, id, resource, replace=True)
+
+    def delete(self, resource_type: str, id: str) -> None:
+        done = self.conn.execute(sa.delete(resources).where(*self._key(resource_type, id)))
+        if done.rowcount == 0:
+            raise NotFound(f"{resource_type} '{id}' not found.")
+
+    def query(self, resource_type: str, query: Query) -> Page:
+        r = resources.c
+        compiler = FilterCompiler(self.dialect, self.org, resource_type)
+        where = [r.organization_id == self.org, r.resource_type == resource_type]
+        if query.filter is not None:
+            where.append(compiler.where(query.filter))
+        total = self.conn.execute(
+            sa.select(sa.func.count()).select_from(resources).where(*where)
+        ).scalar_one()
+        offset = max(query.start_index, 1) - 1
+        if query.count <= 0 or offset >= total:
+            return Page(total=total)
+        order: list[Any] = []
+        if query.sort is not None:
+            key = compiler.sort_key(query.sort.path)
+            if key is not None:
+                order.append(
+                    key.desc().nulls_first() if query.sort.descending else key.asc().nulls_last()
+                )
+        order.append(r.id)
+        rows = self.conn.execute(
+            sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
+        ).scalars()
+        found: list[Resource] = [dict(data) for data in rows]
+        if query.relations:
+            self._fill_relations(resource_type, found)
+        return Page(total=total, resources=found)
+
+    # -- members ------------------------------------------------------------------------
+
+    def add_members(self, group_id: str, members: Sequence[Member]) -> None:
+        self._require("Group", group_id)
+        with self.conn.begin_nested():
+            self._add(group_id, members)
+
+    def remove_members(self, group_id: str, values: Sequence[str]) -> None:
+        self._require("Group", group_id)
+        if values:
+            gm = group_members.c
+            self.conn.execute(
+                sa.delete(group_members).where(
+                    gm.organization_id == self.org,
+                    gm.group_id == group_id,
+                    self._in(gm.member_id, list(dict.fromkeys(values))),
+                )
+            )
+
+    def replace_members(self, group_id: str, members: Sequence[Member]) -> None:
+        self._require("Group", group_id)
+        ids = list(dict.fromkeys(m.value for m in members))
+        with self.conn.begin_nested():
+            types = self._check_members(ids)
+            gm = group_members.c
+            stale = sa.delete(group_members).where(
+                gm.organization_id == self.org, gm.group_id == group_id
+            )
+            if ids:
+                stale = stale.where(sa.not_(self._in(gm.member_id, ids)))
+            self.conn.execute(stale)
+            self._add(group_id, members, types=types)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _key(self, resource_type: str, id: str) -> tuple[sa.ColumnElement[bool], ...]:
+        r = resources.c
+        return (r.organization_id == self.org, r.id == id, r.resource_type == resource_type)
+
+    def _require(self, resource_type: str, id: str) -> None:
+        found = self.conn.execute(
+            sa.select(resources.c.id).where(*self._key(resource_type, id))
+        ).first()
+        if found is None:
+            raise NotFound(f"{resource_type} '{id}' not found.")
+
+    def _in(self, column: Any, values: list[str]) -> sa.ColumnElement[bool]:
+        """``column IN values`` with one bound parameter, however many values."""
+        if self.dialect == "postgresql":
+            matched: sa.ColumnElement[bool] = column == sa.any_(
+                sa.literal(values, type_=postgresql.ARRAY(sa.Text()))
+            )
+            return matched
+        each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
+        contained: sa.ColumnElement[bool] = column.in_(sa.select(each.c.value))
+        return contained
+
+    def _check_members(self, ids: list[str]) -> dict[str, str]:
+        """One set-based query: every id must be a User or Group of this organization.
+
+        Returns each member's resource type, which is taken from the database rather
+        than from the request.
+        """
+        if not ids:
+            return {}
+        r = resources.c
+        found: dict[str, str] = {
+            row[0]: row[1]
+            for row in self.conn.execute(
+                sa.select(r.id, r.resource_type).where(
+                    r.organization_id == self.org, self._in(r.id, ids)
+                )
+            )
+        }
+        missing = [i for i in ids if i not in found]
+        if missing:
+            listed = ", ".join(f"'{i}'" for i in missing[:5])
+            raise InvalidValue(
+                f"Member value {listed} is not the id of a User or Group in this organization."
+            )
+        return found
+
+    def _add(
+        self, group_id: str, members: Sequence[Member], *, types: dict[str, str] | None = None
+    ) -> None:
+        """Insert membership rows; ones already present are left as they are.
+
+        The ``display`` the client sent is kept (RFC 7643 8.7.1 makes it writable);
+        without one, reads show the member's own displayName or userName.
+        """
+        unique = list({m.value: m for m in members}.values())
+        if not unique:
+            return
+        if types is None:
+            types = self._check_members([m.value for m in unique])
+        rows = [
+            {
+                "organization_id": self.org,
+                "group_id": group_id,
+                "member_id": m.value,
+                "member_type": types[m.value],
+                "display": m.display,
+            }
+            for m in unique
+        ]
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        try:
+            self.conn.execute(insert(group_members).on_conflict_do_nothing(), rows)
+        except sa.exc.IntegrityError as exc:  # a member deleted meanwhile
+            raise InvalidValue("A member was deleted while it was being added.") from exc
+
+    def _write_emails(
+        self, resource_type: str, id: str, resource: Resource, *, replace: bool
+    ) -> None:
+        if resource_type != "User":
+            return
+        e = resource_emails.c
+        if replace:
+            self.conn.execute(
+                sa.delete(resource_emails).where(e.organization_id == self.org, e.resource_id == id)
+            )
+        keys = _email_keys(resource)
+        if keys:
+            self.conn.execute(
+                sa.insert(resource_emails),
+                [{"organization_id": self.org, "resource_id": id, "value_key": k} for k in keys],
+            )
+
+    @contextmanager
+    def _write(self, resource_type: str, row: dict[str, Any]) -> Iterator[None]:
+        """A savepoint; a unique violation becomes :class:`Uniqueness` naming the value."""
+        try:
+            with self.conn.begin_nested():
+                yield
+        except sa.exc.IntegrityError as exc:
+            text = str(exc.orig)
+            if "name_key" in text:
+                attr = name_attribute(resource_type)
+                raise Uniqueness(
+                    f"{attr} '{row['name']}' is already taken in this organization."
+                ) from exc
+            if "pk_resources" in text or "resources.id" in text:
+                raise Uniqueness(f"id '{row['id']}' is already taken.") from exc
+            if "organization" in text:
+                raise NotFound(f"Organization '{self.org}' does not exist.") from exc
+            raise InvalidValue(f"The {resource_type} could not be stored: {text}") from exc
+        except sa.exc.DataError as exc:
+            raise InvalidValue(f"The {resource_type} has a value the database rejects.") from exc
+
+    def _fill_relations(self, resource_type: str, found: list[Resource]) -> None:
+        """``members`` / ``groups`` for a page of resources: one query, no N+1."""
+        if not found:
+            return
+        ids = [res["id"] for res in found]
+        gm = group_members.c
+        other = resources.alias("other")
+        lists: dict[str, list[dict[str, Any]]] = {}
+        q: sa.Select[Any]
+        if resource_type == "Group":
+            q = (
+                sa.select(
+                    gm.group_id,
+                    gm.member_id,
+                    gm.member_type,
+                    gm.display,
+                    other.c.display_name,
+                    other.c.name,
+                )
+                .join_from(
+                    group_members,
+                    other,
+                    sa.and_(
+                        other.c.organization_id == gm.organization_id, other.c.id == gm.member_id
+                    ),
+                )
+                .where(gm.organization_id == self.org, self._in(gm.group_id, ids))
+            )
+            for row in self.conn.execute(q):
+                gid, value, type_, given, display, name = _cells(row, 6)
+                lists.setdefault(gid, []).append(
+                    {"value": value, "type": type_, "display": given or display or name}
+                )
+            attr = "members"
+        else:
+            q = (
+                sa.select(gm.member_id, gm.group_id, other.c.name)
+                .join_from(
+                    group_members,
+                    other,
+                    sa.and_(
+                        other.c.organization_id == gm.organization_id, other.c.id == gm.group_id
+                    ),
+                )
+                .where(gm.organization_id == self.org, self._in(gm.member_id, ids))
+            )
+            for row in self.conn.execute(q):
+                member_id, group_id, display = _cells(row, 3)
+                lists.setdefault(member_id, []).append(
+                    {"value": group_id, "display": display, "type": "direct"}
+                )
+            attr = "groups"
+        for res in found:
+            res.pop("members", None)
+            res.pop("groups", None)
+            entries = lists.get(res["id"])
+            if entries:
+                res[attr] = sorted(entries, key=lambda m: str(m["value"]))
+
+
+def _cells(row: Any, n: int) -> tuple[Any, ...]:
+    cells = tuple(row)
+    assert len(cells) == n
+    return cells
+
+
+def _member(entry: Any) -> Member:
+    if isinstance(entry, Member):
+        return entry
+    if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
+        raise InvalidValue("Every member needs a string 'value' (the id of a User or Group).")
+    display = entry.get("display")
+    return Member(
+        entry["value"],
+        str(entry.get("type") or "User"),
+        display if isinstance(display, str) and display else None,
+    )
+
+
+def _email_keys(resource: Resource) -> list[str]:
+    emails = resource.get("emails")
+    if not isinstance(emails, list):
+        return []
+    keys = (
+        e["value"].lower()
+        for e in emails
+        if isinstance(e, dict) and isinstance(e.get("value"), str)
+    )
+    return list(dict.fromkeys(keys))
+
+
+def _row(resource_type: str, resource: Resource) -> dict[str, Any]:
+    """Column values for ``resource`` (everything but organization and resource type)."""
+    if resource_type not in RESOURCE_TYPES:
+        raise InvalidValue(f"Unknown resource type '{resource_type}'.")
+    id = resource.get("id")
+    attr = name_attribute(resource_type)
+    name = resource.get(attr)
+    if not isinstance(id, str) or not id:
+        raise InvalidValue(f"The {resource_type} has no id.")
+    if not isinstance(name, str):
+        raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
+    data = json.loads(
+        json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
+    )
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    display = resource.get("displayName")
+    external_id = resource.get("externalId")
+    active = resource.get("active")
+    version = meta.get("version")
+    return {
+        "id": id,
+        "name": name,
+        "name_key": name.lower(),
+        "display_name": display if isinstance(display, str) and display else None,
+        "external_id": external_id if isinstance(external_id, str) else None,
+        "active": active if resource_type == "User" and isinstance(active, bool) else None,
+        "created": str(meta.get("created") or ""),
+        "last_modified": str(meta.get("lastModified") or meta.get("created") or ""),
+        "version": version if isinstance(version, str) else None,
+        "data": data,
+        "folded": fold(data),
+    }
+
+
+class SqlStore:
+    """A :class:`~scimcore.storage.base.Store` on an engine from :func:`.engine.make_engine`.
+
+    The schema must exist (:func:`scimcore.storage.migrate.upgrade`).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
+        with _unavailable():
+            conn = self.engine.connect()
+            try:
+                if self.sqlite and write:
+                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.close()
+
+    @contextmanager
+    def session(self, organization_id: str) -> Iterator[SqlSession]:
+        with self._begin() as conn:
+            yield SqlSession(conn, organization_id)
+
+    # -- organizations ------------------------------------------------------------------
+
+    def create_organization(self, slug: str, name: str) -> Organization:
+        org = Organization(id=str(uuid.uuid4()), slug=slug, name=name, created=_now())
+        try:
+            with self._begin() as conn:
+                conn.execute(
+                    sa.insert(organizations).values(
+                        id=org.id, slug=slug, name=name, created=org.created
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Uniqueness(f"Organization slug '{slug}' is already taken.") from exc
+        return org
+
+    def get_organization(self, slug: str) -> Organization | None:
+        with self._begin(write=False) as conn:
+            row = conn.execute(sa.select(organizations).where(organizations.c.slug == slug)).first()
+        return _org(row) if row is not None else None
+
+    def list_organizations(self) -> list[Organization]:
+        with self._begin(write=False) as conn:
+            rows = conn.execute(sa.select(organizations).order_by(organizations.c.slug)).all()
+        return [_org(row) for row in rows]
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def set_token(self, organization_id: str, token_hash: str, prefix: str) -> TokenInfo:
+        t = scim_tokens.c
+        now = _now()
+        try:
+            with self._begin() as conn:
+                # Lock the organization: concurrent rotations queue here instead of both
+                # superseding the same old token and colliding on the new ones.
+                locked = conn.execute(
+                    sa.select(organizations.c.id)
+                    .where(organizations.c.id == organization_id)
+                    .with_for_update()
+                ).first()
+                if locked is None:
+                    raise NotFound(f"Organization '{organization_id}' does not exist.")
+                conn.execute(
+                    sa.update(scim_tokens)
+                    .where(t.organization_id == organization_id, t.status == "active")
+                    .values(status="superseded", revoked_at=now)
+                )
+                conn.execute(
+                    sa.insert(scim_tokens).values(
+                        id=str(uuid.uuid4()),
+                        organization_id=organization_id,
+                        token_hash=token_hash,
+                        prefix=prefix,
+                        status="active",
+                        created=now,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            raise Uniqueness("This token is already in use.") from exc
+        return TokenInfo(organization_id, prefix, "active", now)
+
+    def revoke_token(self, organization_id: str) -> bool:
+        t = scim_tokens.c
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(scim_tokens)
+                .where(t.organization_id == organization_id, t.status == "active")
+                .values(status="revoked", revoked_at=_now())
+            )
+            return bool(done.rowcount)
+
+    def token_info(self, organization_id: str) -> TokenInfo | None:
+        """The active token, else the most recent one (so "revoked" can be shown)."""
+        t = scim_tokens.c
+        with self._begin(write=False) as conn:
+            row = conn.execute(
+                sa.select(t.organization_id, t.prefix, t.status, t.created, t.last_used)
+                .where(t.organization_id == organization_id)
+                .order_by(sa.case((t.status == "active", 0), else_=1), t.created.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return TokenInfo(row[0], row[1], row[2], row[3], row[4])
+
+    def find_active_token(self, token_hash: str) -> Organization | None:
+        t = scim_tokens.c
+        with self._begin(write=False) as conn:
+            row = conn.execute(
+                sa.select(organizations)
+                .join(scim_tokens, t.organization_id == organizations.c.id)
+                .where(t.token_hash == token_hash, t.status == "active")
+            ).first()
+        return _org(row) if row is not None else None
+
+    def mark_token_used(self, token_hash: str, at: datetime) -> None:
+        t = scim_tokens.c
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(scim_tokens)
+                .where(
+                    t.token_hash == token_hash,
+                    sa.or_(t.last_used.is_(None), t.last_used < at - TOKEN_USE_RESOLUTION),
+                )
+                .values(last_used=at)
+            )
+
+
+def _org(row: Row[Any]) -> Organization:
+    m = row._mapping
+    return Organization(id=m["id"], slug=m["slug"], name=m["name"], created=m["created"])

@@ -1,0 +1,184 @@
+"""The SQL schema: organizations, their tokens, and one table for Users and Groups.
+
+Designed for organizations with millions of users:
+
+* Every resource-scoped key starts with ``organization_id``, so each lookup the
+  SCIM clients make (by ``id``, ``userName``, ``externalId``, ``emails.value``,
+  group ``displayName``) is an index probe whose cost does not grow with the size of
+  the organization or of the others.
+* Users and Groups share ``resources`` so a membership row can reference either with
+  a real foreign key. The primary key is ``(organization_id, id)`` and memberships
+  reference it with composite foreign keys: a group can never, even by a bug,
+  contain a resource of another organization.
+* ``name_key`` (lowered ``userName`` / group ``displayName``) and the ``folded``
+  document (the resource with every string lowered) are computed in Python with
+  ``str.lower()``; the database never lowers anything, so case-insensitive
+  comparisons mean exactly the same on SQLite, PostgreSQL and in memory, whatever the
+  database's locale.
+* Members live in ``group_members``, one row per membership: adding or removing one
+  member of a huge group touches one row.
+* ``created``/``last_modified`` are the canonical ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+  strings of ``meta``; their string order is their time order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that is always UTC and always comes back timezone-aware.
+
+    SQLite has no timezone-aware type and would silently drop the offset; storing
+    UTC everywhere keeps comparisons (``last_used`` throttling) correct on both.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: JSON documents: JSONB on PostgreSQL (binary, path operators), JSON text elsewhere.
+JsonDoc: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
+
+ID = sa.String(64)
+ORG_ID = sa.String(36)
+#: Canonical dateTime strings are 27 characters; a little room for 5-digit years.
+STAMP = sa.String(32)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", ORG_ID, primary_key=True),
+    sa.Column("slug", sa.String(100), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+scim_tokens = sa.Table(
+    "scim_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("token_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("last_used", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('active', 'revoked', 'superseded')", name="status"),
+    # At most one active token per organization, enforced by the database itself.
+    sa.Index(
+        "uq_scim_tokens_one_active",
+        "organization_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    ),
+    sa.Index("ix_scim_tokens_organization_id_created", "organization_id", "created"),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("id", ID, nullable=False),
+    sa.Column("resource_type", sa.String(16), nullable=False),
+    # userName (User) / displayName (Group) as given, and lowered by Python.
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("name_key", sa.Text(), nullable=False),
+    # displayName when it is a non-empty string (what a member's ``display`` shows).
+    sa.Column("display_name", sa.Text(), nullable=True),
+    sa.Column("external_id", sa.Text(), nullable=True),
+    sa.Column("active", sa.Boolean(), nullable=True),
+    sa.Column("created", STAMP, nullable=False),
+    sa.Column("last_modified", STAMP, nullable=False),
+    sa.Column("version", sa.String(64), nullable=True),
+    # The resource as stored (without members/groups), and with every string lowered.
+    sa.Column("data", JsonDoc, nullable=False),
+    sa.Column("folded", JsonDoc, nullable=False),
+    sa.PrimaryKeyConstraint("organization_id", "id"),
+    sa.UniqueConstraint("organization_id", "resource_type", "name_key"),
+    sa.CheckConstraint("resource_type IN ('User', 'Group')", name="resource_type"),
+    sa.Index("ix_resources_external_id", "organization_id", "resource_type", "external_id"),
+    sa.Index("ix_resources_listing", "organization_id", "resource_type", "id"),
+)
+
+resource_emails = sa.Table(
+    "resource_emails",
+    metadata,
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("resource_id", ID, nullable=False),
+    # emails[].value lowered by Python: makes ``emails.value eq`` an index probe.
+    sa.Column("value_key", sa.Text(), nullable=False),
+    # The key leads with the value: ``emails.value eq`` is a primary-key probe.
+    sa.PrimaryKeyConstraint("organization_id", "value_key", "resource_id"),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "resource_id"],
+        ["resources.organization_id", "resources.id"],
+        ondelete="CASCADE",
+    ),
+    # Rewriting a user's emails, and the cascade when the user is deleted.
+    sa.Index("ix_resource_emails_resource_id", "organization_id", "resource_id"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("group_id", ID, nullable=False),
+    sa.Column("member_id", ID, nullable=False),
+    sa.Column("member_type", sa.String(16), nullable=False),
+    # The member's display as the client sent it; NULL means "show the member's name".
+    sa.Column("display", sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint("organization_id", "group_id", "member_id"),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "group_id"],
+        ["resources.organization_id", "resources.id"],
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "member_id"],
+        ["resources.organization_id", "resources.id"],
+        ondelete="CASCADE",
+    ),
+    # User.groups, and the cascade when a member is deleted.
+    sa.Index("ix_group_members_member_id", "organization_id", "member_id"),
+)

@@ -1,0 +1,65 @@
+"""Statement counts: membership changes and relation loading do not scale with size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from scimcore.storage.base import Member, Query
+from scimcore.storage.sql import SqlStore
+from scimcore.testing import make_group, make_user, new_org
+
+MEMBERS = 300
+
+
+@contextmanager
+def statements(store: SqlStore) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
+            seen.append(" ".join(statement.split()))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+
+
+def test_membership_changes_touch_only_named_rows(sql_store: SqlStore) -> None:
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        for i in range(MEMBERS + 1):
+            s.insert("User", make_user(f"u{i}", f"user{i}"))
+        s.insert("Group", make_group("big", "Big", [f"u{i}" for i in range(MEMBERS)]))
+    with sql_store.session(org.id) as s, statements(sql_store) as seen:
+        s.add_members("big", [Member(f"u{MEMBERS}")])
+        s.remove_members("big", ["u0"])
+    # group exists? / members exist? / insert-select; group exists? / delete
+    assert len(seen) == 5, seen
+    reads_of_members = [q for q in seen if q.startswith("SELECT") and "group_members" in q]
+    assert reads_of_members == [], seen
+    with sql_store.session(org.id) as s:
+        assert len(s.get("Group", "big")["members"]) == MEMBERS
+
+
+def test_relations_one_query_per_page(sql_store: SqlStore) -> None:
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        for i in range(30):
+            s.insert("User", make_user(f"u{i}", f"user{i}"))
+        for i in range(30):
+            s.insert("Group", make_group(f"g{i}", f"group{i}", [f"u{i}", f"u{(i + 1) % 30}"]))
+    for rt in ("User", "Group"):
+        with sql_store.session(org.id) as s, statements(sql_store) as seen:
+            page = s.query(rt, Query(count=25))
+        assert len(page.resources) == 25
+        assert len(seen) == 3, seen  # count, page, relations
+        with sql_store.session(org.id) as s, statements(sql_store) as seen:
+            page = s.query(rt, Query(count=25, relations=False))
+        assert len(seen) == 2 and not [q for q in seen if "group_members" in q], seen
+        assert all("members" not in r and "groups" not in r for r in page.resources)
