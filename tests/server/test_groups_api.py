@@ -174,3 +174,25 @@ def test_member_display_sent_by_the_client_is_kept(scim: ScimClient) -> None:
         for m in scim.get(f"/Groups/{group.get_json()['id']}").get_json()["members"]
     }
     assert shown == {a["id"]: "Alice A.", b["id"]: "b@x.com"}
+
+
+def test_filters_on_members_see_membership_rows(scim: ScimClient) -> None:
+    a = new_user(scim, "a@x.com")
+    scim.post(
+        "/Groups",
+        {
+            "schemas": [GROUP],
+            "displayName": "Full",
+            "members": [{"value": a["id"], "display": "Alice A."}],
+        },
+    )
+    new_group(scim, "Empty")
+
+    def names(flt: str) -> list[str]:
+        body = scim.get("/Groups", query_string={"filter": flt}).get_json()
+        return sorted(r["displayName"] for r in body["Resources"])
+
+    assert names("members pr") == ["Full"]
+    assert names("not (members pr)") == ["Empty"]
+    assert names('members.display eq "alice a."') == ["Full"]
+    assert names(f'members[value eq "{a["id"]}"]') == ["Full"]

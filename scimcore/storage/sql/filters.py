@@ -83,6 +83,13 @@ class _Operand:
         return _false()
 
 
+class _Row(_Operand):
+    """A membership row itself: present (the row exists), equal to no scalar."""
+
+    def present(self) -> Expr:
+        return sa.true()
+
+
 class _Json(_Operand):
     """A value inside the ``data``/``folded`` documents (``ops`` knows the dialect)."""
 
@@ -522,8 +529,10 @@ class FilterCompiler:
         other = resources.alias(f"rel{next(self._names)}")
         if name == "members":
             mine, theirs, kind = gm.c.group_id, gm.c.member_id, gm.c.member_type
-            display_exact: Expr = sa.func.coalesce(other.c.display_name, other.c.name)
+            # What reads show: the display the client sent, else the member's name.
+            display_exact: Expr = sa.func.coalesce(gm.c.display, other.c.display_name, other.c.name)
             display_folded: Expr = sa.case(
+                (gm.c.display.is_not(None), self._lower(gm.c.display)),
                 (
                     other.c.display_name.is_not(None),
                     self.ops.text(self.ops.at(other.c.folded, ("displayName",))),
@@ -543,7 +552,7 @@ class FilterCompiler:
 
         def operand(rest: tuple[str, ...]) -> _Operand:
             if not rest:
-                return _Operand()  # the element itself: complex, compares false
+                return _Row()  # the element itself: complex, compares false
             return columns.get(rest[0].lower(), _Operand())
 
         def exists(body: Callable[[_Elements], Expr]) -> Expr:
