@@ -33,7 +33,7 @@ def service_provider_config(config: ServiceConfig, location: str) -> dict[str, A
         "filter": {"supported": True, "maxResults": config.max_page_size},
         "changePassword": {"supported": True},
         "sort": {"supported": True},
-        "etag": {"supported": False},
+        "etag": {"supported": True},
         "pagination": {
             "index": True,
             "cursor": False,

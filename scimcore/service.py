@@ -36,7 +36,8 @@ from .projection import Projection, needs_relations, project
 from .schema.attributes import ResourceType
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
-from .storage.base import Member, Organization, Page, Query, Sort, Store
+from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
+from .versioning import check_if_match, first_version, matches, next_version
 
 Resource = dict[str, Any]
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -50,12 +51,6 @@ def error_response(error: ScimError) -> ScimResponse:
 
 def _now() -> str:
     return canonical_datetime(datetime.now(UTC))
-
-
-def _next_version(resource: Resource) -> str:
-    current = str(resource.get("meta", {}).get("version", 'W/"0"'))
-    digits = "".join(ch for ch in current if ch.isdigit())
-    return f'W/"{int(digits or 0) + 1}"'
 
 
 class ScimService:
@@ -163,6 +158,14 @@ class _Context:
         return Projection.parse(
             rt, _text(source.get("attributes")), _text(source.get("excludedAttributes"))
         )
+
+    def header(self, name: str) -> str | None:
+        """A request header, looked up case-insensitively (RFC 9110 5.1)."""
+        wanted = name.lower()
+        for key, value in self.request.headers.items():
+            if key.lower() == wanted:
+                return value
+        return None
 
     def location(self, rt: ResourceType, id: str) -> str:
         return f"{self.tenant_url}{rt.endpoint}/{id}"
@@ -321,6 +324,10 @@ class _Context:
         relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id) as session:
             resource = session.get(rt.id, id, relations=relations)
+        version = resource["meta"]["version"]
+        if_none_match = self.header("If-None-Match")
+        if if_none_match is not None and matches(if_none_match, version):
+            return ScimResponse(304, None, {"ETag": version})
         return self.resource_response(200, rt, resource, projection)
 
     def create(self, rt: ResourceType) -> ScimResponse:
@@ -332,7 +339,7 @@ class _Context:
             "resourceType": rt.id,
             "created": now,
             "lastModified": now,
-            "version": 'W/"1"',
+            "version": first_version(),
         }
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
@@ -352,15 +359,9 @@ class _Context:
         members = _members(data.pop("members", None)) if rt is GROUP_RESOURCE else None
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
-            current = session.get(rt.id, id, relations=False, for_update=True)
+            current = self._current(session, rt, id)
             check_immutable(rt, current, data)
-            data["id"] = current["id"]
-            data["meta"] = {
-                **current["meta"],
-                "lastModified": _now(),
-                "version": _next_version(current),
-            }
-            session.update(rt.id, data)
+            self._save(session, rt, current, data)
             if members is not None:
                 session.replace_members(id, members)
             stored = session.get(
@@ -373,7 +374,7 @@ class _Context:
         asked = "attributes" in self.request.query or "excludedAttributes" in self.request.query
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
-            current = session.get(rt.id, id, relations=False, for_update=True)
+            current = self._current(session, rt, id)
             result = apply_patch(
                 rt,
                 current,
@@ -381,16 +382,11 @@ class _Context:
                 load_members=lambda: list(session.get(rt.id, id).get("members", [])),
             )
             members = result.members
+            version = current["meta"]["version"]
             if result.changed:
                 updated = validate(rt, result.resource)
                 check_immutable(rt, current, updated)
-                updated["id"] = current["id"]
-                updated["meta"] = {
-                    **current["meta"],
-                    "lastModified": _now(),
-                    "version": _next_version(current),
-                }
-                session.update(rt.id, updated)
+                version = self._save(session, rt, current, updated)
             if members.replace is not None:
                 session.replace_members(id, members.replace)
             if members.add:
@@ -400,7 +396,7 @@ class _Context:
             if rt is GROUP_RESOURCE and not asked:
                 # RFC 7644 3.5.2 allows 204; it spares loading 100,000 members to
                 # return a group whose membership changed by one.
-                return ScimResponse(204, None, {"Location": self.location(rt, id)})
+                return ScimResponse(204, None, {"Location": self.location(rt, id), "ETag": version})
             stored = session.get(
                 rt.id, id, relations=needs_relations(rt, projection, _relation(rt))
             )
@@ -408,8 +404,30 @@ class _Context:
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:
         with self.store.session(self.org.id) as session:
+            if self.header("If-Match") is not None:
+                self._current(session, rt, id)
             session.delete(rt.id, id)
         return ScimResponse(204)
+
+    def _current(self, session: StoreSession, rt: ResourceType, id: str) -> Resource:
+        """The resource, locked for this transaction, after the ``If-Match`` check."""
+        current = session.get(rt.id, id, relations=False, for_update=True)
+        check_if_match(self.header("If-Match"), current["meta"]["version"])
+        return current
+
+    def _save(
+        self, session: StoreSession, rt: ResourceType, current: Resource, new: Resource
+    ) -> str:
+        """Write ``new`` over ``current`` with the next version; returns that version.
+
+        The write is conditional on the version read, so two writers that both read
+        version n cannot both win (RFC 7644 3.14); the loser gets 412.
+        """
+        version: str = next_version(current["meta"]["version"])
+        new["id"] = current["id"]
+        new["meta"] = {**current["meta"], "lastModified": _now(), "version": version}
+        session.update(rt.id, new, expected_version=current["meta"]["version"])
+        return version
 
 
 def _relation(rt: ResourceType) -> str:

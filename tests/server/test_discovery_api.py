@@ -13,6 +13,7 @@ def test_service_provider_config_advertises_what_works(scim: ScimClient) -> None
     assert spc["filter"] == {"supported": True, "maxResults": 50}
     assert spc["sort"]["supported"] is True
     assert spc["bulk"]["supported"] is False
+    assert spc["etag"]["supported"] is True
     assert spc["authenticationSchemes"][0]["type"] == "oauthbearertoken"
 
 

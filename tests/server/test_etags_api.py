@@ -1,0 +1,101 @@
+"""Versions as ETags: If-None-Match on reads, If-Match on writes (RFC 7644 3.14)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from tests.conftest import ScimClient
+from tests.server.test_groups_api import GROUP
+from tests.server.test_users_api import PATCH, USER, assert_error, new_user
+
+
+def test_get_carries_the_version_as_etag(scim: ScimClient) -> None:
+    user = new_user(scim)
+    response = scim.get(f"/Users/{user['id']}")
+    assert response.headers["ETag"] == user["meta"]["version"] == 'W/"1"'
+
+
+def test_if_none_match_with_current_version_is_304_without_body(scim: ScimClient) -> None:
+    user = new_user(scim)
+    response = scim.get(f"/Users/{user['id']}", headers={"If-None-Match": 'W/"1"'})
+    assert response.status_code == 304 and response.data == b""
+    assert response.headers["ETag"] == 'W/"1"'
+    assert scim.get(f"/Users/{user['id']}", headers={"If-None-Match": 'W/"9"'}).status_code == 200
+
+
+def test_each_write_changes_the_version(scim: ScimClient) -> None:
+    user = new_user(scim)
+    patched = scim.patch(
+        f"/Users/{user['id']}",
+        {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "B"}],
+        },
+    )
+    assert patched.headers["ETag"] == 'W/"2"' == patched.get_json()["meta"]["version"]
+
+
+def test_put_with_stale_if_match_is_412_and_changes_nothing(scim: ScimClient) -> None:
+    user = new_user(scim)
+    body = {"schemas": [USER], "userName": user["userName"], "displayName": "Changed"}
+    assert scim.put(f"/Users/{user['id']}", body, headers={"If-Match": 'W/"1"'}).status_code == 200
+    stale = scim.put(
+        f"/Users/{user['id']}", {**body, "displayName": "Lost"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert_error(stale, 412)
+    assert scim.get(f"/Users/{user['id']}").get_json()["displayName"] == "Changed"
+
+
+def test_patch_with_stale_if_match_is_412(scim: ScimClient) -> None:
+    user = new_user(scim)
+    op = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    assert_error(scim.patch(f"/Users/{user['id']}", op, headers={"If-Match": '"7"'}), 412)
+    assert scim.patch(f"/Users/{user['id']}", op, headers={"If-Match": '"1"'}).status_code == 200
+
+
+def test_group_patch_with_stale_if_match_is_412(scim: ScimClient) -> None:
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "G"}).get_json()
+    op = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "H"}],
+    }
+    ok = scim.patch(f"/Groups/{group['id']}", op, headers={"If-Match": 'W/"1"'})
+    assert ok.status_code == 204 and ok.headers["ETag"] == 'W/"2"'
+    assert_error(scim.patch(f"/Groups/{group['id']}", op, headers={"If-Match": 'W/"1"'}), 412)
+
+
+def test_delete_with_stale_if_match_is_412_and_keeps_the_resource(scim: ScimClient) -> None:
+    user = new_user(scim)
+    assert_error(scim.delete(f"/Users/{user['id']}", headers={"If-Match": 'W/"2"'}), 412)
+    assert scim.get(f"/Users/{user['id']}").status_code == 200
+    assert scim.delete(f"/Users/{user['id']}", headers={"If-Match": "*"}).status_code == 204
+
+
+def test_concurrent_puts_with_the_same_if_match_never_both_win(app: Any, scim: ScimClient) -> None:
+    user = new_user(scim)
+    barrier = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def put(n: int) -> None:
+        client = ScimClient(app.test_client(), scim.slug, scim.token)
+        barrier.wait()
+        response = client.put(
+            f"/Users/{user['id']}",
+            {"schemas": [USER], "userName": user["userName"], "displayName": f"writer {n}"},
+            headers={"If-Match": 'W/"1"'},
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(statuses) == [200, 412, 412, 412]
+    final = scim.get(f"/Users/{user['id']}").get_json()
+    assert final["meta"]["version"] == 'W/"2"'
+
+
+def test_service_provider_config_advertises_etags(scim: ScimClient) -> None:
+    assert scim.get("/ServiceProviderConfig").get_json()["etag"]["supported"] is True
