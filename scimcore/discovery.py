@@ -36,7 +36,7 @@ def service_provider_config(config: ServiceConfig, location: str) -> dict[str, A
         "etag": {"supported": True},
         "pagination": {
             "index": True,
-            "cursor": False,
+            "cursor": True,
             "defaultPaginationMethod": "index",
             "defaultPageSize": config.default_page_size,
             "maxPageSize": config.max_page_size,

@@ -16,6 +16,7 @@ returns the same error document::
     |   +-- InvalidVersion     scimType=invalidVers
     |   +-- Mutability         scimType=mutability
     |   +-- Sensitive          scimType=sensitive
+    |   +-- InvalidCursor      scimType=invalidCursor (RFC 9865)
     +-- Unauthorized (401)
     +-- Forbidden (403)
     +-- NotFound (404)
@@ -108,6 +109,14 @@ class Mutability(BadRequest):
 class Sensitive(BadRequest):
     scim_type = "sensitive"
     default_detail = "The request cannot be completed because of sensitive information in the URI."
+
+
+class InvalidCursor(BadRequest):
+    scim_type = "invalidCursor"
+    default_detail = (
+        "The cursor is not valid: send an empty cursor for the first page, then the "
+        "nextCursor of the previous response with the same query parameters."
+    )
 
 
 class Unauthorized(ScimError):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidValue
+from .errors import InvalidCursor, InvalidValue
+from .storage.base import Keyset
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -45,14 +50,48 @@ def _integer(name: str, value: Any, default: int) -> int:
 
 
 def list_response(
-    resources: Sequence[dict[str, Any]], total: int, start_index: int
+    resources: Sequence[dict[str, Any]],
+    total: int,
+    start_index: int | None,
+    next_cursor: str | None = None,
 ) -> dict[str, Any]:
     """A ListResponse; paging fields are integers (Okta insists) and ``Resources``
-    is always present, even when empty (clients index into it unconditionally)."""
-    return {
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": len(resources),
-        "Resources": list(resources),
-    }
+    is always present, even when empty (clients index into it unconditionally).
+    Cursor pages (``start_index`` None) carry ``nextCursor`` unless they are the last."""
+    body: dict[str, Any] = {"schemas": [LIST_RESPONSE], "totalResults": total}
+    if start_index is not None:
+        body["startIndex"] = start_index
+    body["itemsPerPage"] = len(resources)
+    if next_cursor is not None:
+        body["nextCursor"] = next_cursor
+    body["Resources"] = list(resources)
+    return body
+
+
+def query_fingerprint(*parts: str | None) -> str:
+    """A short digest of the query a cursor belongs to (RFC 9865 2: later pages must
+    repeat the first request's parameters)."""
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:12]
+
+
+def encode_cursor(position: Keyset, fingerprint: str) -> str:
+    """An opaque cursor of RFC 3986 unreserved characters (base64url, no padding)."""
+    raw = json.dumps([position.key, position.id, fingerprint], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str) -> Keyset | None:
+    """The position a cursor names; ``None`` for the empty first-page cursor."""
+    if not cursor.strip():
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
+        key, id, fp = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidCursor(f"The cursor '{cursor[:40]}' was not issued by this service.") from None
+    if not isinstance(id, str) or fp != fingerprint:
+        raise InvalidCursor(
+            "The cursor belongs to a different query: repeat the filter, sortBy and "
+            "sortOrder of the request that returned it."
+        )
+    return Keyset(key, id)

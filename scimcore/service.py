@@ -29,7 +29,13 @@ from .errors import (
 )
 from .filters import parse_filter
 from .messages import ScimRequest, ScimResponse
-from .pagination import PageRequest, list_response
+from .pagination import (
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    list_response,
+    query_fingerprint,
+)
 from .patch import apply_patch, parse_patch_request
 from .paths import resolve
 from .projection import Projection, needs_relations, project
@@ -248,6 +254,8 @@ class _Context:
         if order not in ("ascending", "descending"):
             raise InvalidValue(f"sortOrder must be 'ascending' or 'descending', not '{order}'.")
         plans = self._plans(types, params, order == "descending")
+        if params.get("cursor") is not None:
+            return self._cursor_page(types, plans, params, page.count, order)
         rendered: list[Resource] = []
         total = 0
         offset = page.start_index - 1
@@ -273,6 +281,31 @@ class _Context:
                 remaining -= len(result.resources)
                 offset = max(0, offset - size)
         return ScimResponse(200, list_response(rendered, total, page.start_index))
+
+    def _cursor_page(
+        self,
+        types: list[ResourceType],
+        plans: list[tuple[ResourceType, Query, Projection]],
+        params: dict[str, Any],
+        count: int,
+        order: str,
+    ) -> ScimResponse:
+        """One page of cursor pagination (RFC 9865): keyset paging in the store, so a
+        deep page costs what the first does and concurrent inserts never shift it."""
+        if len(types) > 1:
+            raise InvalidValue("Cursor paging is supported on /Users and /Groups, not at the root.")
+        if params.get("startIndex") not in (None, ""):
+            raise InvalidValue("Use either startIndex (index paging) or cursor, not both.")
+        rt, query, projection = plans[0]
+        fingerprint = query_fingerprint(
+            rt.id, _text(params.get("filter")), _text(params.get("sortBy")), order
+        )
+        after = decode_cursor(str(params["cursor"]), fingerprint)
+        with self.store.session(self.org.id) as session:
+            result = session.query(rt.id, replace(query, keyset=True, after=after, count=count))
+        rendered = [self.render(rt, r, projection) for r in result.resources]
+        following = encode_cursor(result.next, fingerprint) if result.next else None
+        return ScimResponse(200, list_response(rendered, result.total, None, following))
 
     def _plans(
         self, types: list[ResourceType], params: dict[str, Any], descending: bool

@@ -416,6 +416,32 @@ class StorageContract:
         assert page(filter=f, count=0) == (2, [])
         assert page(filter=f, sort=user_name, count=1) == (2, ["Alpha"])
 
+    def test_keyset_pages_walk_the_same_order_as_index_pages(self, store: Store) -> None:
+        org = new_org(store)
+        names = ["delta", "Alpha", "charlie", "Bravo", "echo", "foxtrot", "golf"]
+        with store.session(org.id) as s:
+            for i, name in enumerate(names):
+                extra = {"title": name[0].upper()} if i % 3 else {}
+                s.insert("User", make_user(f"u{i}", name, day=7 - i, **extra))
+        sorts: list[Sort | None] = [None]
+        for attr in ("userName", "title", "meta.created"):
+            path = resolve(USER_RESOURCE, attr)
+            sorts += [Sort(path), Sort(path, descending=True)]
+        for sort in sorts:
+            with store.session(org.id) as s:
+                expected = [r["id"] for r in s.query("User", Query(sort=sort)).resources]
+            walked: list[str] = []
+            after = None
+            for _ in range(10):
+                with store.session(org.id) as s:
+                    page = s.query("User", Query(sort=sort, count=2, keyset=True, after=after))
+                assert page.total == 7
+                walked += [r["id"] for r in page.resources]
+                if page.next is None:
+                    break
+                after = page.next
+            assert walked == expected, sort
+
     def test_sort_multi_valued_by_primary(self, store: Store) -> None:
         org = new_org(store)
         with store.session(org.id) as s:

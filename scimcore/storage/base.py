@@ -72,6 +72,15 @@ class Sort:
 
 
 @dataclass(frozen=True)
+class Keyset:
+    """A position in a sorted listing: the sort key of a row (``None`` when it has
+    none, or when the listing is unsorted) and its ``id``, the final tiebreak."""
+
+    key: Any
+    id: str
+
+
+@dataclass(frozen=True)
 class Query:
     """A list request (RFC 7644 3.4.2) in storage terms.
 
@@ -79,6 +88,12 @@ class Query:
     ``relations`` asks for ``members`` (Groups) or ``groups`` (Users) to be filled
     in; the service turns it off when the client's projection excludes them, so a
     group with 100,000 members can be listed without loading them.
+
+    ``keyset`` pages by position instead of by index (RFC 9865 cursors): the page
+    starts right after ``after`` (or at the beginning), ``start_index`` is ignored,
+    and the returned :class:`Page` carries ``next`` when more rows follow. Rows are
+    ordered by the sort key (absent values last ascending, first descending), then
+    by ``id``; a row inserted behind the position never shifts later pages.
     """
 
     filter: Filter | None = None
@@ -86,12 +101,34 @@ class Query:
     start_index: int = 1
     count: int = 100
     relations: bool = True
+    keyset: bool = False
+    after: Keyset | None = None
 
 
 @dataclass(frozen=True)
 class Page:
     total: int
     resources: list[Resource] = field(default_factory=list)
+    next: Keyset | None = None
+
+
+def comes_after(key: Any, id: str, position: Keyset, sort: Sort | None) -> bool:
+    """Whether a row with sort ``key`` and ``id`` follows ``position`` in listing order.
+
+    The reference definition of keyset order; the SQL store expresses the same
+    predicate in SQL.
+    """
+    if sort is None:
+        return id > position.id
+    if sort.descending:
+        if position.key is None:
+            return key is not None or id > position.id
+        return key is not None and (
+            bool(key < position.key) or (key == position.key and id > position.id)
+        )
+    if position.key is None:
+        return key is None and id > position.id
+    return key is None or bool(key > position.key) or (key == position.key and id > position.id)
 
 
 class StoreSession(Protocol):

@@ -23,7 +23,16 @@ from ..errors import InvalidValue, NotFound, PreconditionFailed, Uniqueness
 from ..filters import matches
 from ..paths import ResolvedPath
 from ..schema.attributes import AttributeType
-from .base import Member, Organization, Page, Query, Resource, TokenInfo
+from .base import (
+    Keyset,
+    Member,
+    Organization,
+    Page,
+    Query,
+    Resource,
+    TokenInfo,
+    comes_after,
+)
 
 _STRINGY = (AttributeType.STRING, AttributeType.REFERENCE, AttributeType.BINARY)
 _NUMERIC = (AttributeType.INTEGER, AttributeType.DECIMAL)
@@ -237,9 +246,34 @@ class MemorySession:
             absent = [r for r in candidates if sort_value(r, path) is None]
             present.sort(key=lambda r: sort_value(r, path), reverse=desc)
             candidates = absent + present if desc else present + absent
+        if query.keyset:
+            return self._keyset_page(resource_type, query, candidates, total, groups_of)
         start = max(query.start_index, 1) - 1
         page = candidates[start : start + query.count]
         return Page(total, [self._view(resource_type, r, query.relations, groups_of) for r in page])
+
+    def _keyset_page(
+        self,
+        resource_type: str,
+        query: Query,
+        ordered: list[Resource],
+        total: int,
+        groups_of: dict[str, list[str]] | None,
+    ) -> Page:
+        sort = query.sort
+
+        def key(r: Resource) -> Any:
+            return sort_value(r, sort.path) if sort is not None else None
+
+        after = query.after
+        rows = [r for r in ordered if after is None or comes_after(key(r), r["id"], after, sort)]
+        page = rows[: query.count]
+        more = len(rows) > query.count
+        return Page(
+            total,
+            [self._view(resource_type, r, query.relations, groups_of) for r in page],
+            Keyset(key(page[-1]), page[-1]["id"]) if more and page else None,
+        )
 
     def add_members(self, group_id: str, members: Sequence[Member]) -> None:
         self._stored("Group", group_id)

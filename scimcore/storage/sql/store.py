@@ -29,7 +29,7 @@ from ...errors import (
     ServiceUnavailable,
     Uniqueness,
 )
-from ..base import Member, Organization, Page, Query, Resource, TokenInfo
+from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
 from .engine import SQLITE_BEGIN_OPTION
 from .filters import FilterCompiler
 from .tables import group_members, organizations, resource_emails, resources, scim_tokens
@@ -149,9 +149,10 @@ class SqlSession:
         total = self.conn.execute(
             sa.select(sa.func.count()).select_from(resources).where(*where)
         ).scalar_one()
-        offset = max(query.start_index, 1) - 1
+        offset = 0 if query.keyset else max(query.start_index, 1) - 1
         if query.count <= 0 or offset >= total:
             return Page(total=total)
+        key: Any = None
         order: list[Any] = []
         if query.sort is not None:
             key = compiler.sort_key(query.sort.path)
@@ -160,13 +161,45 @@ class SqlSession:
                     key.desc().nulls_first() if query.sort.descending else key.asc().nulls_last()
                 )
         order.append(r.id)
+        if not query.keyset:
+            rows = self.conn.execute(
+                sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
+            ).scalars()
+            found: list[Resource] = [dict(data) for data in rows]
+            if query.relations:
+                self._fill_relations(resource_type, found)
+            return Page(total=total, resources=found)
+        return self._keyset_page(resource_type, query, where, order, key, total)
+
+    def _keyset_page(
+        self,
+        resource_type: str,
+        query: Query,
+        where: list[Any],
+        order: list[Any],
+        key: Any,
+        total: int,
+    ) -> Page:
+        """One page after ``query.after`` in (sort key, id) order: an index range scan
+        for the default order, however deep the page (RFC 9865 cursors)."""
+        r = resources.c
+        if query.after is not None:
+            where = [*where, _after(key, r.id, query.after, query.sort)]
+        key_column = key if key is not None else sa.null()
         rows = self.conn.execute(
-            sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
-        ).scalars()
-        found: list[Resource] = [dict(data) for data in rows]
+            sa.select(r.data, key_column, r.id)
+            .where(*where)
+            .order_by(*order)
+            .limit(query.count + 1)
+        ).all()
+        found = [dict(row[0]) for row in rows[: query.count]]
+        following = None
+        if len(rows) > query.count:
+            last = rows[query.count - 1]
+            following = Keyset(last[1] if key is not None else None, last[2])
         if query.relations:
             self._fill_relations(resource_type, found)
-        return Page(total=total, resources=found)
+        return Page(total=total, resources=found, next=following)
 
     # -- members ------------------------------------------------------------------------
 
@@ -579,3 +612,20 @@ class SqlStore:
 def _org(row: Row[Any]) -> Organization:
     m = row._mapping
     return Organization(id=m["id"], slug=m["slug"], name=m["name"], created=m["created"])
+
+
+def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> Any:
+    """SQL for :func:`scimcore.storage.base.comes_after`: rows after ``position``."""
+    later_id = id_column > position.id
+    if sort is None or key is None:
+        return later_id
+    if sort.descending:
+        if position.key is None:
+            return sa.or_(key.is_not(None), later_id)
+        return sa.and_(
+            key.is_not(None),
+            sa.or_(key < position.key, sa.and_(key == position.key, later_id)),
+        )
+    if position.key is None:
+        return sa.and_(key.is_(None), later_id)
+    return sa.or_(key.is_(None), key > position.key, sa.and_(key == position.key, later_id))

@@ -182,3 +182,91 @@ group_members = sa.Table(
     # User.groups, and the cascade when a member is deleted.
     sa.Index("ix_group_members_member_id", "organization_id", "member_id"),
 )
+
+# -- integrations and service accounts (revision 0002) ----------------------------------
+#
+# Integer identities: the export lists accounts in the order they were linked, which is
+# the order of ``service_accounts.id``. Both tables carry ``organization_id`` and every
+# reference is a composite foreign key, so an account can never point at another
+# organization's integration or user.
+
+SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+SERVICE_KINDS = ("google_workspace", "microsoft_365", "cybozu", "form_based", "scim2", "manual")
+
+integrations = sa.Table(
+    "integrations",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # The CSV names an integration by its display name: unique per organization.
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("is_manual", sa.Boolean(), nullable=False),
+    sa.Column("license_profiles", JsonDoc, nullable=False),
+    sa.Column("scim_user_resource_id_mode", sa.String(8), nullable=False),
+    sa.Column("on_service_account_delete", sa.String(20), nullable=False),
+    sa.Column("provisioning_enabled", sa.Boolean(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("organization_id", "display_name"),
+    sa.UniqueConstraint("organization_id", "id"),
+    sa.CheckConstraint(
+        "kind IN ('google_workspace', 'microsoft_365', 'cybozu', 'form_based', 'scim2', 'manual')",
+        name="kind",
+    ),
+    sa.CheckConstraint("scim_user_resource_id_mode IN ('auto', 'manual')", name="id_mode"),
+    sa.CheckConstraint(
+        "on_service_account_delete IN ('deactivate_remote', 'delete_remote', 'nothing')",
+        name="on_delete",
+    ),
+    sqlite_autoincrement=True,
+)
+
+service_accounts = sa.Table(
+    "service_accounts",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("integration_id", SERIAL, nullable=False),
+    # NULL: a remote account nobody is linked to (found by discovery).
+    sa.Column("user_id", ID, nullable=True),
+    sa.Column("account_id", sa.String(256), nullable=False),
+    sa.Column("link_status", sa.String(16), nullable=False),
+    sa.Column("link_method", sa.String(16), nullable=True),
+    sa.Column("last_access_time", UTCDateTime(), nullable=True),
+    sa.Column("mail_proxy_active", sa.Boolean(), nullable=True),
+    sa.Column("license_profile", sa.String(200), nullable=True),
+    sa.Column("immutable_id", sa.String(128), nullable=True),
+    sa.Column("scim_user_resource_id", sa.String(256), nullable=True),
+    # Fernet token (authenticated encryption); the key ring never touches the database.
+    sa.Column("service_password_ciphertext", sa.Text(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "user_id"],
+        ["resources.organization_id", "resources.id"],
+        ondelete="CASCADE",
+    ),
+    # One account per (integration, remote account) and one per (integration, user).
+    sa.UniqueConstraint("integration_id", "account_id"),
+    sa.UniqueConstraint("integration_id", "user_id"),
+    sa.CheckConstraint(
+        "(link_status = 'linked' AND user_id IS NOT NULL)"
+        " OR (link_status = 'unlinked' AND user_id IS NULL)",
+        name="link_status",
+    ),
+    # A user's accounts, and the cascade when the user is deleted.
+    sa.Index("ix_service_accounts_user", "organization_id", "user_id"),
+    sqlite_autoincrement=True,
+)
