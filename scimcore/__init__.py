@@ -6,7 +6,7 @@ SQLAlchemy is only imported under ``scimcore.storage.sql``, marshmallow only in
 ``scimcore.filters.lexer`` and PyJWT only in ``scimcore.auth``.
 """
 
-from .auth import Authenticator, IssuedToken, JwtSettings, hash_token, issue_token
+from .auth import Authenticator, IssuedToken, JwtSettings, Principal, hash_token, issue_token
 from .discovery import ServiceConfig
 from .errors import (
     BadRequest,
@@ -49,6 +49,7 @@ __all__ = [
     "NoTarget",
     "NotFound",
     "Organization",
+    "Principal",
     "PayloadTooLarge",
     "PreconditionFailed",
     "ScimError",

@@ -50,6 +50,14 @@ class JwtSettings:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """Who is calling: the organization, and for a JWT its ``sub`` claim (used by /Me)."""
+
+    organization: Organization
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     """A freshly generated secret token: the only moment the plaintext exists."""
 
@@ -87,16 +95,22 @@ class Authenticator:
         self._lock = threading.Lock()
 
     def authenticate(self, organization_slug: str, authorization: str | None) -> Organization:
+        return self.identify(organization_slug, authorization).organization
+
+    def identify(self, organization_slug: str, authorization: str | None) -> Principal:
+        """Like :meth:`authenticate`, also returning the JWT subject when there is one."""
         token = self._bearer(authorization)
+        principal: Principal | None = None
         if token.startswith(TOKEN_PREFIX):
             org = self._by_secret(token)
+            principal = Principal(org) if org else None
         elif self._jwt is not None and token.count(".") == 2:
-            org = self._by_jwt(token, self._jwt)
-        else:
-            org = None
-        if org is None or not hmac.compare_digest(org.slug, organization_slug):
+            principal = self._by_jwt(token, self._jwt)
+        if principal is None or not hmac.compare_digest(
+            principal.organization.slug, organization_slug
+        ):
             raise Unauthorized(_INVALID)
-        return org
+        return principal
 
     @staticmethod
     def _bearer(authorization: str | None) -> str:
@@ -128,7 +142,7 @@ class Authenticator:
             self._marked[digest] = now
         self._store.mark_token_used(digest, datetime.now(UTC))
 
-    def _by_jwt(self, token: str, settings: JwtSettings) -> Organization | None:
+    def _by_jwt(self, token: str, settings: JwtSettings) -> Principal | None:
         required = (
             ["exp"] + (["iss"] if settings.issuer else []) + (["aud"] if settings.audience else [])
         )
@@ -147,4 +161,6 @@ class Authenticator:
         slug = claims.get(settings.organization_claim)
         if not isinstance(slug, str):
             return None
-        return self._store.get_organization(slug)
+        org = self._store.get_organization(slug)
+        subject = claims.get("sub")
+        return Principal(org, subject if isinstance(subject, str) else None) if org else None

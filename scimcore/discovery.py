@@ -18,6 +18,7 @@ class ServiceConfig:
     default_page_size: int = 100
     max_page_size: int = 1000
     max_payload_bytes: int = 1024 * 1024
+    max_bulk_operations: int = 1000
     documentation_uri: str | None = None
 
 
@@ -26,8 +27,8 @@ def service_provider_config(config: ServiceConfig, location: str) -> dict[str, A
         "schemas": [SPC_SCHEMA],
         "patch": {"supported": True},
         "bulk": {
-            "supported": False,
-            "maxOperations": 0,
+            "supported": True,
+            "maxOperations": config.max_bulk_operations,
             "maxPayloadSize": config.max_payload_bytes,
         },
         "filter": {"supported": True, "maxResults": config.max_page_size},

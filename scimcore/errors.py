@@ -21,7 +21,8 @@ returns the same error document::
     +-- Forbidden (403)
     +-- NotFound (404)
     +-- MethodNotAllowed (405)
-    +-- Uniqueness (409)       scimType=uniqueness
+    +-- Conflict (409)
+    |   +-- Uniqueness         scimType=uniqueness
     +-- PreconditionFailed (412)
     +-- PayloadTooLarge (413)
     +-- UnsupportedMediaType (415)
@@ -149,8 +150,12 @@ class MethodNotAllowed(ScimError):
         return {"Allow": ", ".join(self.allowed)} if self.allowed else {}
 
 
-class Uniqueness(ScimError):
+class Conflict(ScimError):
     status = 409
+    default_detail = "The request conflicts with the state of the service provider."
+
+
+class Uniqueness(Conflict):
     scim_type = "uniqueness"
     default_detail = "One or more attribute values are already in use or are reserved."
 

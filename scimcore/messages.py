@@ -19,6 +19,8 @@ class ScimRequest:
     body: bytes = b""
     content_type: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: The authenticated subject (a JWT ``sub``), which /Me resolves to a User.
+    subject: str | None = None
 
 
 @dataclass(frozen=True)

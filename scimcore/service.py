@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .bulk import BulkJob, parse_bulk_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
     InvalidSyntax,
@@ -93,11 +94,11 @@ class ScimService:
         if head in ("serviceproviderconfig", "resourcetypes", "schemas"):
             _allow(method, ("GET",))
             return ctx.discovery(head, parts[1] if len(parts) > 1 else None, len(parts))
-        if head in ("bulk", "me"):
-            raise NotImplementedFeature(
-                f"/{parts[0]} is not supported by this service provider "
-                "(see /ServiceProviderConfig)."
-            )
+        if head == "bulk" and len(parts) == 1:
+            _allow(method, ("POST",))
+            return ctx.bulk()
+        if head == "me":
+            return self._route(ctx.as_me(parts[1:]))
         rt = self.resource_types.get(head)
         if rt is None or len(parts) > 2:
             raise NotFound(f"There is no endpoint at '{ctx.request.path}'.")
@@ -158,6 +159,53 @@ class _Context:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
+
+    def bulk(self) -> ScimResponse:
+        """RFC 7644 3.7: each operation runs through :meth:`ScimService.handle`."""
+        operations, fail_on_errors = parse_bulk_request(
+            self.body(), self.config.max_bulk_operations
+        )
+
+        def dispatch(request: ScimRequest) -> ScimResponse:
+            return self.service.handle(self.org, self.tenant_url, request)
+
+        return ScimResponse(200, BulkJob(operations, fail_on_errors, dispatch).run())
+
+    def as_me(self, rest: list[str]) -> _Context:
+        """RFC 7644 3.11: /Me is an alias of the authenticated subject's User.
+
+        Only a JWT names a subject; an organization's shared secret token stands for
+        the IdP, not a person, so /Me then answers 501 as the RFC allows.
+        """
+        subject = self.request.subject
+        if subject is None:
+            raise NotImplementedFeature(
+                "/Me needs a JWT bearer token whose 'sub' claim names a User of this "
+                "organization (its id or userName); the organization's secret token has no user."
+            )
+        if rest:
+            raise NotFound(f"There is no endpoint at '{self.request.path}'.")
+        if self.request.method.upper() == "POST":
+            raise MethodNotAllowed(
+                "POST /Me is not supported: create users at /Users.",
+                ("GET", "PUT", "PATCH", "DELETE"),
+            )
+        user_id = self._subject_user_id(subject)
+        request = replace(self.request, path=f"/Users/{user_id}")
+        return _Context(self.service, self.org, self.tenant_url, request)
+
+    def _subject_user_id(self, subject: str) -> str:
+        escaped = json.dumps(subject)
+        flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", USER_RESOURCE)
+        with self.store.session(self.org.id) as session:
+            found = session.query("User", Query(filter=flt, count=2, relations=False))
+        by_id = [r for r in found.resources if r["id"] == subject]
+        if by_id or len(found.resources) == 1:
+            return str((by_id or found.resources)[0]["id"])
+        raise NotFound(
+            f"No User of this organization has the id or userName '{subject}' "
+            "named by the token's 'sub' claim."
+        )
 
     def projection(self, rt: ResourceType, params: dict[str, Any] | None = None) -> Projection:
         source = params if params is not None else self.request.query

@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                 "Tokens are never accepted in the query string; "
                 "send 'Authorization: Bearer <token>'."
             )
-        organization = authenticator.authenticate(org, request.headers.get("Authorization"))
+        principal = authenticator.identify(org, request.headers.get("Authorization"))
         scim_request = ScimRequest(
             method=request.method,
             path="/" + rest,
@@ -95,8 +95,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             else b"",
             content_type=request.content_type,
             headers=dict(request.headers),
+            subject=principal.subject,
         )
-        return _render(service.handle(organization, tenant_url(org), scim_request))
+        return _render(service.handle(principal.organization, tenant_url(org), scim_request))
 
     @app.get("/healthz")
     def health() -> Response:

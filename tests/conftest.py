@@ -125,3 +125,32 @@ def new_org(app: Any, name: str | None = None) -> tuple[str, str]:
 def scim(app: Any) -> ScimClient:
     slug, token = new_org(app)
     return ScimClient(app.test_client(), slug, token)
+
+
+JWT_SECRET = "test-secret-that-is-long-enough-for-hs256!"
+
+
+def make_jwt(**claims: Any) -> str:
+    """An HS256 JWT the ``jwt_app`` accepts, with ``claims`` added or overridden."""
+    import time
+
+    import jwt
+
+    base = {"iss": "https://idp.example.com", "aud": "scim", "exp": int(time.time()) + 300}
+    return jwt.encode({**base, **claims}, JWT_SECRET, algorithm="HS256")
+
+
+@pytest.fixture
+def jwt_app(database_url: str) -> Any:
+    """The app with JWT bearer tokens enabled (issuer, audience and ``org`` claim)."""
+    from scimserver import Settings, create_app
+
+    return create_app(
+        Settings(
+            database_url=database_url,
+            public_url="https://scim.example.com",
+            jwt_key=JWT_SECRET,
+            jwt_issuer="https://idp.example.com",
+            jwt_audience="scim",
+        )
+    )

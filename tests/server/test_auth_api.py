@@ -8,8 +8,7 @@ from typing import Any
 import jwt
 import pytest
 
-from scimserver import Settings, create_app
-from tests.conftest import ScimClient, new_org
+from tests.conftest import ScimClient, make_jwt, new_org
 from tests.server.test_users_api import USER, assert_error, new_user
 
 
@@ -80,30 +79,9 @@ def test_tenants_never_see_each_others_users(app: Any, scim: ScimClient) -> None
     assert other.get("/Users").get_json()["totalResults"] == 0
 
 
-JWT_SECRET = "test-secret-that-is-long-enough-for-hs256!"
-
-
-@pytest.fixture
-def jwt_app(database_url: str) -> Any:
-    return create_app(
-        Settings(
-            database_url=database_url,
-            public_url="https://scim.example.com",
-            jwt_key=JWT_SECRET,
-            jwt_issuer="https://idp.example.com",
-            jwt_audience="scim",
-        )
-    )
-
-
-def _jwt(**claims: Any) -> str:
-    base = {"iss": "https://idp.example.com", "aud": "scim", "exp": int(time.time()) + 300}
-    return jwt.encode({**base, **claims}, JWT_SECRET, algorithm="HS256")
-
-
 def test_jwt_with_matching_organization_claim_is_accepted(jwt_app: Any) -> None:
     slug, _ = new_org(jwt_app)
-    client = ScimClient(jwt_app.test_client(), slug, _jwt(org=slug))
+    client = ScimClient(jwt_app.test_client(), slug, make_jwt(org=slug))
     assert client.post("/Users", {"schemas": [USER], "userName": "jwt-user"}).status_code == 201
 
 
@@ -121,7 +99,7 @@ def test_jwt_with_matching_organization_claim_is_accepted(jwt_app: Any) -> None:
 def test_jwt_that_fails_any_check_is_401(jwt_app: Any, claims: dict[str, Any]) -> None:
     slug, _ = new_org(jwt_app)
     merged = {k: v for k, v in ({"org": slug} | claims).items() if v is not None}
-    assert_401(ScimClient(jwt_app.test_client(), slug, _jwt(**merged)).get("/Users"))
+    assert_401(ScimClient(jwt_app.test_client(), slug, make_jwt(**merged)).get("/Users"))
 
 
 def test_jwt_signed_with_another_key_is_401(jwt_app: Any) -> None:

@@ -1,0 +1,301 @@
+"""Bulk operations (RFC 7644 3.7).
+
+A BulkRequest carries up to ``maxOperations`` POST/PUT/PATCH/DELETE operations on
+``/Users`` and ``/Groups``. Each one runs as its own request (and transaction)
+through the same :class:`~scimcore.service.ScimService` code as a single request, so
+bulk has no rules of its own beyond ordering, references and error counting:
+
+* ``bulkId:<id>`` anywhere in an operation's ``path`` or ``data`` names the resource a
+  POST with that ``bulkId`` created. Operations run in request order, except that an
+  operation waits for the POSTs it references, even later ones (3.7.2).
+* Circular references (3.7.1) are resolved where the RFC's example needs it: a group
+  whose ``members`` reference a resource that is itself waiting is created without
+  those members, which are added once the references resolve. Any other cycle
+  answers 409 for the operations caught in it.
+* ``failOnErrors`` stops processing after that many errors; operations not run are
+  not in the response (3.7.3).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Conflict, InvalidSyntax, InvalidValue, PayloadTooLarge, ScimError
+from .messages import ScimRequest, ScimResponse
+
+BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+_REFERENCE = re.compile(r"bulkId:([^\s\"/?#]+)")
+_TARGET = re.compile(r"^/(Users|Groups)(/[^/]+)?$", re.IGNORECASE)
+
+Dispatch = Callable[[ScimRequest], ScimResponse]
+
+
+@dataclass
+class _Operation:
+    index: int
+    method: str
+    path: str
+    bulk_id: str | None
+    version: str | None
+    data: Any
+    refs: set[str] = field(default_factory=set)
+    result: dict[str, Any] | None = None
+    created_id: str | None = None
+    waiting_members: list[Any] = field(default_factory=list)
+
+
+def _outcome(op: _Operation, response: ScimResponse) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": op.method}
+    if op.bulk_id is not None:
+        out["bulkId"] = op.bulk_id
+    if op.version is not None:
+        out["version"] = op.version
+    location = response.headers.get("Location")
+    if location:
+        out["location"] = location
+    etag = response.headers.get("ETag")
+    if etag:
+        out["version"] = etag
+    out["status"] = str(response.status)
+    if response.status >= 400 and response.body is not None:
+        out["response"] = response.body
+    return out
+
+
+def _substitute(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return _REFERENCE.sub(lambda m: ids.get(m.group(1), m.group(0)), value)
+    if isinstance(value, list):
+        return [_substitute(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, ids) for k, v in value.items()}
+    return value
+
+
+def _references(value: Any) -> set[str]:
+    return set(_REFERENCE.findall(json.dumps(value)))
+
+
+def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation], int | None]:
+    """Validate the BulkRequest envelope; per-operation problems are reported per op."""
+    if not isinstance(body, dict):
+        raise InvalidSyntax("A BulkRequest must be a JSON object.")
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or BULK_REQUEST not in schemas:
+        raise InvalidSyntax(f"A BulkRequest must have schemas ['{BULK_REQUEST}'].")
+    raw_ops = body.get("Operations")
+    if not isinstance(raw_ops, list) or not raw_ops:
+        raise InvalidSyntax("A BulkRequest needs 'Operations': a non-empty array.")
+    if len(raw_ops) > max_operations:
+        raise PayloadTooLarge(
+            f"The BulkRequest has {len(raw_ops)} operations; the maximum is {max_operations} "
+            "(ServiceProviderConfig bulk.maxOperations)."
+        )
+    fail_on_errors = body.get("failOnErrors")
+    if fail_on_errors is not None and (
+        isinstance(fail_on_errors, bool)
+        or not isinstance(fail_on_errors, int)
+        or fail_on_errors < 1
+    ):
+        raise InvalidValue("'failOnErrors' must be a positive integer.")
+    operations = []
+    for index, raw in enumerate(raw_ops):
+        raw = raw if isinstance(raw, dict) else {}
+        bulk_id = raw.get("bulkId")
+        op = _Operation(
+            index=index,
+            method=str(raw.get("method", "")).upper(),
+            path=str(raw.get("path", "")),
+            bulk_id=bulk_id if isinstance(bulk_id, str) and bulk_id else None,
+            version=raw.get("version") if isinstance(raw.get("version"), str) else None,
+            data=raw.get("data"),
+        )
+        op.refs = _references([op.path, op.data])
+        operations.append(op)
+    return operations, fail_on_errors
+
+
+class BulkJob:
+    """Runs one BulkRequest's operations through ``dispatch`` (the single-request path)."""
+
+    def __init__(
+        self, operations: list[_Operation], fail_on_errors: int | None, dispatch: Dispatch
+    ) -> None:
+        self.ops = operations
+        self.fail_on_errors = fail_on_errors
+        self.dispatch = dispatch
+        self.ids: dict[str, str] = {}
+        self.failed_ids: set[str] = set()
+        self.errors = 0
+
+    def run(self) -> dict[str, Any]:
+        declared = self._declared()
+        pending = [op for op in self.ops if op.result is None]
+        while pending and not self._stopped():
+            runnable = next((op for op in pending if self._ready(op, declared)), None)
+            if runnable is None:
+                runnable = self._break_cycle(pending, declared)
+            if runnable is None:
+                for op in pending:
+                    self._finish(
+                        op,
+                        _error(
+                            Conflict(
+                                f"Operation {op.index + 1} ({op.method} {op.path}) is part of a "
+                                "circular bulkId reference that cannot be resolved; send it in "
+                                "separate requests."
+                            )
+                        ),
+                    )
+                break
+            pending.remove(runnable)
+            self._execute(runnable, declared)
+        self._add_deferred_members()
+        done = sorted((op for op in self.ops if op.result is not None), key=lambda o: o.index)
+        return {"schemas": [BULK_RESPONSE], "Operations": [op.result for op in done]}
+
+    def _declared(self) -> dict[str, _Operation]:
+        declared: dict[str, _Operation] = {}
+        for op in self.ops:
+            if op.bulk_id is None:
+                continue
+            if op.method != "POST":
+                self._finish(op, _error(InvalidValue("Only a POST operation may carry a bulkId.")))
+            elif op.bulk_id in declared:
+                self._finish(op, _error(InvalidValue(f"bulkId '{op.bulk_id}' is used twice.")))
+            else:
+                declared[op.bulk_id] = op
+        return declared
+
+    def _stopped(self) -> bool:
+        return self.fail_on_errors is not None and self.errors >= self.fail_on_errors
+
+    def _ready(self, op: _Operation, declared: dict[str, _Operation]) -> bool:
+        return all(r in self.ids or r in self.failed_ids or r not in declared for r in op.refs)
+
+    def _break_cycle(
+        self, pending: list[_Operation], declared: dict[str, _Operation]
+    ) -> _Operation | None:
+        """RFC 7644 3.7.1: create a group first and add its waiting members afterwards."""
+        for op in pending:
+            if op.method != "POST" or not op.path.lower().startswith("/groups"):
+                continue
+            if not isinstance(op.data, dict) or _references(
+                {k: v for k, v in op.data.items() if k.lower() != "members"}
+            ):
+                continue
+            members = op.data.get("members") or op.data.get("Members") or []
+            waiting = [m for m in members if _references(m) - set(self.ids)]
+            if not waiting:
+                continue
+            kept = [m for m in members if m not in waiting]
+            op.data = {k: v for k, v in op.data.items() if k.lower() != "members"}
+            op.data["members"] = kept
+            op.refs = _references(kept)
+            op.waiting_members = waiting
+            return op
+        return None
+
+    def _execute(self, op: _Operation, declared: dict[str, _Operation]) -> None:
+        unknown = [r for r in op.refs if r not in declared]
+        if unknown:
+            self._finish(
+                op,
+                _error(
+                    InvalidValue(
+                        f"bulkId '{unknown[0]}' is not defined by a POST operation in this request."
+                    )
+                ),
+            )
+            return
+        failed = [r for r in op.refs if r in self.failed_ids]
+        if failed:
+            self._finish(
+                op,
+                _error(
+                    Conflict(
+                        f"The operation with bulkId '{failed[0]}' failed, so this one cannot run."
+                    )
+                ),
+            )
+            return
+        target = _TARGET.match(op.path)
+        if op.method not in _METHODS:
+            self._finish(op, _error(InvalidValue("'method' must be POST, PUT, PATCH or DELETE.")))
+            return
+        if target is None or (op.method == "POST") == bool(target.group(2)):
+            self._finish(
+                op,
+                _error(
+                    InvalidValue(
+                        f"'{op.path}' is not a valid path for {op.method} "
+                        "(use /Users, /Groups, /Users/{id} or /Groups/{id})."
+                    )
+                ),
+            )
+            return
+        if op.method != "DELETE" and op.data is None:
+            self._finish(op, _error(InvalidValue("'data' is required for POST, PUT and PATCH.")))
+            return
+        headers = {"If-Match": op.version} if op.version else {}
+        body = json.dumps(_substitute(op.data, self.ids)).encode() if op.data is not None else b""
+        response = self.dispatch(
+            ScimRequest(
+                op.method,
+                _substitute(op.path, self.ids),
+                {},
+                body,
+                "application/scim+json",
+                headers,
+            )
+        )
+        if op.method == "POST" and response.status == 201 and response.body:
+            op.created_id = str(response.body.get("id"))
+            if op.bulk_id is not None:
+                self.ids[op.bulk_id] = op.created_id
+        self._finish(op, response)
+
+    def _finish(self, op: _Operation, response: ScimResponse) -> None:
+        op.result = _outcome(op, response)
+        if response.status >= 400:
+            self.errors += 1
+            if op.bulk_id is not None:
+                self.failed_ids.add(op.bulk_id)
+
+    def _add_deferred_members(self) -> None:
+        """Second half of breaking a cycle: add the members a group was created without."""
+        for op in self.ops:
+            if not op.waiting_members or op.created_id is None:
+                continue
+            resolved = [m for m in _substitute(op.waiting_members, self.ids) if not _references(m)]
+            if not resolved:
+                continue
+            body = {
+                "schemas": [PATCH_OP],
+                "Operations": [{"op": "add", "path": "members", "value": resolved}],
+            }
+            response = self.dispatch(
+                ScimRequest(
+                    "PATCH",
+                    f"/Groups/{op.created_id}",
+                    {},
+                    json.dumps(body).encode(),
+                    "application/scim+json",
+                    {},
+                )
+            )
+            if response.status >= 400 and op.result is not None:
+                op.result["status"] = str(response.status)
+                op.result["response"] = response.body
+                self.errors += 1
+
+
+def _error(error: ScimError) -> ScimResponse:
+    return ScimResponse(error.status, error.to_dict())

@@ -1,0 +1,157 @@
+"""Bulk operations (RFC 7644 3.7) over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import ScimClient
+from tests.server.test_groups_api import GROUP, member_ids
+from tests.server.test_users_api import PATCH, USER, assert_error, new_user
+
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
+
+def bulk(scim: ScimClient, *ops: dict[str, Any], **extra: Any) -> Any:
+    response = scim.post("/Bulk", {"schemas": [BULK], "Operations": list(ops), **extra})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"]
+    return body["Operations"]
+
+
+def post_user(bulk_id: str, name: str, **attrs: Any) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "path": "/Users",
+        "bulkId": bulk_id,
+        "data": {"schemas": [USER], "userName": name, **attrs},
+    }
+
+
+def post_group(bulk_id: str, name: str, members: list[str]) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "path": "/Groups",
+        "bulkId": bulk_id,
+        "data": {
+            "schemas": [GROUP],
+            "displayName": name,
+            "members": [{"value": m} for m in members],
+        },
+    }
+
+
+def test_rfc_example_group_references_user_created_in_same_request(scim: ScimClient) -> None:
+    ops = bulk(
+        scim, post_user("qwerty", "Alice"), post_group("ytrewq", "Tour Guides", ["bulkId:qwerty"])
+    )
+    assert [o["status"] for o in ops] == ["201", "201"]
+    assert [o["bulkId"] for o in ops] == ["qwerty", "ytrewq"]
+    user_id = ops[0]["location"].rsplit("/", 1)[1]
+    group_id = ops[1]["location"].rsplit("/", 1)[1]
+    assert member_ids(scim, group_id) == {user_id}
+    assert ops[0]["version"] == 'W/"1"'
+
+
+def test_forward_reference_waits_for_the_later_post(scim: ScimClient) -> None:
+    ops = bulk(scim, post_group("g", "Early", ["bulkId:u"]), post_user("u", "later@x.com"))
+    assert [o["status"] for o in ops] == ["201", "201"]
+    assert [o["method"] for o in ops] == ["POST", "POST"]
+    group_id = ops[0]["location"].rsplit("/", 1)[1]
+    assert len(member_ids(scim, group_id)) == 1
+
+
+def test_circular_group_references_are_resolved(scim: ScimClient) -> None:
+    ops = bulk(
+        scim, post_group("a", "Group A", ["bulkId:b"]), post_group("b", "Group B", ["bulkId:a"])
+    )
+    assert [o["status"] for o in ops] == ["201", "201"]
+    a, b = (o["location"].rsplit("/", 1)[1] for o in ops)
+    assert member_ids(scim, a) == {b} and member_ids(scim, b) == {a}
+
+
+def test_unresolvable_cycle_is_409_for_the_operations_in_it(scim: ScimClient) -> None:
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ops = bulk(
+        scim,
+        post_user("x", "x@x.com", schemas=[USER, ent], **{ent: {"manager": {"value": "bulkId:y"}}}),
+        post_user("y", "y@x.com", schemas=[USER, ent], **{ent: {"manager": {"value": "bulkId:x"}}}),
+    )
+    assert [o["status"] for o in ops] == ["409", "409"]
+    assert "circular" in ops[0]["response"]["detail"]
+    assert scim.get("/Users").get_json()["totalResults"] == 0
+
+
+def test_fail_on_errors_stops_processing(scim: ScimClient) -> None:
+    ops = bulk(scim, post_user("a", ""), post_user("b", "b@x.com"), failOnErrors=1)
+    assert len(ops) == 1 and ops[0]["status"] == "400"
+    assert ops[0]["response"]["scimType"] == "invalidValue"
+    assert scim.get("/Users").get_json()["totalResults"] == 0
+
+
+def test_without_fail_on_errors_every_operation_runs_independently(scim: ScimClient) -> None:
+    new_user(scim, "taken@x.com")
+    ops = bulk(scim, post_user("a", "taken@x.com"), post_user("b", "free@x.com"))
+    assert [o["status"] for o in ops] == ["409", "201"]
+    assert ops[0]["response"]["scimType"] == "uniqueness"
+
+
+def test_reference_to_failed_post_fails_the_dependent_operation(scim: ScimClient) -> None:
+    ops = bulk(scim, post_user("u", ""), post_group("g", "Team", ["bulkId:u"]))
+    assert [o["status"] for o in ops] == ["400", "409"]
+
+
+def test_unknown_bulk_id_is_an_operation_error(scim: ScimClient) -> None:
+    ops = bulk(scim, post_group("g", "Team", ["bulkId:nobody"]))
+    assert ops[0]["status"] == "400" and "nobody" in ops[0]["response"]["detail"]
+
+
+def test_put_patch_delete_operations_with_versions(scim: ScimClient) -> None:
+    user = new_user(scim, "v@x.com")
+    path = f"/Users/{user['id']}"
+    ops = bulk(
+        scim,
+        {
+            "method": "PATCH",
+            "path": path,
+            "version": 'W/"1"',
+            "data": {
+                "schemas": [PATCH],
+                "Operations": [{"op": "replace", "value": {"active": False}}],
+            },
+        },
+        {
+            "method": "PUT",
+            "path": path,
+            "version": 'W/"1"',
+            "data": {"schemas": [USER], "userName": "v@x.com"},
+        },
+        {"method": "DELETE", "path": path},
+    )
+    assert [o["status"] for o in ops] == ["200", "412", "204"]
+    assert ops[0]["version"] == 'W/"2"'
+    assert scim.get(path).status_code == 404
+
+
+def test_invalid_method_or_path_is_an_operation_error(scim: ScimClient) -> None:
+    ops = bulk(
+        scim,
+        {"method": "GET", "path": "/Users"},
+        {"method": "POST", "path": "/Bulk", "data": {}},
+        {"method": "POST", "path": "/Users/abc", "data": {}},
+    )
+    assert [o["status"] for o in ops] == ["400", "400", "400"]
+
+
+def test_too_many_operations_is_413(scim: ScimClient) -> None:
+    ops = [{"method": "DELETE", "path": f"/Users/{i}"} for i in range(1001)]
+    assert_error(scim.post("/Bulk", {"schemas": [BULK], "Operations": ops}), 413)
+
+
+def test_bulk_request_without_its_schema_is_400(scim: ScimClient) -> None:
+    assert_error(scim.post("/Bulk", {"Operations": []}), 400, "invalidSyntax")
+
+
+def test_service_provider_config_advertises_bulk_limits(scim: ScimClient) -> None:
+    spc = scim.get("/ServiceProviderConfig").get_json()["bulk"]
+    assert spc == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
