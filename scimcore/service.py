@@ -196,7 +196,10 @@ class _Context:
 
     def _subject_user_id(self, subject: str) -> str:
         escaped = json.dumps(subject)
-        flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", USER_RESOURCE)
+        users = next((rt for rt in self.service.resource_types.values() if rt.id == "User"), None)
+        if users is None:
+            raise NotImplementedFeature("/Me needs the User resource type.")
+        flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
         with self.store.session(self.org.id) as session:
             found = session.query("User", Query(filter=flt, count=2, relations=False))
         by_id = [r for r in found.resources if r["id"] == subject]
@@ -413,7 +416,7 @@ class _Context:
 
     def create(self, rt: ResourceType) -> ScimResponse:
         data = load_resource(rt, self.body())
-        members = _members(data.pop("members", None)) if rt is GROUP_RESOURCE else []
+        members = _members(data.pop("members", None)) if _is_group(rt) else []
         now = _now()
         data["id"] = str(uuid.uuid4())
         data["meta"] = {
@@ -426,9 +429,7 @@ class _Context:
         with self.store.session(self.org.id) as session:
             session.insert(
                 rt.id,
-                {**data, "members": [_member_dict(m) for m in members]}
-                if rt is GROUP_RESOURCE
-                else data,
+                {**data, "members": [_member_dict(m) for m in members]} if _is_group(rt) else data,
             )
             stored = session.get(
                 rt.id, data["id"], relations=needs_relations(rt, projection, _relation(rt))
@@ -437,7 +438,7 @@ class _Context:
 
     def replace(self, rt: ResourceType, id: str) -> ScimResponse:
         data = load_resource(rt, self.body())
-        members = _members(data.pop("members", None)) if rt is GROUP_RESOURCE else None
+        members = _members(data.pop("members", None)) if _is_group(rt) else None
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
             current = self._current(session, rt, id)
@@ -474,7 +475,7 @@ class _Context:
                 session.add_members(id, members.add)
             if members.remove:
                 session.remove_members(id, members.remove)
-            if rt is GROUP_RESOURCE and not asked:
+            if _is_group(rt) and not asked:
                 # RFC 7644 3.5.2 allows 204; it spares loading 100,000 members to
                 # return a group whose membership changed by one.
                 return ScimResponse(204, None, {"Location": self.location(rt, id), "ETag": version})
@@ -511,8 +512,13 @@ class _Context:
         return version
 
 
+def _is_group(rt: ResourceType) -> bool:
+    """Groups keep members in the store's membership table (also when extended)."""
+    return rt.id == "Group"
+
+
 def _relation(rt: ResourceType) -> str:
-    return "members" if rt is GROUP_RESOURCE else "groups"
+    return "members" if _is_group(rt) else "groups"
 
 
 def _text(value: Any) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask, Response, request
@@ -22,14 +23,19 @@ from scimcore import (
 )
 from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
+from scimcore.schema.attributes import ResourceType
+from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .config import Settings
 
+DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
 log = logging.getLogger("scimserver")
 TENANT_PREFIX = "/scim/v2/organizations/<org>"
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(
+    settings: Settings, resource_types: Sequence[ResourceType] = DEFAULT_RESOURCE_TYPES
+) -> Store:
     """The SQL store for ``settings.database_url``, migrated first for a local SQLite file."""
     from scimcore.storage.migrate import upgrade
     from scimcore.storage.sql import SqlStore, make_engine
@@ -37,16 +43,22 @@ def build_store(settings: Settings) -> Store:
     engine = make_engine(settings.database_url)
     if settings.auto_migrate and settings.database_url.startswith("sqlite"):
         upgrade(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, resource_types)
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    resource_types: Sequence[ResourceType] = DEFAULT_RESOURCE_TYPES,
+) -> Flask:
     """Build the service: settings from the environment unless given; the SQL store
-    unless an embedding application passes its own."""
+    unless an embedding application passes its own; User and Group unless other
+    resource types (e.g. with an extension schema, see docs/embedding.md) are given."""
     settings = settings or Settings.from_env()
     app = Flask("scimserver")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    store = store or build_store(settings)
+    store = store or build_store(settings, resource_types)
     jwt_settings = (
         JwtSettings(
             key=settings.jwt_key,
@@ -66,6 +78,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             max_page_size=settings.max_page_size,
             max_payload_bytes=settings.max_request_bytes,
         ),
+        resource_types,
     )
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
     app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}

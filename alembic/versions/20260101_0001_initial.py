@@ -68,9 +68,9 @@ def upgrade() -> None:
         "resources",
         sa.Column("organization_id", sa.String(36), nullable=False),
         sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("resource_type", sa.String(16), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("name_key", sa.Text(), nullable=False),
+        sa.Column("resource_type", sa.String(64), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("name_key", sa.Text(), nullable=True),
         sa.Column("display_name", sa.Text(), nullable=True),
         sa.Column("external_id", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=True),
@@ -79,9 +79,6 @@ def upgrade() -> None:
         sa.Column("version", sa.String(64), nullable=True),
         sa.Column("data", JSON_DOC, nullable=False),
         sa.Column("folded", JSON_DOC, nullable=False),
-        sa.CheckConstraint(
-            "resource_type IN ('User', 'Group')", name="ck_resources_resource_type"
-        ),
         sa.ForeignKeyConstraint(
             ["organization_id"], ["organizations.id"],
             name="fk_resources_organization_id_organizations", ondelete="CASCADE",

@@ -245,7 +245,7 @@ def validate(rt: ResourceType, data: Resource) -> Resource:
         is_ext = schema is not rt.schema
         scope = resource.get(schema.id, {}) if is_ext else resource
         for attr in schema.attributes:
-            _check_attribute(attr, scope.get(attr.name), f"{schema.id}:" if is_ext else "")
+            _check_attribute(attr, scope, f"{schema.id}:" if is_ext else "")
     resource["schemas"] = [rt.schema.id] + [
         e.schema.id for e in rt.extensions if e.schema.id in resource
     ]
@@ -255,7 +255,9 @@ def validate(rt: ResourceType, data: Resource) -> Resource:
     return resource
 
 
-def _check_attribute(attr: Attribute, value: Any, prefix: str) -> None:
+def _check_attribute(attr: Attribute, scope: dict[str, Any], prefix: str) -> None:
+    """Check ``scope[attr.name]``; canonical values are rewritten in canonical spelling."""
+    value = scope.get(attr.name)
     name = f"{prefix}{attr.name}"
     if attr.required and attr.mutability is not Mut.READ_ONLY and (value is None or value == ""):
         raise InvalidValue(f"Attribute '{name}' is required.")
@@ -274,8 +276,11 @@ def _check_attribute(attr: Attribute, value: Any, prefix: str) -> None:
             for sub in attr.sub_attributes:
                 if sub.name in item:
                     _check_canonical(sub, item, f"{name}.")
-        elif attr.canonical_values and isinstance(item, str):
-            _check_canonical_value(attr, item, name)
+    if attr.canonical_values and not attr.is_complex:
+        canonical = [
+            _check_canonical_value(attr, i, name) if isinstance(i, str) else i for i in items
+        ]
+        scope[attr.name] = canonical if attr.multi_valued else canonical[0]
 
 
 def _check_canonical(sub: Attribute, item: dict[str, Any], prefix: str) -> None:

@@ -22,7 +22,9 @@ from typing import Any
 from ..errors import InvalidValue, NotFound, PreconditionFailed, Uniqueness
 from ..filters import matches
 from ..paths import ResolvedPath
-from ..schema.attributes import AttributeType
+from ..schema.attributes import AttributeType, ResourceType
+from ..schema.core import GROUP_RESOURCE, USER_RESOURCE
+from ..schema.declare import unique_attribute
 from .base import (
     Keyset,
     Member,
@@ -38,10 +40,6 @@ _STRINGY = (AttributeType.STRING, AttributeType.REFERENCE, AttributeType.BINARY)
 _NUMERIC = (AttributeType.INTEGER, AttributeType.DECIMAL)
 _RELATIONS = ("members", "groups")
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
-
-
-def name_attribute(resource_type: str) -> str:
-    return "userName" if resource_type == "User" else "displayName"
 
 
 def sort_value(resource: Resource, path: ResolvedPath) -> Any:
@@ -82,9 +80,7 @@ def sort_value(resource: Resource, path: ResolvedPath) -> Any:
 class _OrgState:
     """One organization's resources: ``resources[type][id]`` and ``members[group_id]``."""
 
-    resources: dict[str, dict[str, Resource]] = field(
-        default_factory=lambda: {"User": {}, "Group": {}}
-    )
+    resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
     # group id -> {member id: (member resource type, display the client sent or None)}
     members: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
 
@@ -111,13 +107,14 @@ class _Token:
 class MemorySession:
     """A transaction on a private copy of one organization's state."""
 
-    def __init__(self, state: _OrgState) -> None:
+    def __init__(self, state: _OrgState, names: dict[str, str | None]) -> None:
         self.state = state
+        self.names = names
 
     def _table(self, resource_type: str) -> dict[str, Resource]:
-        if resource_type not in self.state.resources:
+        if resource_type not in self.names:
             raise InvalidValue(f"Unknown resource type '{resource_type}'.")
-        return self.state.resources[resource_type]
+        return self.state.resources.setdefault(resource_type, {})
 
     def _stored(self, resource_type: str, id: str) -> Resource:
         found = self._table(resource_type).get(id)
@@ -126,7 +123,9 @@ class MemorySession:
         return found
 
     def _check_unique(self, resource_type: str, resource: Resource) -> None:
-        attr = name_attribute(resource_type)
+        attr = self.names[resource_type]
+        if attr is None:
+            return
         name = resource.get(attr)
         if not isinstance(name, str):
             raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
@@ -157,7 +156,7 @@ class MemorySession:
                 groups_of = self._groups_index()
             gids = groups_of.get(stored["id"], [])
             if gids:
-                groups = self.state.resources["Group"]
+                groups = self._table("Group")
                 out["groups"] = [
                     {"value": gid, "display": groups[gid]["displayName"], "type": "direct"}
                     for gid in sorted(gids)
@@ -165,11 +164,12 @@ class MemorySession:
         return out
 
     def _display(self, member_id: str, member_type: str) -> Any:
-        res = self.state.resources[member_type][member_id]
+        res = self._table(member_type)[member_id]
         display = res.get("displayName")
         if isinstance(display, str) and display:
             return display
-        return res.get(name_attribute(member_type))
+        attr = self.names.get(member_type)
+        return res.get(attr) if attr else None
 
     def _groups_index(self) -> dict[str, list[str]]:
         index: dict[str, list[str]] = {}
@@ -317,7 +317,10 @@ class MemorySession:
 class MemoryStore:
     """Everything in dicts, guarded by one lock (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, resource_types: Sequence[ResourceType] = (USER_RESOURCE, GROUP_RESOURCE)
+    ) -> None:
+        self._names = {rt.id: unique_attribute(rt) for rt in resource_types}
         self._lock = threading.RLock()
         self._orgs: dict[str, Organization] = {}
         self._states: dict[str, _OrgState] = {}
@@ -327,7 +330,7 @@ class MemoryStore:
     def session(self, organization_id: str) -> Iterator[MemorySession]:
         with self._lock:
             state = copy.deepcopy(self._states.get(organization_id) or _OrgState())
-            yield MemorySession(state)
+            yield MemorySession(state, self._names)
             self._states[organization_id] = state
 
     def create_organization(self, slug: str, name: str) -> Organization:

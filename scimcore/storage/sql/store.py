@@ -29,12 +29,14 @@ from ...errors import (
     ServiceUnavailable,
     Uniqueness,
 )
+from ...schema.attributes import ResourceType
+from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
+from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
 from .engine import SQLITE_BEGIN_OPTION
 from .filters import FilterCompiler
 from .tables import group_members, organizations, resource_emails, resources, scim_tokens
 
-RESOURCE_TYPES = ("User", "Group")
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 _UNAVAILABLE = (
@@ -56,9 +58,9 @@ def fold(value: Any) -> Any:
     return value
 
 
-def name_attribute(resource_type: str) -> str:
-    """The attribute unique per organization: ``userName`` or the group ``displayName``."""
-    return "userName" if resource_type == "User" else "displayName"
+def unique_names(resource_types: Sequence[ResourceType]) -> dict[str, str | None]:
+    """Resource type -> the attribute the ``name_key`` unique index keeps unique."""
+    return {rt.id: unique_attribute(rt) for rt in resource_types}
 
 
 #: SQLite reports mistakes in SQL as OperationalError too; those are bugs, not outages.
@@ -82,10 +84,13 @@ def _now() -> datetime:
 class SqlSession:
     """One transaction in one organization (:class:`~scimcore.storage.base.StoreSession`)."""
 
-    def __init__(self, conn: Connection, organization_id: str) -> None:
+    def __init__(
+        self, conn: Connection, organization_id: str, names: dict[str, str | None]
+    ) -> None:
         self.conn = conn
         self.org = organization_id
         self.dialect = conn.dialect.name
+        self.names = names
 
     # -- resources ----------------------------------------------------------------------
 
@@ -105,7 +110,7 @@ class SqlSession:
         return resource
 
     def insert(self, resource_type: str, resource: Resource) -> None:
-        row = _row(resource_type, resource)
+        row = _row(resource_type, resource, self.names)
         with self._write(resource_type, row):
             self.conn.execute(
                 sa.insert(resources).values(
@@ -120,7 +125,7 @@ class SqlSession:
     def update(
         self, resource_type: str, resource: Resource, *, expected_version: str | None = None
     ) -> None:
-        row = _row(resource_type, resource)
+        row = _row(resource_type, resource, self.names)
         id = row.pop("id")
         conditions = list(self._key(resource_type, id))
         if expected_version is not None:
@@ -338,7 +343,7 @@ class SqlSession:
         except sa.exc.IntegrityError as exc:
             text = str(exc.orig)
             if "name_key" in text:
-                attr = name_attribute(resource_type)
+                attr = self.names.get(resource_type)
                 raise Uniqueness(
                     f"{attr} '{row['name']}' is already taken in this organization."
                 ) from exc
@@ -441,16 +446,16 @@ def _email_keys(resource: Resource) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _row(resource_type: str, resource: Resource) -> dict[str, Any]:
+def _row(resource_type: str, resource: Resource, names: dict[str, str | None]) -> dict[str, Any]:
     """Column values for ``resource`` (everything but organization and resource type)."""
-    if resource_type not in RESOURCE_TYPES:
+    if resource_type not in names:
         raise InvalidValue(f"Unknown resource type '{resource_type}'.")
     id = resource.get("id")
-    attr = name_attribute(resource_type)
-    name = resource.get(attr)
+    attr = names[resource_type]
+    name = resource.get(attr) if attr else None
     if not isinstance(id, str) or not id:
         raise InvalidValue(f"The {resource_type} has no id.")
-    if not isinstance(name, str):
+    if attr and not isinstance(name, str):
         raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
     data = json.loads(
         json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
@@ -463,7 +468,7 @@ def _row(resource_type: str, resource: Resource) -> dict[str, Any]:
     return {
         "id": id,
         "name": name,
-        "name_key": name.lower(),
+        "name_key": name.lower() if isinstance(name, str) else None,
         "display_name": display if isinstance(display, str) and display else None,
         "external_id": external_id if isinstance(external_id, str) else None,
         "active": active if resource_type == "User" and isinstance(active, bool) else None,
@@ -481,9 +486,14 @@ class SqlStore:
     The schema must exist (:func:`scimcore.storage.migrate.upgrade`).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        resource_types: Sequence[ResourceType] = (USER_RESOURCE, GROUP_RESOURCE),
+    ) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self.names = unique_names(resource_types)
 
     @contextmanager
     def _begin(self, *, write: bool = True) -> Iterator[Connection]:
@@ -500,7 +510,7 @@ class SqlStore:
     @contextmanager
     def session(self, organization_id: str) -> Iterator[SqlSession]:
         with self._begin() as conn:
-            yield SqlSession(conn, organization_id)
+            yield SqlSession(conn, organization_id, self.names)
 
     # -- organizations ------------------------------------------------------------------
 

@@ -120,10 +120,12 @@ resources = sa.Table(
         nullable=False,
     ),
     sa.Column("id", ID, nullable=False),
-    sa.Column("resource_type", sa.String(16), nullable=False),
-    # userName (User) / displayName (Group) as given, and lowered by Python.
-    sa.Column("name", sa.Text(), nullable=False),
-    sa.Column("name_key", sa.Text(), nullable=False),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    # The resource type's unique attribute (userName of Users, displayName of Groups;
+    # see scimcore.schema.declare.unique_attribute) as given, and lowered by Python.
+    # NULL for a resource type without one.
+    sa.Column("name", sa.Text(), nullable=True),
+    sa.Column("name_key", sa.Text(), nullable=True),
     # displayName when it is a non-empty string (what a member's ``display`` shows).
     sa.Column("display_name", sa.Text(), nullable=True),
     sa.Column("external_id", sa.Text(), nullable=True),
@@ -136,7 +138,6 @@ resources = sa.Table(
     sa.Column("folded", JsonDoc, nullable=False),
     sa.PrimaryKeyConstraint("organization_id", "id"),
     sa.UniqueConstraint("organization_id", "resource_type", "name_key"),
-    sa.CheckConstraint("resource_type IN ('User', 'Group')", name="resource_type"),
     sa.Index("ix_resources_external_id", "organization_id", "resource_type", "external_id"),
     sa.Index("ix_resources_listing", "organization_id", "resource_type", "id"),
 )
