@@ -13,6 +13,7 @@ import click
 from scimcore import Organization, ScimError, Store, issue_token
 
 from .config import ConfigError, Settings
+from .conformance.cli import check
 
 _SLUG = re.compile(r"[^a-z0-9_-]+")
 
@@ -183,6 +184,8 @@ def serve(host: str, port: int, workers: int) -> None:
         upgrade(settings.database_url)
     run(host, port, workers)
 
+
+main.add_command(check)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

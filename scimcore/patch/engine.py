@@ -219,7 +219,7 @@ class _Engine:
         incoming = coerce_complex(attr, patch, label)
         if not hits:
             template = filter_template(target)
-            if template is None or (op == "replace" and target.sub is None):
+            if template is None or (op == "replace" and not _typed_slot(target, template)):
                 raise NoTarget(f"No value of '{attr.name}' matches '{label}' (RFC 7644 3.5.2.3).")
             created = compact({**template, **incoming})
             if is_vacant(attr, created):
@@ -426,3 +426,19 @@ class _Engine:
         container = self._container(path, create=True)
         assert container is not None
         container[attr.name] = value
+
+
+def _typed_slot(target: Target, template: dict[str, Any]) -> bool:
+    """Whether a replace that matched nothing may create the element it names.
+
+    RFC 7644 3.5.2.3 makes a replace whose filter matches nothing ``noTarget``. Entra
+    ID (and Okta) send ``Replace emails[type eq "work"].value`` for a user who has no
+    work email yet and expect it to be set, so exactly that shape is tolerated: a
+    filter that only selects the ``type`` "slot", with a sub-attribute other than
+    ``type`` to write. Any other filter (``emails[value eq "x"].type``) stays noTarget.
+    """
+    return (
+        target.sub is not None
+        and target.sub.name != "type"
+        and set(template) == {"type"}
+    )

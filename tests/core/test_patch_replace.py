@@ -352,3 +352,39 @@ def test_operations_apply_in_order(user: dict[str, Any]) -> None:
         ],
     )
     assert result.resource["title"] == "Last"
+
+
+def test_replace_with_value_filter_matching_nothing_is_no_target(user: dict[str, Any]) -> None:
+    """RFC 7644 3.5.2.3; only the Entra/Okta 'type slot' shape creates an element."""
+    with pytest.raises(NoTarget):
+        patch(
+            USER_RESOURCE,
+            user,
+            {
+                "op": "replace",
+                "value": "other",
+                "path": 'emails[value eq "nobody@nowhere.invalid"].type',
+            },
+        )
+    with pytest.raises(NoTarget):
+        patch(
+            USER_RESOURCE,
+            user,
+            {
+                "op": "replace",
+                "value": "x@y.z",
+                "path": 'emails[type eq "home" and primary eq true].value',
+            },
+        )
+
+
+def test_replace_into_missing_type_slot_creates_it_as_entra_expects(
+    user: dict[str, Any],
+) -> None:
+    result = patch(
+        USER_RESOURCE,
+        user,
+        {"op": "Replace", "value": "me@example.com", "path": 'emails[type eq "other"].value'},
+    )
+    assert {"type": "other", "value": "me@example.com"} in result.resource["emails"]
+    assert len(result.resource["emails"]) == len(user["emails"]) + 1
