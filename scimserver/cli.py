@@ -12,6 +12,7 @@ import click
 
 from scimcore import Organization, ScimError, Store, issue_token
 
+from .cli_csv import csv, services
 from .config import ConfigError, Settings
 from .conformance.cli import check
 
@@ -185,6 +186,8 @@ def serve(host: str, port: int, workers: int) -> None:
     run(host, port, workers)
 
 
+main.add_command(csv)
+main.add_command(services)
 main.add_command(check)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SCIMSERVER_SECRET_KEYS``: comma-separated Fernet keys, checked at start."""
+    from scimcore.accounts import KeyRing, KeyRingError
+
+    keys = tuple(k.strip() for k in env.get("SCIMSERVER_SECRET_KEYS", "").split(",") if k.strip())
+    if keys:
+        try:
+            KeyRing(keys)
+        except KeyRingError as exc:
+            raise ConfigError(f"SCIMSERVER_SECRET_KEYS: {exc}") from None
+    return keys
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -43,6 +56,8 @@ class Settings:
     jwt_org_claim: str = "org"
     token_pepper: str | None = field(default=None, repr=False)
     auto_migrate: bool = True
+    #: Fernet keys encrypting stored secrets (service passwords); the first encrypts.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +97,7 @@ class Settings:
             jwt_org_claim=env.get("SCIMSERVER_JWT_ORG_CLAIM", "org"),
             token_pepper=env.get("SCIMSERVER_TOKEN_PEPPER") or None,
             auto_migrate=env.get("SCIMSERVER_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
+            secret_keys=_secret_keys(env),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(

@@ -18,6 +18,7 @@ DOORWAYS = {
     "scim2_filter_parser": ("scimcore/filters/lexer.py",),
     "sly": ("scimcore/filters/lexer.py",),
     "jwt": ("scimcore/auth.py",),
+    "cryptography": ("scimcore/accounts/keyring.py",),
 }
 FORBIDDEN = ("flask", "werkzeug", "click", "gunicorn", "scimserver")
 

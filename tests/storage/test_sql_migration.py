@@ -33,7 +33,7 @@ def _check(url: str) -> None:
     try:
         with engine.connect() as conn:
             assert (
-                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
             )
             names = set(sa.inspect(conn).get_table_names())
     finally:

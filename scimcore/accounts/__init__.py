@@ -1,0 +1,46 @@
+"""Integrations and service accounts (domain.md 1.5-1.8): entities, the storage
+protocol, and the key ring that encrypts service passwords at rest."""
+
+from .keyring import KeyRing, KeyRingError
+from .models import (
+    CATALOG,
+    DEPROVISION_POLICIES,
+    RESOURCE_ID_MODES,
+    SERVICE_KINDS,
+    SERVICE_PASSWORD_MAX,
+    AccountListing,
+    AccountValues,
+    DeprovisionPolicy,
+    Integration,
+    IntegrationSettings,
+    LinkMethod,
+    LinkStatus,
+    ResourceIdMode,
+    ServiceAccount,
+    ServiceKind,
+    ServiceType,
+)
+from .store import AccountSession, AccountStore
+
+__all__ = [
+    "CATALOG",
+    "DEPROVISION_POLICIES",
+    "RESOURCE_ID_MODES",
+    "SERVICE_KINDS",
+    "SERVICE_PASSWORD_MAX",
+    "AccountListing",
+    "AccountSession",
+    "AccountStore",
+    "AccountValues",
+    "DeprovisionPolicy",
+    "Integration",
+    "IntegrationSettings",
+    "KeyRing",
+    "KeyRingError",
+    "LinkMethod",
+    "LinkStatus",
+    "ResourceIdMode",
+    "ServiceAccount",
+    "ServiceKind",
+    "ServiceType",
+]

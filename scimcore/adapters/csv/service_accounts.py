@@ -1,0 +1,455 @@
+"""Import and export of the service-account CSV (domain.md 2.1, 3.2).
+
+Rows are checked in the order of domain.md 3.2: operation, required cells, cell
+formats, references (service, user, license profile), immutability (``accountId``,
+``immutableId``, ``scimUserResourceId``), uniqueness, then the service-specific rules.
+
+A batch of rows is planned in memory against the stored accounts it touches (looked
+up with two set-based queries) plus the effect of the earlier rows of the same
+batch, so rows touching the same key apply in file order; the net changes are then
+written with one statement per kind of change. If the database still refuses the
+batch (another writer got there first), the batch is replayed row by row, each row in
+its own savepoint, so only the conflicting row fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import BinaryIO
+
+from ...accounts import (
+    SERVICE_PASSWORD_MAX,
+    AccountSession,
+    AccountStore,
+    AccountValues,
+    Integration,
+    KeyRing,
+    ServiceAccount,
+)
+from ...errors import ScimError
+from .formats import SERVICE_ACCOUNTS, Operation, format_bool, parse_bool, parse_operation
+from .importer import (
+    ImportOptions,
+    ImportReport,
+    Outcome,
+    Progress,
+    RowError,
+    RowResult,
+    cell,
+    failed,
+    run_import,
+    skipped,
+)
+from .reader import CsvRow, read_csv
+from .writer import CsvWriter
+
+
+def new_immutable_id() -> str:
+    """A Microsoft 365 ImmutableID as Entra Connect makes them: a GUID, base64-encoded."""
+    return base64.b64encode(uuid.uuid4().bytes).decode()
+
+
+@dataclass
+class _Slot:
+    """An account as the batch sees it: stored (``row_id``) or to be inserted (None)."""
+
+    row_id: int | None
+    values: AccountValues
+    user_name: str
+    deleted: bool = False
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A row that passed the checks that need no database."""
+
+    row: CsvRow
+    op: Operation
+    service: str
+    user: str
+    account_id: str
+
+
+class ServiceAccountImporter:
+    """Applies a service-account CSV to one organization's accounts."""
+
+    def __init__(
+        self,
+        accounts: AccountStore,
+        organization_id: str,
+        *,
+        keyring: KeyRing | None = None,
+        options: ImportOptions | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.organization_id = organization_id
+        self.keyring = keyring
+        self.options = options or ImportOptions()
+        self._services: dict[str, Integration] | None = None
+
+    def run(self, data: bytes, progress: Progress | None = None) -> ImportReport:
+        """Import ``data``; raises :class:`~.reader.CsvFileError` for a file-level problem."""
+        file = read_csv(data, SERVICE_ACCOUNTS, max_bytes=self.options.max_bytes)
+        return run_import(
+            SERVICE_ACCOUNTS.kind,
+            file,
+            lambda: self.accounts.accounts(self.organization_id),
+            self,
+            self.options,
+            progress,
+        )
+
+    # -- one batch ----------------------------------------------------------------------
+
+    def apply_batch(self, session: AccountSession, rows: list[CsvRow]) -> list[RowResult]:
+        if self._services is None:
+            self._services = {i.display_name: i for i in session.integrations()}
+        try:
+            with session.savepoint():
+                return self._apply(session, rows)
+        except ScimError:
+            pass
+        results = []
+        for row in rows:
+            try:
+                with session.savepoint():
+                    results.extend(self._apply(session, [row]))
+            except ScimError as exc:
+                results.append(failed(row, RowError("CONFLICT", exc.detail)))
+        return results
+
+    def _apply(self, session: AccountSession, rows: list[CsvRow]) -> list[RowResult]:
+        results: dict[int, RowResult] = {}
+        checked: list[_Checked] = []
+        for row in rows:
+            try:
+                item = self._check_cells(row)
+            except RowError as exc:
+                results[row.number] = failed(row, exc)
+                continue
+            if item is None:
+                results[row.number] = skipped(row)
+            else:
+                checked.append(item)
+        user_ids = session.user_ids({c.user for c in checked})
+        by_user, by_account = self._load(session, checked, user_ids)
+        slots: list[_Slot] = list(by_user.values())
+        for item in checked:
+            try:
+                outcome = self._plan(item, user_ids, by_user, by_account, slots)
+            except RowError as exc:
+                results[item.row.number] = failed(item.row, exc)
+                continue
+            results[item.row.number] = RowResult(item.row.number, outcome)
+        deletes = [s.row_id for s in slots if s.deleted and s.row_id is not None]
+        updates = [
+            (s.row_id, s.values)
+            for s in slots
+            if not s.deleted and s.dirty and s.row_id is not None
+        ]
+        inserts = [s.values for s in slots if not s.deleted and s.row_id is None]
+        session.apply(deletes, updates, inserts)
+        return [results[row.number] for row in rows]
+
+    def _load(
+        self, session: AccountSession, checked: list[_Checked], user_ids: dict[str, str]
+    ) -> tuple[dict[tuple[int, str], _Slot], dict[tuple[int, str], _Slot]]:
+        services = self._services or {}
+        pairs_user: set[tuple[int, str]] = set()
+        pairs_account: set[tuple[int, str]] = set()
+        for c in checked:
+            service = services.get(c.service)
+            if service is None:
+                continue
+            pairs_account.add((service.id, c.account_id))
+            uid = user_ids.get(c.user.lower())
+            if uid is not None:
+                pairs_user.add((service.id, uid))
+        by_user: dict[tuple[int, str], _Slot] = {}
+        by_account: dict[tuple[int, str], _Slot] = {}
+        for account in session.find_accounts(pairs_user, pairs_account):
+            slot = _Slot(account.id, _values(account), "")
+            if account.user_id is not None:
+                by_user[(account.integration_id, account.user_id)] = slot
+            by_account[(account.integration_id, account.account_id)] = slot
+        return by_user, by_account
+
+    def _check_cells(self, row: CsvRow) -> _Checked | None:
+        """Steps 1-3 of domain.md 3.2: operation, required cells, cell formats."""
+        raw_op = row.get("operation").strip()
+        if not raw_op:
+            return None
+        if row.problem:
+            raise RowError("BAD_ROW", row.problem)
+        op = parse_operation(raw_op)
+        if op is None:
+            raise RowError(
+                "INVALID_OPERATION",
+                f"'{raw_op}' is not an operation; expected CREATE, UPDATE or DELETE "
+                "(any case), or blank to skip the row",
+                "operation",
+            )
+        for name in ("serviceDisplayName", "userId", "accountId"):
+            if not cell(row, name):
+                raise RowError("MISSING_VALUE", f"a value is required for {op}", name)
+        if op != "DELETE":
+            mail = cell(row, "mailProxyActive")
+            if mail and parse_bool(mail) is None:
+                raise RowError(
+                    "INVALID_VALUE", f"expected TRUE or FALSE, got '{mail}'", "mailProxyActive"
+                )
+            password = row.get("servicePassword")
+            if len(password) > SERVICE_PASSWORD_MAX:
+                raise RowError(
+                    "TOO_LONG",
+                    f"at most {SERVICE_PASSWORD_MAX} characters are allowed, the cell has "
+                    f"{len(password)}",
+                    "servicePassword",
+                )
+        return _Checked(
+            row, op, cell(row, "serviceDisplayName"), cell(row, "userId"), cell(row, "accountId")
+        )
+
+    def _plan(
+        self,
+        item: _Checked,
+        user_ids: dict[str, str],
+        by_user: dict[tuple[int, str], _Slot],
+        by_account: dict[tuple[int, str], _Slot],
+        slots: list[_Slot],
+    ) -> Outcome:
+        """Steps 4-7 of domain.md 3.2, against the batch's view of the accounts."""
+        row, op = item.row, item.op
+        service = (self._services or {}).get(item.service)
+        if service is None:
+            known = ", ".join(sorted(self._services or {})[:10]) or "none yet"
+            raise RowError(
+                "UNKNOWN_SERVICE",
+                f"no service named '{item.service}' in this organization (names are "
+                f"case-sensitive; services: {known})",
+                "serviceDisplayName",
+            )
+        uid = user_ids.get(item.user.lower())
+        if uid is None:
+            raise RowError("UNKNOWN_USER", f"no user with userName '{item.user}'", "userId")
+        key = (service.id, uid)
+        slot = by_user.get(key)
+        name = f"'{item.user}' in '{service.display_name}'"
+        if op == "CREATE":
+            if slot is not None and not slot.deleted:
+                raise RowError(
+                    "ALREADY_LINKED",
+                    f"user {name} already has account '{slot.values.account_id}' (one "
+                    "account per user per service); DELETE that link first to change it",
+                    "userId",
+                )
+            owner = by_account.get((service.id, item.account_id))
+            if owner is not None and not owner.deleted:
+                raise RowError(
+                    "ALREADY_LINKED",
+                    f"account '{item.account_id}' is already linked to another user in "
+                    f"'{service.display_name}'",
+                    "accountId",
+                )
+            values = self._create_values(row, service, uid, item.account_id)
+            new = _Slot(None, values, item.user)
+            slots.append(new)
+            by_user[key] = new
+            by_account[(service.id, item.account_id)] = new
+            return "created"
+        if slot is None or slot.deleted:
+            raise RowError(
+                "NOT_LINKED",
+                f"user {name} has no account to {op.lower()}; use CREATE to link one",
+                "userId",
+            )
+        if slot.values.account_id != item.account_id:
+            raise RowError(
+                "IMMUTABLE",
+                f"cannot be changed once linked (linked: '{slot.values.account_id}', this "
+                f"row: '{item.account_id}'); to change it, DELETE the link and CREATE a new "
+                "one",
+                "accountId",
+            )
+        if op == "DELETE":
+            slot.deleted = True
+            return "deleted"
+        slot.values = self._update_values(row, service, slot.values)
+        slot.dirty = True
+        return "updated"
+
+    def _common(self, row: CsvRow, service: Integration) -> tuple[bool | None, str | None]:
+        """``mailProxyActive`` and ``licenseProfile``: where they apply, and their values."""
+        kind = service.service
+        mail_cell = cell(row, "mailProxyActive")
+        profile = cell(row, "licenseProfile")
+        for column, value, applies in (
+            ("mailProxyActive", mail_cell, kind.mail_proxy),
+            ("licenseProfile", profile, kind.license_profiles),
+            ("immutableId", cell(row, "immutableId"), kind.immutable_id),
+            ("scimUserResourceId", cell(row, "scimUserResourceId"), kind.scim_resource_id),
+            ("servicePassword", row.get("servicePassword"), kind.service_password),
+        ):
+            if value and not applies:
+                raise RowError(
+                    "NOT_APPLICABLE",
+                    f"does not apply to '{service.display_name}' ({kind.label}); leave it blank",
+                    column,
+                )
+        if profile and profile not in service.settings.license_profiles:
+            defined = ", ".join(service.settings.license_profiles) or "none"
+            raise RowError(
+                "UNKNOWN_LICENSE_PROFILE",
+                f"'{profile}' is not a license profile of '{service.display_name}' "
+                f"(defined: {defined})",
+                "licenseProfile",
+            )
+        return parse_bool(mail_cell) if mail_cell else None, profile or None
+
+    def _password(self, row: CsvRow, service: Integration, op: str) -> str | None:
+        """The encrypted ``servicePassword``; required for form-based services."""
+        if not service.service.service_password:
+            return None
+        password = row.get("servicePassword")
+        if not password:
+            raise RowError(
+                "MISSING_VALUE",
+                f"required for {op} on the form-based service '{service.display_name}'",
+                "servicePassword",
+            )
+        if self.keyring is None:
+            raise RowError(
+                "NO_ENCRYPTION_KEY",
+                "cannot be stored: no encryption key is configured (set "
+                "SCIMSERVER_SECRET_KEYS); passwords are never stored in plain text",
+                "servicePassword",
+            )
+        return self.keyring.encrypt(password)
+
+    def _create_values(
+        self, row: CsvRow, service: Integration, user_id: str, account_id: str
+    ) -> AccountValues:
+        mail, profile = self._common(row, service)
+        if cell(row, "immutableId"):
+            raise RowError(
+                "INVALID_VALUE",
+                "is assigned by the system; leave it blank on CREATE",
+                "immutableId",
+            )
+        resource_id = cell(row, "scimUserResourceId") or None
+        if resource_id and service.settings.scim_user_resource_id_mode == "auto":
+            raise RowError(
+                "INVALID_VALUE",
+                f"'{service.display_name}' links SCIM resources automatically (mode auto); "
+                "leave it blank",
+                "scimUserResourceId",
+            )
+        return AccountValues(
+            integration_id=service.id,
+            user_id=user_id,
+            account_id=account_id,
+            mail_proxy_active=mail,
+            license_profile=profile,
+            immutable_id=new_immutable_id() if service.service.immutable_id else None,
+            scim_user_resource_id=resource_id,
+            service_password_ciphertext=self._password(row, service, "CREATE"),
+        )
+
+    def _update_values(
+        self, row: CsvRow, service: Integration, current: AccountValues
+    ) -> AccountValues:
+        """An empty cell leaves the stored value unchanged (project decision)."""
+        mail, profile = self._common(row, service)
+        for column, stored in (
+            ("immutableId", current.immutable_id),
+            ("scimUserResourceId", current.scim_user_resource_id),
+        ):
+            given = cell(row, column)
+            if given and stored and given != stored:
+                raise RowError(
+                    "IMMUTABLE",
+                    f"cannot be changed (stored: '{stored}', this row: '{given}')",
+                    column,
+                )
+        if cell(row, "immutableId") and not current.immutable_id:
+            raise RowError("INVALID_VALUE", "is assigned by the system", "immutableId")
+        resource_id = cell(row, "scimUserResourceId")
+        if (
+            resource_id
+            and not current.scim_user_resource_id
+            and service.settings.scim_user_resource_id_mode == "auto"
+        ):
+            raise RowError(
+                "INVALID_VALUE",
+                f"'{service.display_name}' links SCIM resources automatically (mode auto); "
+                "leave it blank",
+                "scimUserResourceId",
+            )
+        return replace(
+            current,
+            mail_proxy_active=current.mail_proxy_active if mail is None else mail,
+            license_profile=profile or current.license_profile,
+            scim_user_resource_id=current.scim_user_resource_id or resource_id or None,
+            service_password_ciphertext=self._password(row, service, "UPDATE"),
+        )
+
+
+def _values(account: ServiceAccount) -> AccountValues:
+    return AccountValues(
+        integration_id=account.integration_id,
+        user_id=account.user_id or "",
+        account_id=account.account_id,
+        mail_proxy_active=account.mail_proxy_active,
+        license_profile=account.license_profile,
+        immutable_id=account.immutable_id,
+        scim_user_resource_id=account.scim_user_resource_id,
+        link_method=account.link_method or "csv",
+    )
+
+
+def export_service_accounts(
+    accounts: AccountStore,
+    organization_id: str,
+    out: BinaryIO,
+    *,
+    bom: bool = False,
+    formula_guard: bool = True,
+) -> int:
+    """Stream every linked account as a service-account CSV; returns the row count.
+
+    ``operation`` and ``servicePassword`` are always blank, so the file can be edited
+    and imported again.
+    """
+    count = 0
+    with (
+        accounts.accounts(organization_id, readonly=True) as session,
+        CsvWriter(out, bom=bom, formula_guard=formula_guard) as writer,
+    ):
+        writer.writerow(SERVICE_ACCOUNTS.names)
+        for cells in _export_rows(session):
+            writer.writerow(cells)
+            count += 1
+    return count
+
+
+def _export_rows(session: AccountSession) -> Iterator[list[str]]:
+    for listing in session.iter_accounts():
+        a = listing.account
+        if a.user_id is None or listing.user_name is None:
+            continue  # an unlinked remote account has no row in this format
+        yield [
+            "",
+            listing.service_display_name,
+            listing.user_name,
+            a.account_id,
+            a.last_access_time.strftime("%Y-%m-%dT%H:%M:%SZ") if a.last_access_time else "",
+            format_bool(a.mail_proxy_active),
+            a.license_profile or "",
+            a.immutable_id or "",
+            a.scim_user_resource_id or "",
+            "",
+        ]

@@ -1,0 +1,251 @@
+"""Import and export of the user CSV: onboard a directory without an IdP.
+
+Rows become SCIM Users through the same :class:`~scimcore.storage.base.Store` the SCIM
+API writes to, in the same canonical form (validated by
+:func:`~scimcore.schema.serializers.load_resource` / ``validate``, with ``id`` and
+``meta`` assigned the way :class:`~scimcore.service.ScimService` assigns them), so a
+user imported here is indistinguishable from one an IdP created. ``userName`` is the
+key (matched case-insensitively) and cannot change. ``emails`` holds one or more
+addresses separated by ``;``, the first one primary. ``password`` is write-only:
+encrypted with the key ring, never exported.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from ...accounts import KeyRing
+from ...errors import ScimError
+from ...filters import Compare, Filter, Or
+from ...paths import resolve
+from ...schema.core import ENTERPRISE_USER_SCHEMA, USER_RESOURCE
+from ...schema.serializers import canonical_datetime, check_immutable, load_resource, validate
+from ...storage.base import Query, Resource, Store, StoreSession
+from ...versioning import first_version, next_version
+from .formats import USERS, format_bool, parse_bool, parse_operation
+from .importer import (
+    ImportOptions,
+    ImportReport,
+    Progress,
+    RowError,
+    RowResult,
+    cell,
+    failed,
+    run_import,
+    skipped,
+)
+from .reader import CsvRow, read_csv
+from .writer import CsvWriter
+
+NAME_PARTS = {"lastName": "familyName", "firstName": "givenName", "middleName": "middleName"}
+TOP_LEVEL = ("externalId", "displayName", "nickName", "title")
+ENTERPRISE = ("employeeNumber", "costCenter", "organization", "division", "department")
+#: userName values looked up per query (an OR of equality filters).
+LOOKUP_CHUNK = 50
+EXPORT_PAGE = 1000
+
+
+def _now() -> str:
+    return canonical_datetime(datetime.now(UTC))
+
+
+class UserImporter:
+    """Applies a user CSV to one organization's SCIM Users."""
+
+    def __init__(
+        self,
+        store: Store,
+        organization_id: str,
+        *,
+        keyring: KeyRing | None = None,
+        options: ImportOptions | None = None,
+    ) -> None:
+        self.store = store
+        self.organization_id = organization_id
+        self.keyring = keyring
+        self.options = options or ImportOptions()
+
+    def run(self, data: bytes, progress: Progress | None = None) -> ImportReport:
+        file = read_csv(data, USERS, max_bytes=self.options.max_bytes)
+        return run_import(
+            USERS.kind,
+            file,
+            lambda: self.store.session(self.organization_id),
+            self,
+            self.options,
+            progress,
+        )
+
+    def apply_batch(self, session: StoreSession, rows: list[CsvRow]) -> list[RowResult]:
+        names = {cell(r, "userName").lower() for r in rows if cell(r, "userName")}
+        known: dict[str, Resource | None] = dict(_find_users(session, names))
+        results = []
+        for row in rows:
+            if not row.get("operation").strip():
+                results.append(skipped(row))
+                continue
+            try:
+                results.append(self._apply(session, row, known))
+            except RowError as exc:
+                results.append(failed(row, exc))
+            except ScimError as exc:
+                results.append(failed(row, RowError(type(exc).__name__.upper(), exc.detail)))
+        return results
+
+    def _apply(
+        self, session: StoreSession, row: CsvRow, known: dict[str, Resource | None]
+    ) -> RowResult:
+        if row.problem:
+            raise RowError("BAD_ROW", row.problem)
+        raw_op = row.get("operation").strip()
+        op = parse_operation(raw_op)
+        if op is None:
+            raise RowError(
+                "INVALID_OPERATION",
+                f"'{raw_op}' is not an operation; expected CREATE, UPDATE or DELETE "
+                "(any case), or blank to skip the row",
+                "operation",
+            )
+        name = cell(row, "userName")
+        if not name:
+            raise RowError("MISSING_VALUE", f"a value is required for {op}", "userName")
+        current = known.get(name.lower())
+        if op == "CREATE":
+            if current is not None:
+                raise RowError(
+                    "ALREADY_EXISTS",
+                    f"'{name}' is already taken in this organization; use UPDATE",
+                    "userName",
+                )
+            data = load_resource(USER_RESOURCE, self._merge(row, {"userName": name}))
+            now = _now()
+            data["id"] = str(uuid.uuid4())
+            data["meta"] = {
+                "resourceType": USER_RESOURCE.id,
+                "created": now,
+                "lastModified": now,
+                "version": first_version(),
+            }
+            session.insert(USER_RESOURCE.id, data)
+            known[name.lower()] = data
+            return RowResult(row.number, "created")
+        if current is None:
+            raise RowError("UNKNOWN_USER", f"no user with userName '{name}'", "userName")
+        if op == "DELETE":
+            session.delete(USER_RESOURCE.id, current["id"])
+            known[name.lower()] = None
+            return RowResult(row.number, "deleted")
+        updated = validate(USER_RESOURCE, self._merge(row, copy.deepcopy(current)))
+        check_immutable(USER_RESOURCE, current, updated)
+        updated["meta"] = {
+            **current["meta"],
+            "lastModified": _now(),
+            "version": next_version(current.get("meta", {}).get("version")),
+        }
+        session.update(USER_RESOURCE.id, updated)
+        known[name.lower()] = updated
+        return RowResult(row.number, "updated")
+
+    def _merge(self, row: CsvRow, data: Resource) -> Resource:
+        """``data`` with the row's non-empty cells applied (an empty cell changes nothing)."""
+        data.setdefault("schemas", [USER_RESOURCE.schema.id])
+        for column, attr in NAME_PARTS.items():
+            if value := cell(row, column):
+                data.setdefault("name", {})[attr] = value
+        for column in TOP_LEVEL:
+            if value := cell(row, column):
+                data[column] = value
+        if value := cell(row, "emails"):
+            addresses = [a.strip() for a in value.split(";") if a.strip()]
+            stored = [e.get("value", "").lower() for e in data.get("emails", [])]
+            if stored != [a.lower() for a in addresses]:
+                data["emails"] = [
+                    {"value": a, "type": "work", "primary": True}
+                    if i == 0
+                    else {"value": a, "type": "other"}
+                    for i, a in enumerate(addresses)
+                ]
+        if value := cell(row, "active"):
+            active = parse_bool(value)
+            if active is None:
+                raise RowError("INVALID_VALUE", f"expected TRUE or FALSE, got '{value}'", "active")
+            data["active"] = active
+        for column in ENTERPRISE:
+            if value := cell(row, column):
+                data.setdefault(ENTERPRISE_USER_SCHEMA, {})[column] = value
+        if ENTERPRISE_USER_SCHEMA in data and ENTERPRISE_USER_SCHEMA not in data["schemas"]:
+            data["schemas"] = [*data["schemas"], ENTERPRISE_USER_SCHEMA]
+        if password := row.get("password"):
+            if self.keyring is None:
+                raise RowError(
+                    "NO_ENCRYPTION_KEY",
+                    "cannot be stored: no encryption key is configured (set "
+                    "SCIMSERVER_SECRET_KEYS); passwords are never stored in plain text",
+                    "password",
+                )
+            data["password"] = self.keyring.encrypt(password)
+        return data
+
+
+def _find_users(session: StoreSession, names: set[str]) -> Iterator[tuple[str, Resource]]:
+    path = resolve(USER_RESOURCE, "userName")
+    ordered = sorted(names)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        flt: Filter = Compare(path, "eq", chunk[0])
+        for name in chunk[1:]:
+            flt = Or(flt, Compare(path, "eq", name))
+        page = session.query(USER_RESOURCE.id, Query(filter=flt, count=len(chunk), relations=False))
+        for resource in page.resources:
+            yield str(resource["userName"]).lower(), resource
+
+
+def export_users(
+    store: Store,
+    organization_id: str,
+    out: BinaryIO,
+    *,
+    bom: bool = False,
+    formula_guard: bool = True,
+) -> int:
+    """Every User as a user CSV (``operation`` and ``password`` blank); the row count."""
+    count = 0
+    with (
+        store.session(organization_id) as session,
+        CsvWriter(out, bom=bom, formula_guard=formula_guard) as writer,
+    ):
+        writer.writerow(USERS.names)
+        start = 1
+        while True:
+            page = session.query(
+                USER_RESOURCE.id, Query(start_index=start, count=EXPORT_PAGE, relations=False)
+            )
+            for resource in page.resources:
+                writer.writerow(_user_row(resource))
+                count += 1
+            start += len(page.resources)
+            if not page.resources or start > page.total:
+                return count
+
+
+def _user_row(user: Resource) -> list[str]:
+    name: dict[str, Any] = user.get("name") or {}
+    enterprise: dict[str, Any] = user.get(ENTERPRISE_USER_SCHEMA) or {}
+    emails = [str(e.get("value", "")) for e in user.get("emails") or [] if e.get("value")]
+    primary = [e for e in user.get("emails") or [] if e.get("primary") is True]
+    if primary and primary[0].get("value") in emails:
+        emails.remove(primary[0]["value"])
+        emails.insert(0, primary[0]["value"])
+    values: dict[str, str] = {
+        "userName": str(user.get("userName", "")),
+        **{col: str(name.get(attr) or "") for col, attr in NAME_PARTS.items()},
+        **{col: str(user.get(col) or "") for col in TOP_LEVEL},
+        "emails": ";".join(emails),
+        "active": format_bool(user.get("active")),
+        **{col: str(enterprise.get(col) or "") for col in ENTERPRISE},
+    }
+    return [values.get(column, "") for column in USERS.names]

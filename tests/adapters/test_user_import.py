@@ -1,0 +1,92 @@
+"""User CSV: SCIM Users created, updated and deleted through the same Store as the API."""
+
+from __future__ import annotations
+
+import json
+
+from scimcore import ScimRequest, ScimService
+from scimcore.schema.core import ENTERPRISE_USER_SCHEMA
+
+from .conftest import Org
+
+HEADER = "operation,userName,lastName,firstName,displayName,emails,active,department,password\r\n"
+
+
+def csv(*rows: str) -> bytes:
+    return (HEADER + "".join(r + "\r\n" for r in rows)).encode()
+
+
+def test_created_user_is_served_by_the_scim_api(org: Org) -> None:
+    report = org.import_users(
+        csv(
+            "CREATE,new@example.com,山田,太郎,山田 太郎,"
+            "new@example.com;alt@example.com,TRUE,開発部,"
+        )
+    )
+    assert [r.outcome for r in report.results] == ["created"]
+    org_ = next(o for o in org.store.list_organizations() if o.id == org.id)
+    uid = org.user_ids()["new@example.com"]
+    response = ScimService(org.store).handle(org_, "https://x", ScimRequest("GET", f"/Users/{uid}"))
+    body = json.loads(json.dumps(response.body))
+    assert response.status == 200
+    assert body["name"] == {"familyName": "山田", "givenName": "太郎"}
+    assert body["emails"][0] == {"value": "new@example.com", "type": "work", "primary": True}
+    assert body[ENTERPRISE_USER_SCHEMA]["department"] == "開発部"
+    assert body["meta"]["version"] == 'W/"1"'
+
+
+def test_update_changes_only_non_empty_cells_and_bumps_the_version(org: Org) -> None:
+    org.import_users(csv("CREATE,new@example.com,山田,太郎,山田 太郎,new@example.com,TRUE,開発部,"))
+    report = org.import_users(csv("update,NEW@example.com,,,,,FALSE,営業部,"))
+    assert [r.outcome for r in report.results] == ["updated"]
+    user = org.user("new@example.com")
+    assert user is not None
+    assert user["active"] is False
+    assert user["name"] == {"familyName": "山田", "givenName": "太郎"}
+    assert user[ENTERPRISE_USER_SCHEMA] == {"department": "営業部"}  # type: ignore[index]
+    assert user["meta"]["version"] == 'W/"2"'  # type: ignore[index]
+
+
+def test_delete_removes_the_user(org: Org) -> None:
+    report = org.import_users(csv("DELETE,other@example.com,,,,,,,"))
+    assert [r.outcome for r in report.results] == ["deleted"]
+    assert org.user("other@example.com") is None
+
+
+def test_bad_user_rows_fail_alone(org: Org) -> None:
+    report = org.import_users(
+        csv(
+            "CREATE,test@example.com,,,,,,,",
+            "UPDATE,nobody@example.com,,,,,,,",
+            "CREATE,new@example.com,,,,,maybe,,",
+            "CREATE,new@example.com,,,,new@example.com,,,",
+            ",ignored@example.com,,,,,,,",
+        )
+    )
+    assert [(r.outcome, r.error_code) for r in report.results] == [
+        ("failed", "ALREADY_EXISTS"),
+        ("failed", "UNKNOWN_USER"),
+        ("failed", "INVALID_VALUE"),
+        ("created", ""),
+        ("skipped", ""),
+    ]
+
+
+def test_password_is_write_only_and_stored_encrypted(org: Org) -> None:
+    org.import_users(csv("CREATE,new@example.com,,,,,,,S3cret!"))
+    user = org.user("new@example.com")
+    assert user is not None
+    assert user["password"] != "S3cret!"
+    assert org.keyring.decrypt(str(user["password"])) == "S3cret!"
+    assert "S3cret" not in org.export_users()
+
+
+def test_user_export_round_trips_non_ascii_text(org: Org) -> None:
+    org.import_users(csv("CREATE,new@example.com,山田,花子,山田 花子,new@example.com,TRUE,開発部,"))
+    exported = org.export_users()
+    assert '"","new@example.com","","山田","花子","","山田 花子"' in exported
+    edited = exported.replace('""', "UPDATE", 1)
+    lines = [line for line in edited.split("\r\n") if line]
+    report = org.import_users(("\r\n".join(lines) + "\r\n").encode())
+    assert report.failed == []
+    assert org.export_users() == exported
