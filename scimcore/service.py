@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from .accounts.keyring import KeyRing
 from .bulk import BulkJob, parse_bulk_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
@@ -40,7 +41,7 @@ from .pagination import (
 from .patch import apply_patch, parse_patch_request
 from .paths import resolve
 from .projection import Projection, needs_relations, project
-from .schema.attributes import ResourceType
+from .schema.attributes import ResourceType, Returned
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
 from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
@@ -68,8 +69,13 @@ class ScimService:
         store: Store,
         config: ServiceConfig | None = None,
         resource_types: Sequence[ResourceType] = (USER_RESOURCE, GROUP_RESOURCE),
+        *,
+        keyring: KeyRing | None = None,
     ) -> None:
+        """``keyring`` encrypts write-only attributes (``password``) before they are
+        stored; without one they are not stored at all. Never in plain text."""
         self.store = store
+        self.keyring = keyring
         self.config = config or ServiceConfig()
         self.resource_types = {rt.endpoint.strip("/").lower(): rt for rt in resource_types}
 
@@ -418,6 +424,7 @@ class _Context:
         data = load_resource(rt, self.body())
         members = _members(data.pop("members", None)) if _is_group(rt) else []
         now = _now()
+        self.seal_secrets(rt, data, None, keep_absent=False)
         data["id"] = str(uuid.uuid4())
         data["meta"] = {
             "resourceType": rt.id,
@@ -443,6 +450,7 @@ class _Context:
         with self.store.session(self.org.id) as session:
             current = self._current(session, rt, id)
             check_immutable(rt, current, data)
+            self.seal_secrets(rt, data, current, keep_absent=True)
             self._save(session, rt, current, data)
             if members is not None:
                 session.replace_members(id, members)
@@ -468,6 +476,7 @@ class _Context:
             if result.changed:
                 updated = validate(rt, result.resource)
                 check_immutable(rt, current, updated)
+                self.seal_secrets(rt, updated, current, keep_absent=False)
                 version = self._save(session, rt, current, updated)
             if members.replace is not None:
                 session.replace_members(id, members.replace)
@@ -490,6 +499,32 @@ class _Context:
                 self._current(session, rt, id)
             session.delete(rt.id, id)
         return ScimResponse(204)
+
+    def seal_secrets(
+        self, rt: ResourceType, new: Resource, current: Resource | None, *, keep_absent: bool
+    ) -> None:
+        """Encrypt newly written ``returned: never`` attributes (RFC 7643 4.1.1 password).
+
+        A value equal to the stored one is the stored ciphertext and stays. A PUT
+        (``keep_absent``) that omits the password keeps it: clients cannot send back a
+        value they are never shown, and Okta PUTs the whole user on every profile edit.
+        """
+        for attr in rt.schema.attributes:
+            if attr.returned is not Returned.NEVER:
+                continue
+            name = attr.name
+            stored = current.get(name) if current is not None else None
+            if name not in new:
+                if keep_absent and stored is not None:
+                    new[name] = stored
+                continue
+            if stored is not None and new[name] == stored:
+                continue
+            keyring = self.service.keyring
+            if keyring is None:
+                del new[name]
+            else:
+                new[name] = keyring.encrypt(str(new[name]))
 
     def _current(self, session: StoreSession, rt: ResourceType, id: str) -> Resource:
         """The resource, locked for this transaction, after the ``If-Match`` check."""

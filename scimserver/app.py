@@ -21,6 +21,7 @@ from scimcore import (
     Unauthorized,
     error_response,
 )
+from scimcore.accounts.keyring import KeyRing
 from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.schema.attributes import ResourceType
@@ -40,7 +41,7 @@ def build_store(
     from scimcore.storage.migrate import upgrade
     from scimcore.storage.sql import SqlStore, make_engine
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, prepared_statements=settings.prepared_statements)
     if settings.auto_migrate and settings.database_url.startswith("sqlite"):
         upgrade(engine)
     return SqlStore(engine, resource_types)
@@ -79,6 +80,7 @@ def create_app(
             max_payload_bytes=settings.max_request_bytes,
         ),
         resource_types,
+        keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
     )
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
     app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}
@@ -114,6 +116,17 @@ def create_app(
 
     @app.get("/healthz")
     def health() -> Response:
+        """Liveness: the process answers. It does not touch the database."""
+        return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/readyz")
+    def ready() -> Response:
+        """Readiness: one cheap indexed lookup shows the database answers and is migrated."""
+        try:
+            store.get_organization("readyz-probe")
+        except Exception:
+            log.warning("readiness probe failed", exc_info=True)
+            return Response("database unavailable\n", status=503, mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
 
     @app.errorhandler(ScimError)

@@ -58,6 +58,7 @@ class Settings:
     auto_migrate: bool = True
     #: Fernet keys encrypting stored secrets (service passwords); the first encrypts.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    prepared_statements: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -98,6 +99,8 @@ class Settings:
             token_pepper=env.get("SCIMSERVER_TOKEN_PEPPER") or None,
             auto_migrate=env.get("SCIMSERVER_AUTO_MIGRATE", "1") not in ("0", "false", "no"),
             secret_keys=_secret_keys(env),
+            prepared_statements=env.get("SCIMSERVER_DATABASE_PREPARED_STATEMENTS", "1")
+            not in ("0", "false", "no"),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(

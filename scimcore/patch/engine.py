@@ -437,8 +437,4 @@ def _typed_slot(target: Target, template: dict[str, Any]) -> bool:
     filter that only selects the ``type`` "slot", with a sub-attribute other than
     ``type`` to write. Any other filter (``emails[value eq "x"].type``) stays noTarget.
     """
-    return (
-        target.sub is not None
-        and target.sub.name != "type"
-        and set(template) == {"type"}
-    )
+    return target.sub is not None and target.sub.name != "type" and set(template) == {"type"}

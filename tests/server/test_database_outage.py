@@ -29,13 +29,17 @@ def test_database_outage_is_503_and_service_recovers(migrated_postgres_url: str)
         scim = ScimClient(app.test_client(), slug, token)
         assert scim.get("/Users").status_code == 200
 
+        assert scim.client.get("/readyz").status_code == 200
         proxy.stop()
+        assert scim.client.get("/readyz").status_code == 503
+        assert scim.client.get("/healthz").status_code == 200  # liveness: process is up
         down = scim.post("/Users", {"schemas": [USER], "userName": "during-outage"})
         assert_error(down, 503)
         assert_error(scim.get("/Users"), 503)
 
         proxy.start()
         assert scim.get("/Users").status_code == 200
+        assert scim.client.get("/readyz").status_code == 200
         created = scim.post("/Users", {"schemas": [USER], "userName": "after-outage"})
         assert created.status_code == 201
         names = [u["userName"] for u in scim.get("/Users").get_json()["Resources"]]

@@ -34,22 +34,30 @@ def scim_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, *, prepared_statements: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path``, ``sqlite://`` or ``postgresql+psycopg://``).
 
+    Statement parameters are never written into error messages or logs
+    (``hide_parameters``): they hold token hashes and personal data.
+    ``prepared_statements=False`` stops psycopg preparing statements on the server,
+    which a pooler in transaction mode (PgBouncer) cannot follow between connections.
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     u = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if u.get_backend_name() == "sqlite":
         return _sqlite_engine(u, **kwargs)
     if u.get_backend_name() == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        if not prepared_statements:
+            connect_args["prepare_threshold"] = None
         options: dict[str, Any] = {
             "pool_pre_ping": True,
             "pool_size": 10,
             "max_overflow": 20,
             "pool_recycle": 1800,
             "pool_timeout": 10,
-            "connect_args": {"connect_timeout": 5},
+            "connect_args": connect_args,
         }
         options.update(kwargs)
         return sa.create_engine(u, **options)
