@@ -91,6 +91,8 @@ class ScimService:
     def _route(self, ctx: _Context) -> ScimResponse:
         parts = [p for p in ctx.request.path.split("/") if p]
         method = ctx.request.method.upper()
+        if "\x00" in ctx.request.path:  # no id or endpoint contains NUL
+            raise NotFound(f"There is no endpoint at {ctx.request.path!r}.")
         if not parts:
             raise NotFound("No resource at the tenant root; try /Users or /Groups.")
         head = parts[0].lower()

@@ -24,6 +24,7 @@ from scimcore import (
 from scimcore.accounts.keyring import KeyRing
 from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
+from scimcore.openapi import openapi_document
 from scimcore.schema.attributes import ResourceType
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
@@ -128,6 +129,17 @@ def create_app(
             log.warning("readiness probe failed", exc_info=True)
             return Response("database unavailable\n", status=503, mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
+
+    @app.get("/scim/v2/openapi.json")
+    def openapi() -> Response:
+        """The OpenAPI 3.1 document of the tenant API (unauthenticated, read-only)."""
+        base = settings.public_url or request.host_url.rstrip("/")
+        doc = openapi_document(
+            service.resource_types.values(),
+            config=service.config,
+            server_url=f"{base}/scim/v2/organizations/{{org}}",
+        )
+        return Response(json.dumps(doc), mimetype="application/json")
 
     @app.errorhandler(ScimError)
     def scim_error(error: ScimError) -> Response:

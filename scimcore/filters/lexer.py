@@ -120,6 +120,12 @@ class _FilterLexer(SCIMLexer):  # type: ignore[misc]
                 f"{quote_filter(self.text)}; strings are JSON strings (RFC 8259 section 7), "
                 'so only \\" \\\\ \\/ \\b \\f \\n \\r \\t and \\uXXXX are allowed.'
             ) from exc
+        if "\x00" in t.value:
+            # No stored value can contain NUL (PostgreSQL text cannot hold it).
+            raise InvalidFilter(
+                f"The string at position {t.index + 1} in filter {quote_filter(self.text)} "
+                "contains a NUL character (\\u0000), which no SCIM value can contain."
+            )
         return t
 
     def error(self, t: Any) -> None:

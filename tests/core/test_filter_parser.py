@@ -418,3 +418,9 @@ def test_error_detail_quotes_the_filter() -> None:
     assert info.value.detail.startswith(
         "Unexpected 'and' at position 21 in filter 'userName eq \"a\" and and'"
     )
+
+
+def test_nul_character_in_a_string_is_invalid_filter() -> None:
+    """No stored value can contain NUL; PostgreSQL could not even compare it."""
+    with pytest.raises(InvalidFilter, match="NUL"):
+        parse_filter('userName eq "a\\u0000b"', USER_RESOURCE)
