@@ -94,8 +94,11 @@ class AuditedStore:
         for event in pending:  # reached only when the inner transaction committed
             self._listener(event)
 
-    def create_organization(self, slug: str, name: str) -> Organization:
-        return self._inner.create_organization(slug, name)
+    def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
+        return self._inner.create_organization(slug, name, profile)
+
+    def set_organization_profile(self, organization_id: str, profile: str) -> Organization:
+        return self._inner.set_organization_profile(organization_id, profile)
 
     def get_organization(self, slug: str) -> Organization | None:
         return self._inner.get_organization(slug)

@@ -18,6 +18,7 @@ from typing import Any
 
 from .accounts.keyring import KeyRing
 from .bulk import BulkJob, parse_bulk_request
+from .compat import Profile, get_profile, profile_for_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
     InvalidSyntax,
@@ -81,10 +82,26 @@ class ScimService:
 
     # -- dispatch ---------------------------------------------------------------
 
-    def handle(self, org: Organization, tenant_url: str, request: ScimRequest) -> ScimResponse:
-        """Answer one request; every failure becomes a SCIM error response."""
+    def handle(
+        self,
+        org: Organization,
+        tenant_url: str,
+        request: ScimRequest,
+        *,
+        profile: Profile | None = None,
+    ) -> ScimResponse:
+        """Answer one request; every failure becomes a SCIM error response.
+
+        The IdP quirks tolerated (:mod:`scimcore.compat`) are those of
+        ``org.profile``, or of ``entra-aadOptscim062020`` when the request carries
+        Entra ID's ``?aadOptscim062020`` flag and the organization is on ``entra``
+        or ``auto`` (see :func:`~scimcore.compat.profile_for_request`). ``profile``
+        overrides both (Bulk passes its own to each operation).
+        """
         try:
-            return self._route(_Context(self, org, tenant_url.rstrip("/"), request))
+            if profile is None:
+                profile = profile_for_request(get_profile(org.profile), request.query)
+            return self._route(_Context(self, org, tenant_url.rstrip("/"), request, profile))
         except ScimError as error:
             return error_response(error)
 
@@ -137,9 +154,15 @@ class _Context:
     """One request being answered: the organization, its URL, and the request."""
 
     def __init__(
-        self, service: ScimService, org: Organization, tenant_url: str, request: ScimRequest
+        self,
+        service: ScimService,
+        org: Organization,
+        tenant_url: str,
+        request: ScimRequest,
+        profile: Profile,
     ) -> None:
         self.service = service
+        self.profile = profile
         self.store = service.store
         self.config = service.config
         self.org = org
@@ -175,7 +198,7 @@ class _Context:
         )
 
         def dispatch(request: ScimRequest) -> ScimResponse:
-            return self.service.handle(self.org, self.tenant_url, request)
+            return self.service.handle(self.org, self.tenant_url, request, profile=self.profile)
 
         return ScimResponse(200, BulkJob(operations, fail_on_errors, dispatch).run())
 
@@ -200,7 +223,7 @@ class _Context:
             )
         user_id = self._subject_user_id(subject)
         request = replace(self.request, path=f"/Users/{user_id}")
-        return _Context(self.service, self.org, self.tenant_url, request)
+        return _Context(self.service, self.org, self.tenant_url, request, self.profile)
 
     def _subject_user_id(self, subject: str) -> str:
         escaped = json.dumps(subject)
@@ -399,7 +422,7 @@ class _Context:
 
     def _build_query(self, rt: ResourceType, params: dict[str, Any], descending: bool) -> Query:
         text = _text(params.get("filter"))
-        flt = parse_filter(text, rt) if text and text.strip() else None
+        flt = parse_filter(text, rt, self.profile) if text and text.strip() else None
         sort = None
         sort_by = _text(params.get("sortBy"))
         if sort_by:
@@ -423,7 +446,7 @@ class _Context:
         return self.resource_response(200, rt, resource, projection)
 
     def create(self, rt: ResourceType) -> ScimResponse:
-        data = load_resource(rt, self.body())
+        data = load_resource(rt, self.body(), self.profile)
         members = _members(data.pop("members", None)) if _is_group(rt) else []
         now = _now()
         self.seal_secrets(rt, data, None, keep_absent=False)
@@ -446,7 +469,7 @@ class _Context:
         return self.resource_response(201, rt, stored, projection)
 
     def replace(self, rt: ResourceType, id: str) -> ScimResponse:
-        data = load_resource(rt, self.body())
+        data = load_resource(rt, self.body(), self.profile)
         members = _members(data.pop("members", None)) if _is_group(rt) else None
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
@@ -462,7 +485,7 @@ class _Context:
         return self.resource_response(200, rt, stored, projection)
 
     def patch(self, rt: ResourceType, id: str) -> ScimResponse:
-        operations = parse_patch_request(self.body())
+        operations = parse_patch_request(self.body(), self.profile)
         asked = "attributes" in self.request.query or "excludedAttributes" in self.request.query
         projection = self.projection(rt)
         with self.store.session(self.org.id) as session:
@@ -472,11 +495,12 @@ class _Context:
                 current,
                 operations,
                 load_members=lambda: list(session.get(rt.id, id).get("members", [])),
+                profile=self.profile,
             )
             members = result.members
             version = current["meta"]["version"]
             if result.changed:
-                updated = validate(rt, result.resource)
+                updated = validate(rt, result.resource, self.profile)
                 check_immutable(rt, current, updated)
                 self.seal_secrets(rt, updated, current, keep_absent=False)
                 version = self._save(session, rt, current, updated)

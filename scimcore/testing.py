@@ -13,6 +13,7 @@ creates its own organizations with unique slugs)::
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,6 +97,27 @@ class StorageContract:
         assert store.get_organization("no-such-" + uid()) is None
         with pytest.raises(Uniqueness):
             store.create_organization(org.slug, "Again")
+
+    def test_organization_profile(self, store: Store) -> None:
+        """The IdP profile (scimcore.compat): ``auto`` by default, checked, canonical."""
+        org = new_org(store)
+        assert org.profile == "auto"
+        updated = store.set_organization_profile(org.id, "Entra-aadOptscim062020")
+        assert updated == replace(org, profile="entra-aadOptscim062020")
+        assert store.get_organization(org.slug) == updated
+        assert store.set_organization_profile(org.id, "OKTA@1").profile == "okta@1"
+        assert updated.id in {o.id for o in store.list_organizations() if o.profile == "okta@1"}
+        with pytest.raises(InvalidValue) as err:
+            store.set_organization_profile(org.id, "okta@99")
+        assert "rfc" in err.value.detail
+        assert store.get_organization(org.slug) == replace(org, profile="okta@1")
+        with pytest.raises(NotFound):
+            store.set_organization_profile(uid(), "rfc")
+        pinned = store.create_organization(f"t-{uuid.uuid4().hex[:12]}", "Strict", "rfc")
+        assert store.get_organization(pinned.slug) == pinned
+        assert pinned.profile == "rfc"
+        with pytest.raises(InvalidValue):
+            store.create_organization(f"t-{uuid.uuid4().hex[:12]}", "Bad", "nope")
 
     # -- resources ------------------------------------------------------------------
 

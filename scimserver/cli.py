@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from scimcore import Organization, ScimError, Store, issue_token
+from scimcore.compat import DEFAULT_PROFILE, get_profile
 
 from .cli_csv import csv, services
 from .config import ConfigError, Settings
@@ -85,21 +86,53 @@ def _org_data(settings: Settings, org: Organization) -> dict[str, Any]:
         "name": org.name,
         "tenant_url": settings.tenant_url(org.slug),
         "created": org.created.isoformat(),
+        "profile": org.profile,
     }
 
 
 @orgs.command("create", help="Create an organization and print its tenant URL.")
 @click.argument("name")
+@click.option(
+    "--profile",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    help="IdP profile: auto, okta, entra, entra-aadOptscim062020 or rfc "
+    "(append @N to pin a version; see docs/idp-profiles.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-def orgs_create(name: str, as_json: bool) -> None:
+def orgs_create(name: str, profile: str, as_json: bool) -> None:
     settings = _settings()
     store = _store(settings)
     try:
-        org = store.create_organization(slugify(name), name)
+        org = store.create_organization(slugify(name), name, profile)
     except ScimError as exc:
         raise click.ClickException(exc.detail) from None
     data = _org_data(settings, org)
-    _emit(as_json, data, f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}")
+    _emit(
+        as_json,
+        data,
+        f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}\n"
+        f"IdP profile: {org.profile}",
+    )
+
+
+@orgs.command("set-profile", help="Choose the IdP profile of an organization.")
+@click.argument("name")
+@click.argument("profile")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def orgs_set_profile(name: str, profile: str, as_json: bool) -> None:
+    settings = _settings()
+    store = _store(settings)
+    org = _find(store, name)
+    try:
+        org = store.set_organization_profile(org.id, profile)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+    _emit(
+        as_json,
+        _org_data(settings, org),
+        f"IdP profile of {org.slug}: {org.profile} ({get_profile(org.profile).key})",
+    )
 
 
 @orgs.command("list", help="List organizations.")
@@ -128,7 +161,7 @@ def orgs_list(as_json: bool) -> None:
     for row in rows:
         token = row["token"]
         state = f"token {token['prefix']}… ({token['status']})" if token else "no token"
-        click.echo(f"{row['slug']}\t{row['tenant_url']}\t{state}")
+        click.echo(f"{row['slug']}\t{row['tenant_url']}\t{state}\tprofile {row['profile']}")
 
 
 @main.group(help="The organization's secret SCIM token.")

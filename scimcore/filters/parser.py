@@ -50,8 +50,9 @@ Type checks (RFC 7644 3.4.2.2 table 3; each failure is :class:`InvalidFilter`):
   ``null`` only with ``eq``/``ne``; no filter on a complex attribute without a
   ``value`` sub-attribute.
 * string/reference/binary need a string value; integer/decimal a number;
-  boolean ``true``/``false`` (the strings ``"true"``/``"false"`` in any case are
-  accepted and converted, as Entra ID sends them); dateTime a string that is an
+  boolean ``true``/``false`` (under rule ``entra.boolean-strings`` of the IdP
+  profile, :mod:`scimcore.compat`, the strings ``"true"``/``"false"`` in any case
+  are accepted and converted); dateTime a string that is an
   RFC 3339 ``date-time`` with an offset, stored in the node as
   :func:`canonical_datetime` so that string order equals time order.
 """
@@ -62,6 +63,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ..compat import AUTO, Profile, boolean_from_string
 from ..errors import InvalidFilter, InvalidPath
 from ..paths import AttrPath, ResolvedPath, resolve
 from ..schema.attributes import Attribute, AttributeType, Mutability, ResourceType
@@ -149,14 +151,16 @@ def parse_datetime(text: str) -> datetime | None:
         return None
 
 
-def parse_filter(text: str, resource_type: ResourceType) -> Filter:
+def parse_filter(text: str, resource_type: ResourceType, profile: Profile = AUTO) -> Filter:
     """Parse ``text`` (RFC 7644 3.4.2.2) into a resolved, type-checked :data:`Filter`.
 
     Raises :class:`InvalidFilter` (and nothing else, whatever the input) with a
     detail that names the problem and its 1-based position in ``text``.
+    ``profile`` is the IdP profile whose rule ``entra.boolean-strings`` decides
+    whether ``"true"``/``"false"`` strings compare with booleans.
     """
     try:
-        return _Parser(text, resource_type).parse()
+        return _Parser(text, resource_type, profile).parse()
     except InvalidFilter:
         raise
     except RecursionError as exc:  # MAX_NESTING should prevent this; be safe anyway
@@ -174,9 +178,10 @@ def _balanced(make: Callable[[Filter, Filter], Filter], items: list[Filter]) -> 
 class _Parser:
     """Recursive descent over the tokens of one filter; see the module grammar."""
 
-    def __init__(self, text: str, resource_type: ResourceType) -> None:
+    def __init__(self, text: str, resource_type: ResourceType, profile: Profile) -> None:
         self.text = text
         self.rt = resource_type
+        self.profile = profile
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
@@ -417,8 +422,9 @@ class _Parser:
         if kind is AttributeType.BOOLEAN:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true"
+            parsed = boolean_from_string(value, self.profile)
+            if parsed is not None:
+                return parsed
             raise InvalidFilter(
                 f"Attribute {name} is boolean; compare it with true or false, not {tok.text} "
                 f"{self.where(tok)}."

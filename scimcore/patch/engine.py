@@ -30,6 +30,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..compat import (
+    AUTO,
+    CREATE_MISSING_TYPED_VALUE,
+    DOTTED_PATCH_KEYS,
+    READ_ONLY_IN_PATCH_VALUE,
+    Profile,
+)
 from ..errors import InvalidPath, InvalidValue, NoTarget
 from ..errors import Mutability as MutabilityError
 from ..paths import ResolvedPath, split_schema_urn
@@ -72,15 +79,18 @@ def apply_patch(
     operations: Sequence[PatchOperation],
     *,
     load_members: Callable[[], list[dict[str, Any]]] | None = None,
+    profile: Profile = AUTO,
 ) -> PatchResult:
     """Apply ``operations`` in order to ``resource`` of type ``rt`` (RFC 7644 3.5.2).
 
     ``load_members`` returns the group's current members (``value``/``type``/
     ``display`` dicts); it is called at most once, and only for member filters
-    other than ``value eq`` (e.g. ``members[type eq "Group"]``). Any error is a
-    :class:`~scimcore.errors.ScimError` and leaves nothing applied.
+    other than ``value eq`` (e.g. ``members[type eq "Group"]``). ``profile`` is the
+    organization's IdP profile (:mod:`scimcore.compat`): which IdP quirks to
+    tolerate. Any error is a :class:`~scimcore.errors.ScimError` and leaves nothing
+    applied.
     """
-    engine = _Engine(rt, resource, load_members)
+    engine = _Engine(rt, resource, load_members, profile)
     for operation in operations:
         engine.apply(operation)
     changes = engine.ledger.changes()
@@ -93,8 +103,10 @@ class _Engine:
         rt: ResourceType,
         resource: dict[str, Any],
         load_members: Callable[[], list[dict[str, Any]]] | None,
+        profile: Profile,
     ) -> None:
         self.rt = rt
+        self.profile = profile
         self.doc: dict[str, Any] = copy.deepcopy(resource)
         self.ledger = MemberLedger(load_members)
 
@@ -110,7 +122,7 @@ class _Engine:
         if schema is not None and not schema[1]:
             self._apply_schema(op, schema[0])
             return
-        target = parse_target(self.rt, op.path)
+        target = parse_target(self.rt, op.path, self.profile)
         for attr in (target.attribute, target.sub):
             if attr is not None and attr.mutability is Mutability.READ_ONLY:
                 raise MutabilityError(f"'{target.text}' is read-only and cannot be modified.")
@@ -128,10 +140,15 @@ class _Engine:
         """No path (or a schema URN as path): ``value`` is a set of attributes.
 
         RFC 7644 3.5.2.1/3.5.2.3. Each key is handled as if it were the path of its
-        own operation, so Entra ID's dotted keys (``name.givenName``,
-        ``urn:...:enterprise:2.0:User:employeeNumber``) work. Read-only attributes
-        (``id``, ``meta``, ``groups``) and ``schemas`` are ignored, as clients echo
-        them (RFC 7644 3.3; Okta sends ``id`` when renaming a group).
+        own operation. Rules of the profile checked here:
+
+        * ``entra.dotted-patch-keys``: keys that are paths (``name.givenName``,
+          ``urn:...:enterprise:2.0:User:employeeNumber``); off, ``invalidPath``.
+        * ``okta.read-only-in-patch-value``: read-only attributes (``id``, ``meta``,
+          ``groups``) are ignored, as clients echo them (Okta sends ``id`` when
+          renaming a group); off, ``mutability`` (RFC 7644 3.5.2).
+
+        ``schemas`` is always ignored: it is the message's, not an attribute.
         """
         if not isinstance(value, dict):
             raise InvalidValue(
@@ -150,12 +167,23 @@ class _Engine:
                 text = key
             else:
                 text = f"{schema_id}:{key}"
-            target = parse_target(self.rt, text)
+            if any(c in key for c in ".:[") and not self.profile.allows(DOTTED_PATCH_KEYS):
+                raise InvalidPath(
+                    f"'{key}' in a no-path '{op}' value is a path, not an attribute name "
+                    "(RFC 7644 3.5.2.1, 3.5.2.3): give the path in 'path', or nest the "
+                    f"value as an object (IdP profile '{self.profile.key}')."
+                )
+            target = parse_target(self.rt, text, self.profile)
             if any(
                 a is not None and a.mutability is Mutability.READ_ONLY
                 for a in (target.attribute, target.sub)
             ):
-                continue
+                if self.profile.allows(READ_ONLY_IN_PATCH_VALUE):
+                    continue
+                raise MutabilityError(
+                    f"'{key}' is read-only and cannot be modified (RFC 7644 3.5.2; IdP "
+                    f"profile '{self.profile.key}')."
+                )
             self._dispatch(op, target, item)
 
     def _apply_schema(self, op: PatchOperation, schema_id: str) -> None:
@@ -185,7 +213,7 @@ class _Engine:
     def _write_whole(self, op: OpName, target: Target, value: Any) -> None:
         attr, path, label = target.attribute, target.path, target.text
         if attr.multi_valued:
-            incoming = coerce_many(attr, value, label)
+            incoming = coerce_many(attr, value, label, self.profile)
             if op == "replace":
                 self._assign(path, incoming)
                 return
@@ -194,19 +222,20 @@ class _Engine:
             elements += [e for e in incoming if e not in elements]
             self._settle_primary(attr, elements, range(first_new, len(elements)), label)
             self._assign(path, elements)
-        elif is_blank(value):
+        elif is_blank(value, self.profile):
             self._assign(path, None)
         elif attr.is_complex and isinstance(value, str):
-            # A bare string names the whole value: {"value": ...} replaces the old one.
-            self._assign(path, coerce_one(attr, value, label))
+            # A bare string names the whole value: {"value": ...} replaces the old one
+            # (rule entra.manager-bare-string, checked in coerce_complex).
+            self._assign(path, coerce_one(attr, value, label, self.profile))
         elif attr.is_complex:
             self._merge_single(target, value)
         else:
-            self._assign(path, coerce_simple(attr, value, label))
+            self._assign(path, coerce_simple(attr, value, label, self.profile))
 
     def _merge_single(self, target: Target, value: Any) -> None:
         attr = target.attribute
-        incoming = coerce_complex(attr, value, target.text)
+        incoming = coerce_complex(attr, value, target.text, self.profile)
         current = self._get(target.path)
         merged = self._merge(attr, current if isinstance(current, dict) else {}, incoming, target)
         self._assign(target.path, None if is_vacant(attr, merged) else merged)
@@ -216,10 +245,16 @@ class _Engine:
         elements = self._list(target.path)
         hits = [i for i, e in enumerate(elements) if element_matches(target, e)]
         patch = {target.sub.name: value} if target.sub is not None else value
-        incoming = coerce_complex(attr, patch, label)
+        incoming = coerce_complex(attr, patch, label, self.profile)
         if not hits:
-            template = filter_template(target)
-            if template is None or (op == "replace" and not _typed_slot(target, template)):
+            template = filter_template(target, self.profile)
+            if template is None or (
+                op == "replace"
+                and not (
+                    self.profile.allows(CREATE_MISSING_TYPED_VALUE)
+                    and _typed_slot(target, template)
+                )
+            ):
                 raise NoTarget(f"No value of '{attr.name}' matches '{label}' (RFC 7644 3.5.2.3).")
             created = compact({**template, **incoming})
             if is_vacant(attr, created):
@@ -281,7 +316,8 @@ class _Engine:
         """
         attr, label = target.attribute, target.text
         listed = [
-            coerce_one(attr, v, label) for v in (value if isinstance(value, list) else [value])
+            coerce_one(attr, v, label, self.profile)
+            for v in (value if isinstance(value, list) else [value])
         ]
 
         def listed_element(element: Any) -> bool:
@@ -316,9 +352,9 @@ class _Engine:
         if op == "add":
             if target.filter is not None:
                 raise InvalidPath(f"'{label}': add members with the path 'members'.")
-            self.ledger.add(members_from_value(attr, value, label))
+            self.ledger.add(members_from_value(attr, value, label, self.profile))
         elif op == "replace":
-            members = members_from_value(attr, value, label)
+            members = members_from_value(attr, value, label, self.profile)
             if target.filter is None:
                 self.ledger.replace(members)
                 return
@@ -330,7 +366,9 @@ class _Engine:
         elif target.filter is not None:
             self.ledger.remove(self._matching_members(target))
         elif not is_unassigned(value):
-            self.ledger.remove([m.value for m in members_from_value(attr, value, label)])
+            self.ledger.remove(
+                [m.value for m in members_from_value(attr, value, label, self.profile)]
+            )
         else:
             self.ledger.replace([])
 
@@ -432,8 +470,9 @@ def _typed_slot(target: Target, template: dict[str, Any]) -> bool:
     """Whether a replace that matched nothing may create the element it names.
 
     RFC 7644 3.5.2.3 makes a replace whose filter matches nothing ``noTarget``. Entra
-    ID (and Okta) send ``Replace emails[type eq "work"].value`` for a user who has no
-    work email yet and expect it to be set, so exactly that shape is tolerated: a
+    ID sends ``Replace emails[type eq "work"].value`` for a user who has no work email
+    yet and expects it to be set, so under rule ``entra.create-missing-typed-value``
+    (checked by the caller) exactly that shape is tolerated: a
     filter that only selects the ``type`` "slot", with a sub-attribute other than
     ``type`` to write. Any other filter (``emails[value eq "x"].type``) stays noTarget.
     """

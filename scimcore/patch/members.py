@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..compat import Profile
 from ..errors import InvalidValue, NoTarget
 from ..schema.attributes import Attribute
 from ..storage.base import Member
@@ -35,18 +36,18 @@ class MemberChanges:
         return bool(self.add or self.remove or self.replace is not None)
 
 
-def members_from_value(attr: Attribute, value: Any, label: str) -> list[Member]:
+def members_from_value(attr: Attribute, value: Any, label: str, profile: Profile) -> list[Member]:
     """The members a PATCH value lists: an array or one object; a bare string is an id.
 
     Each needs a non-empty string ``value``; ``type`` is ``User`` (default) or
     ``Group`` in any case; ``$ref`` is ignored (Entra ID sends ``"$ref": null``).
     """
-    if is_blank(value):
+    if is_blank(value, profile):
         return []
     items = value if isinstance(value, list) else [value]
     found: dict[str, Member] = {}
     for item in items:
-        element = coerce_one(attr, item, label)
+        element = coerce_one(attr, item, label, profile)
         member_id = element.get("value")
         if not isinstance(member_id, str) or not member_id:
             raise InvalidValue(f"Each of '{label}' needs a 'value': the member's id.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..compat import AUTO, Profile
 from ..errors import InvalidPath
 from ..filters import matches, parse_filter
 from ..filters.nodes import And, Compare, Filter, Or, ValuePath
@@ -44,7 +45,7 @@ class Target:
         return self.filter is None and self.sub is None
 
 
-def parse_target(rt: ResourceType, text: str) -> Target:
+def parse_target(rt: ResourceType, text: str, profile: Profile = AUTO) -> Target:
     """Resolve a PATCH path against ``rt``.
 
     Raises :class:`~scimcore.errors.InvalidPath` for an unknown attribute or a
@@ -70,7 +71,7 @@ def parse_target(rt: ResourceType, text: str) -> Target:
         )
     if not inner.strip():
         raise InvalidPath(f"'{text}' is not a valid path: the value filter is empty.")
-    parsed = parse_filter(f"{attr_text}[{inner}]", rt)
+    parsed = parse_filter(f"{attr_text}[{inner}]", rt, profile)
     if not isinstance(parsed, ValuePath):
         raise InvalidPath(f"'{text}' is not a valid path.")
     sub = None
@@ -119,7 +120,7 @@ def element_matches(target: Target, element: Any) -> bool:
     return matches(ValuePath(target.path, target.filter), wrapped)
 
 
-def filter_template(target: Target) -> dict[str, Any] | None:
+def filter_template(target: Target, profile: Profile) -> dict[str, Any] | None:
     """The element a filter describes, if it is a conjunction of ``eq`` comparisons.
 
     ``emails[type eq "work"]`` describes ``{"type": "work"}``: when no element
@@ -133,7 +134,7 @@ def filter_template(target: Target) -> dict[str, Any] | None:
     fields = _eq_fields(target.filter)
     if fields is None:
         return None
-    return coerce_complex(target.attribute, fields, target.text)
+    return coerce_complex(target.attribute, fields, target.text, profile)
 
 
 def _eq_fields(node: Filter) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..compat import EMPTY_STRING_UNASSIGNS, MANAGER_BARE_STRING, Profile, boolean_from_string
 from ..errors import InvalidPath, InvalidValue
 from ..schema.attributes import Attribute, AttributeType, Mutability
 
@@ -42,9 +43,13 @@ def _json_type(value: Any) -> str:
     return "an object"
 
 
-def is_blank(value: Any) -> bool:
-    """``null`` or ``""``: what Entra ID sends to clear an attribute."""
-    return value is None or value == ""
+def is_blank(value: Any, profile: Profile) -> bool:
+    """Whether a written value clears its target: ``null`` (RFC 7643 2.5) or ``""``.
+
+    ``""`` only under rule ``entra.empty-string-unassigns`` (Entra ID's gallery
+    checks and validator clear attributes with it); otherwise it is a string value.
+    """
+    return value is None or (value == "" and profile.allows(EMPTY_STRING_UNASSIGNS))
 
 
 def is_unassigned(value: Any) -> bool:
@@ -52,18 +57,20 @@ def is_unassigned(value: Any) -> bool:
     return value is None or (isinstance(value, list | dict) and not value)
 
 
-def coerce_simple(attr: Attribute, value: Any, label: str) -> Any:
+def coerce_simple(attr: Attribute, value: Any, label: str, profile: Profile) -> Any:
     """One value of a non-complex attribute, in the JSON type its definition names.
 
-    Booleans also accept the strings ``"True"``/``"False"`` in any case: Entra ID's
-    default (non-``aadOptscim062020``) mode sends ``"value": "False"`` for ``active``.
+    Under rule ``entra.boolean-strings`` booleans also accept the strings
+    ``"True"``/``"False"`` in any case: Entra ID's default (non-``aadOptscim062020``)
+    mode sends ``"value": "False"`` for ``active``.
     """
     kind = attr.type
     if kind is AttributeType.BOOLEAN:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
+        parsed = boolean_from_string(value, profile)
+        if parsed is not None:
+            return parsed
         expected = "a boolean"
     elif kind is AttributeType.INTEGER:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -80,13 +87,19 @@ def coerce_simple(attr: Attribute, value: Any, label: str) -> Any:
     raise InvalidValue(f"'{label}' expects {expected}, not {_json_type(value)}.")
 
 
-def coerce_complex(attr: Attribute, value: Any, label: str) -> dict[str, Any]:
+def coerce_complex(attr: Attribute, value: Any, label: str, profile: Profile) -> dict[str, Any]:
     """One value of a complex attribute, keys canonical, blanks kept as ``None``.
 
-    A bare string stands for ``{"value": ...}`` when the attribute has a ``value``
-    sub-attribute (Entra ID sends the enterprise ``manager`` this way).
+    Under rule ``entra.manager-bare-string`` a bare string stands for
+    ``{"value": ...}`` when the attribute has a ``value`` sub-attribute (Entra ID
+    sends the enterprise ``manager`` this way); otherwise it is ``invalidValue``
+    (RFC 7643 2.3.8: a complex value is an object).
     """
-    if isinstance(value, str) and attr.sub("value") is not None:
+    if (
+        isinstance(value, str)
+        and attr.sub("value") is not None
+        and profile.allows(MANAGER_BARE_STRING)
+    ):
         value = {"value": value}
     if not isinstance(value, dict):
         raise InvalidValue(f"'{label}' expects an object, not {_json_type(value)}.")
@@ -98,24 +111,26 @@ def coerce_complex(attr: Attribute, value: Any, label: str) -> dict[str, Any]:
         if sub.mutability is Mutability.READ_ONLY:
             continue
         name = f"{label}.{sub.name}"
-        if is_blank(item):
+        if is_blank(item, profile):
             out[sub.name] = None
         elif sub.multi_valued:
             items = item if isinstance(item, list) else [item]
-            out[sub.name] = [coerce_simple(sub, v, name) for v in items if not is_blank(v)] or None
+            out[sub.name] = [
+                coerce_simple(sub, v, name, profile) for v in items if not is_blank(v, profile)
+            ] or None
         else:
-            out[sub.name] = coerce_simple(sub, item, name)
+            out[sub.name] = coerce_simple(sub, item, name, profile)
     return out
 
 
-def coerce_one(attr: Attribute, value: Any, label: str) -> Any:
+def coerce_one(attr: Attribute, value: Any, label: str, profile: Profile) -> Any:
     """One value (one element, for a multi-valued attribute) of ``attr``."""
     if attr.is_complex:
-        return compact(coerce_complex(attr, value, label))
-    return coerce_simple(attr, value, label)
+        return compact(coerce_complex(attr, value, label, profile))
+    return coerce_simple(attr, value, label, profile)
 
 
-def coerce_many(attr: Attribute, value: Any, label: str) -> list[Any]:
+def coerce_many(attr: Attribute, value: Any, label: str, profile: Profile) -> list[Any]:
     """The elements of a multi-valued attribute: a list, or one element on its own.
 
     Blank and vacant elements are dropped, exact duplicates collapsed, and more
@@ -124,9 +139,9 @@ def coerce_many(attr: Attribute, value: Any, label: str) -> list[Any]:
     items = value if isinstance(value, list) else [value]
     out: list[Any] = []
     for item in items:
-        if is_blank(item):
+        if is_blank(item, profile):
             continue
-        element = coerce_one(attr, item, label)
+        element = coerce_one(attr, item, label, profile)
         if attr.is_complex and is_vacant(attr, element):
             continue
         if element not in out:

@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
+from ..compat import AUTO, Profile, boolean_from_string
 from ..errors import InvalidSyntax, InvalidValue, Mutability
 from .attributes import Attribute, AttributeType, ResourceType
 from .attributes import Mutability as Mut
@@ -51,17 +52,23 @@ class _String(fields.Field[str]):
 
 
 class _Boolean(fields.Field[bool]):
-    """A JSON boolean; the strings "true"/"false" in any case are accepted, as Entra ID
+    """A JSON boolean (RFC 7643 2.3.2). Under rule ``entra.boolean-strings`` of
+    ``profile`` the strings "true"/"false" in any case are accepted too, as Entra ID
     sends ``"False"`` for ``active`` unless the tenant opts into compliant PATCH."""
 
     default_error_messages = {"invalid": "Expected a boolean (true or false)."}
 
+    def __init__(self, *, profile: Profile, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.profile = profile
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kw: Any) -> bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise self.make_error("invalid")
+        parsed = boolean_from_string(value, self.profile)
+        if parsed is None:
+            raise self.make_error("invalid")
+        return parsed
 
 
 class _Integer(fields.Field[int]):
@@ -98,7 +105,6 @@ _SCALARS: dict[AttributeType, type[fields.Field[Any]]] = {
     AttributeType.STRING: _String,
     AttributeType.REFERENCE: _String,
     AttributeType.BINARY: _String,
-    AttributeType.BOOLEAN: _Boolean,
     AttributeType.INTEGER: _Integer,
     AttributeType.DECIMAL: _Decimal,
     AttributeType.DATETIME: _DateTime,
@@ -109,10 +115,12 @@ def _writable(attr: Attribute) -> bool:
     return attr.mutability is not Mut.READ_ONLY
 
 
-def _field(attr: Attribute) -> fields.Field[Any]:
+def _field(attr: Attribute, profile: Profile) -> fields.Field[Any]:
     inner: fields.Field[Any]
     if attr.is_complex:
-        inner = fields.Nested(_complex_schema(attr.sub_attributes), allow_none=True)
+        inner = fields.Nested(_complex_schema(attr.sub_attributes, profile), allow_none=True)
+    elif attr.type is AttributeType.BOOLEAN:
+        inner = _Boolean(allow_none=True, profile=profile)
     else:
         inner = _SCALARS[attr.type](allow_none=True)
     if attr.multi_valued:
@@ -120,22 +128,25 @@ def _field(attr: Attribute) -> fields.Field[Any]:
     return inner
 
 
-def _complex_schema(attrs: tuple[Attribute, ...]) -> type[Schema]:
-    declared = {a.name: _field(a) for a in attrs if _writable(a)}
+def _complex_schema(attrs: tuple[Attribute, ...], profile: Profile) -> type[Schema]:
+    declared = {a.name: _field(a, profile) for a in attrs if _writable(a)}
     return Schema.from_dict(declared)
 
 
 @functools.cache
-def _resource_schema(rt: ResourceType) -> Schema:
+def _resource_schema(rt: ResourceType, profile: Profile) -> Schema:
+    """The marshmallow schema of ``rt``; built once per resource type and profile."""
     declared: dict[str, fields.Field[Any]] = {
-        a.name: _field(a) for a in rt.schema.attributes if _writable(a)
+        a.name: _field(a, profile) for a in rt.schema.attributes if _writable(a)
     }
-    declared[EXTERNAL_ID.name] = _field(EXTERNAL_ID)
+    declared[EXTERNAL_ID.name] = _field(EXTERNAL_ID, profile)
     # marshmallow reads dots in field names as nesting, so extension URNs (which
     # contain "2.0") are declared under a safe name and read via data_key.
     for n, ext in enumerate(rt.extensions):
         declared[f"_ext{n}"] = fields.Nested(
-            _complex_schema(ext.schema.attributes), allow_none=True, data_key=ext.schema.id
+            _complex_schema(ext.schema.attributes, profile),
+            allow_none=True,
+            data_key=ext.schema.id,
         )
     return Schema.from_dict(declared)(unknown=EXCLUDE)
 
@@ -211,8 +222,12 @@ def check_schemas(rt: ResourceType, body: dict[str, Any]) -> list[str]:
     return [known[s.lower()] for s in schemas]
 
 
-def load_resource(rt: ResourceType, body: Any) -> Resource:
-    """Validate a POST/PUT body and return the canonical resource (without id/meta)."""
+def load_resource(rt: ResourceType, body: Any, profile: Profile = AUTO) -> Resource:
+    """Validate a POST/PUT body and return the canonical resource (without id/meta).
+
+    ``profile`` is the organization's IdP profile (:mod:`scimcore.compat`); rule
+    ``entra.boolean-strings`` decides whether ``"True"``/``"False"`` are booleans.
+    """
     if not isinstance(body, dict):
         raise InvalidSyntax("The request body must be a JSON object.")
     check_schemas(rt, body)
@@ -223,10 +238,10 @@ def load_resource(rt: ResourceType, body: Any) -> Resource:
             if not isinstance(value, dict):
                 raise InvalidValue(f"Extension '{ext.id}' must be a JSON object.")
             data[ext.id] = _canonical({a.name.lower(): a for a in ext.attributes}, value)
-    return validate(rt, data)
+    return validate(rt, data, profile)
 
 
-def validate(rt: ResourceType, data: Resource) -> Resource:
+def validate(rt: ResourceType, data: Resource, profile: Profile = AUTO) -> Resource:
     """Type-check a canonical resource and enforce required/canonical/primary rules.
 
     Used for POST/PUT bodies (after :func:`load_resource` canonicalised them) and for
@@ -234,7 +249,7 @@ def validate(rt: ResourceType, data: Resource) -> Resource:
     """
     payload = {k: v for k, v in data.items() if k not in ("id", "meta", "schemas", "groups")}
     try:
-        loaded = _resource_schema(rt).load(payload)
+        loaded = _resource_schema(rt, profile).load(payload)
     except ValidationError as exc:
         raise InvalidValue(" ".join(_describe(exc.messages))) from exc
     for n, ext in enumerate(rt.extensions):

@@ -37,12 +37,17 @@ TokenStatus: TypeAlias = Literal["active", "revoked", "superseded"]
 
 @dataclass(frozen=True)
 class Organization:
-    """A tenant: its own URL, its own resources, one active token."""
+    """A tenant: its own URL, its own resources, one active token.
+
+    ``profile`` names the IdP profile whose quirks the service tolerates for this
+    organization (:func:`scimcore.compat.get_profile`; ``auto`` by default).
+    """
 
     id: str
     slug: str
     name: str
     created: datetime
+    profile: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -181,13 +186,27 @@ class Store(Protocol):
 
     def session(self, organization_id: str) -> AbstractContextManager[StoreSession]: ...
 
-    def create_organization(self, slug: str, name: str) -> Organization:
-        """Create a tenant; a taken slug raises :class:`~scimcore.errors.Uniqueness`."""
+    def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
+        """Create a tenant; a taken slug raises :class:`~scimcore.errors.Uniqueness`.
+
+        ``profile`` is checked and stored as :meth:`set_organization_profile` does.
+        """
         ...
 
     def get_organization(self, slug: str) -> Organization | None: ...
 
     def list_organizations(self) -> list[Organization]: ...
+
+    def set_organization_profile(self, organization_id: str, profile: str) -> Organization:
+        """Select the organization's IdP profile (:mod:`scimcore.compat`).
+
+        The name is checked and spelled canonically by
+        :func:`scimcore.compat.canonical_profile_name` (unknown:
+        :class:`~scimcore.errors.InvalidValue`), so ``okta`` follows the latest
+        version and ``okta@1`` stays pinned. An unknown organization raises
+        :class:`~scimcore.errors.NotFound`. Returns the updated organization.
+        """
+        ...
 
     def set_token(self, organization_id: str, token_hash: str, prefix: str) -> TokenInfo:
         """Make this the organization's only active token, superseding the previous one

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..compat import canonical_profile_name
 from ..errors import InvalidValue, NotFound, PreconditionFailed, Uniqueness
 from ..filters import matches
 from ..paths import ResolvedPath
@@ -333,12 +334,22 @@ class MemoryStore:
             yield MemorySession(state, self._names)
             self._states[organization_id] = state
 
-    def create_organization(self, slug: str, name: str) -> Organization:
+    def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
+        profile = canonical_profile_name(profile)
         with self._lock:
             if any(o.slug == slug for o in self._orgs.values()):
                 raise Uniqueness(f"Organization slug '{slug}' is already taken.")
-            org = Organization(str(uuid.uuid4()), slug, name, datetime.now(UTC))
+            org = Organization(str(uuid.uuid4()), slug, name, datetime.now(UTC), profile)
             self._orgs[org.id] = org
+            return org
+
+    def set_organization_profile(self, organization_id: str, profile: str) -> Organization:
+        profile = canonical_profile_name(profile)
+        with self._lock:
+            org = self._orgs.get(organization_id)
+            if org is None:
+                raise NotFound(f"Organization '{organization_id}' does not exist.")
+            org = self._orgs[organization_id] = replace(org, profile=profile)
             return org
 
     def get_organization(self, slug: str) -> Organization | None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from ...compat import DEFAULT_PROFILE, canonical_profile_name
 from ...errors import (
     InvalidValue,
     NotFound,
@@ -514,18 +515,37 @@ class SqlStore:
 
     # -- organizations ------------------------------------------------------------------
 
-    def create_organization(self, slug: str, name: str) -> Organization:
-        org = Organization(id=str(uuid.uuid4()), slug=slug, name=name, created=_now())
+    def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
+        org = Organization(
+            id=str(uuid.uuid4()),
+            slug=slug,
+            name=name,
+            created=_now(),
+            profile=canonical_profile_name(profile),
+        )
         try:
             with self._begin() as conn:
                 conn.execute(
                     sa.insert(organizations).values(
-                        id=org.id, slug=slug, name=name, created=org.created
+                        id=org.id, slug=slug, name=name, created=org.created, profile=org.profile
                     )
                 )
         except sa.exc.IntegrityError as exc:
             raise Uniqueness(f"Organization slug '{slug}' is already taken.") from exc
         return org
+
+    def set_organization_profile(self, organization_id: str, profile: str) -> Organization:
+        profile = canonical_profile_name(profile)
+        with self._begin() as conn:
+            row = conn.execute(
+                sa.update(organizations)
+                .where(organizations.c.id == organization_id)
+                .values(profile=profile)
+                .returning(*organizations.c)
+            ).first()
+        if row is None:
+            raise NotFound(f"Organization '{organization_id}' does not exist.")
+        return _org(row)
 
     def get_organization(self, slug: str) -> Organization | None:
         with self._begin(write=False) as conn:
@@ -621,7 +641,13 @@ class SqlStore:
 
 def _org(row: Row[Any]) -> Organization:
     m = row._mapping
-    return Organization(id=m["id"], slug=m["slug"], name=m["name"], created=m["created"])
+    return Organization(
+        id=m["id"],
+        slug=m["slug"],
+        name=m["name"],
+        created=m["created"],
+        profile=m["profile"] or DEFAULT_PROFILE,
+    )
 
 
 def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> Any:

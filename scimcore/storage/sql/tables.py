@@ -80,6 +80,8 @@ organizations = sa.Table(
     sa.Column("slug", sa.String(100), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
+    # The IdP profile (scimcore.compat), e.g. "auto", "okta" or "okta@1" (pinned).
+    sa.Column("profile", sa.String(64), nullable=False, server_default="auto"),
 )
 
 scim_tokens = sa.Table(
