@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .bulk import BULK_REQUEST, BULK_RESPONSE
 from .discovery import SPC_SCHEMA, ServiceConfig
 from .errors import ERROR_SCHEMA
 from .pagination import LIST_RESPONSE
@@ -79,10 +80,12 @@ _STATUS_TEXT = {
     "invalidCursor).",
     401: "Missing, malformed, unknown, revoked or other-organization bearer token.",
     404: "No such resource (or it was deleted).",
+    405: "The method is not allowed here (the Allow header lists the allowed ones).",
     409: "uniqueness: userName / group displayName already taken in the organization.",
     412: "If-Match does not name the resource's current version.",
     413: "The request body is larger than the service accepts.",
     415: "The request body is not application/scim+json or application/json.",
+    501: "/Me with a token that names no user (the organization's secret token).",
     503: "The database cannot be reached; retry later.",
 }
 
@@ -243,6 +246,132 @@ def _patch_op_schema() -> Json:
             },
         },
     }
+
+
+def _bulk_schemas(config: ServiceConfig) -> dict[str, Json]:
+    """BulkRequest / BulkResponse (RFC 7644 3.7)."""
+    method = {"type": "string", "enum": ["POST", "PUT", "PATCH", "DELETE"]}
+    return {
+        "BulkRequest": {
+            "type": "object",
+            "description": "Operations run one by one, each as its own request (RFC 7644 3.7); "
+            "bulkId:<id> in a path or data names a resource a POST of this request created.",
+            "required": ["schemas", "Operations"],
+            "properties": {
+                "schemas": {"type": "array", "items": {"const": BULK_REQUEST}, "minItems": 1},
+                "failOnErrors": {"type": "integer", "minimum": 1},
+                "Operations": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": config.max_bulk_operations,
+                    "items": {
+                        "type": "object",
+                        "required": ["method", "path"],
+                        "properties": {
+                            "method": method,
+                            "path": {"type": "string"},
+                            "bulkId": {"type": "string"},
+                            "version": {"type": "string"},
+                            "data": {},
+                        },
+                    },
+                },
+            },
+        },
+        "BulkResponse": {
+            "type": "object",
+            "required": ["schemas", "Operations"],
+            "properties": {
+                "schemas": {"type": "array", "items": {"const": BULK_RESPONSE}},
+                "Operations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": {
+                            "method": {"type": "string"},
+                            "bulkId": {"type": "string"},
+                            "version": {"type": "string"},
+                            "location": {"type": "string"},
+                            "status": {"type": "string", "pattern": "^[1-5][0-9][0-9]$"},
+                            "response": _ref("Error"),
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _bulk_and_me_paths(users: ResourceType | None) -> dict[str, Json]:
+    paths: dict[str, Json] = {
+        "/Bulk": {
+            "post": {
+                "operationId": "bulk",
+                "summary": "Run several operations (RFC 7644 3.7); each reports its own status.",
+                "tags": ["Bulk"],
+                "requestBody": _request_body(_ref("BulkRequest")),
+                "responses": {
+                    "200": {
+                        "description": "The result of every operation that ran.",
+                        "content": _content(_ref("BulkResponse")),
+                    },
+                    **_errors(400, 413, 415),
+                },
+            }
+        }
+    }
+    if users is None:
+        return paths
+    me = "The User the bearer JWT's sub names (RFC 7644 3.11)."
+    paths["/Me"] = {
+        "get": {
+            "operationId": "getMe",
+            "summary": me,
+            "tags": ["Me"],
+            "parameters": _params("attributes", "excludedAttributes"),
+            "responses": {
+                "200": _resource_response(users.name, "The authenticated user."),
+                **_errors(400, 404, 501),
+            },
+        },
+        "put": {
+            "operationId": "replaceMe",
+            "summary": me,
+            "tags": ["Me"],
+            "requestBody": _request_body(_ref(f"{users.name}Request")),
+            "responses": {
+                "200": _resource_response(users.name, "The replaced user."),
+                **_errors(400, 404, 409, 412, 413, 415, 501),
+            },
+        },
+        "patch": {
+            "operationId": "patchMe",
+            "summary": me,
+            "tags": ["Me"],
+            "requestBody": _request_body(_ref("PatchOp")),
+            "responses": {
+                "200": _resource_response(users.name, "The patched user."),
+                **_errors(400, 404, 409, 412, 413, 415, 501),
+            },
+        },
+        "delete": {
+            "operationId": "deleteMe",
+            "summary": me,
+            "tags": ["Me"],
+            "responses": {
+                "204": {"description": "The user was deleted."},
+                **_errors(404, 412, 501),
+            },
+        },
+        "post": {
+            "operationId": "postMe",
+            "summary": "Not supported: create users at /Users.",
+            "tags": ["Me"],
+            "responses": _errors(405, 501),
+        },
+    }
+    return paths
 
 
 def _search_request_schema() -> Json:
@@ -732,6 +861,8 @@ def openapi_document(
         }
     }
     paths.update(_discovery_paths())
+    paths.update(_bulk_and_me_paths(next((rt for rt in types if rt.id == "User"), None)))
+    schemas.update(_bulk_schemas(config))
     schemas["ListResponse"] = _list_response(any_resource)
     schemas["Error"] = _error_schema()
     schemas["PatchOp"] = _patch_op_schema()
@@ -771,7 +902,8 @@ def openapi_document(
         },
         "servers": [_server(server_url, default_org)],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": rt.name} for rt in types] + [{"name": "Search"}, {"name": "Discovery"}],
+        "tags": [{"name": rt.name} for rt in types]
+        + [{"name": n} for n in ("Search", "Bulk", "Me", "Discovery")],
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -49,6 +49,8 @@ TENANT_PATHS = {
     "/ResourceTypes/{id}": {"get"},
     "/Schemas": {"get"},
     "/Schemas/{id}": {"get"},
+    "/Bulk": {"post"},
+    "/Me": {"get", "put", "patch", "delete", "post"},
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -363,3 +365,12 @@ def test_the_service_serves_the_document_without_authentication(app: Any) -> Non
     )
     assert client.post("/scim/v2/openapi.json").status_code == 405
     assert client.delete("/scim/v2/openapi.json").status_code == 405
+
+
+def test_bulk_and_me_are_documented_with_their_limits() -> None:
+    doc = openapi_document()
+    assert "post" in doc["paths"]["/Bulk"]
+    bulk = doc["components"]["schemas"]["BulkRequest"]
+    assert bulk["properties"]["Operations"]["maxItems"] == 1000
+    assert set(doc["paths"]["/Me"]) == {"get", "put", "patch", "delete", "post"}
+    assert "501" in doc["paths"]["/Me"]["get"]["responses"]

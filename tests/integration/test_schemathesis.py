@@ -49,11 +49,14 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+# /Me answers its documented 501 to the organization's secret token (the token these
+# runs use), which a no-5xx check cannot tell from a crash; tests/server/test_me_api.py
+# covers /Me with JWTs.
 OPERATIONS = [
     (method.upper(), path)
     for path, item in openapi_document()["paths"].items()
     for method in item
-    if method in ("get", "post", "put", "patch", "delete")
+    if method in ("get", "post", "put", "patch", "delete") and path != "/Me"
 ]
 
 
