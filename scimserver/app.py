@@ -28,6 +28,7 @@ from scimcore.openapi import openapi_document
 from scimcore.schema.attributes import ResourceType
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
+from .admin import init_admin
 from .config import Settings
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
@@ -85,6 +86,7 @@ def create_app(
     )
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
     app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}
+    init_admin(app, settings, store, service)  # the console under /admin (SQL store only)
 
     def tenant_url(org: str) -> str:
         base = settings.public_url or request.host_url.rstrip("/")

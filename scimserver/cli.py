@@ -13,6 +13,7 @@ import click
 from scimcore import Organization, ScimError, Store, issue_token
 from scimcore.compat import DEFAULT_PROFILE, get_profile
 
+from .cli_admins import admins
 from .cli_csv import csv, services
 from .config import ConfigError, Settings
 from .conformance.cli import check
@@ -222,6 +223,7 @@ def serve(host: str, port: int, workers: int) -> None:
 main.add_command(csv)
 main.add_command(services)
 main.add_command(check)
+main.add_command(admins)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -273,3 +273,118 @@ service_accounts = sa.Table(
     sa.Index("ix_service_accounts_user", "organization_id", "user_id"),
     sqlite_autoincrement=True,
 )
+
+
+# -- admin console (revision 0006) -------------------------------------------------------
+#
+# Console administrators, the organizations each may see, their server-side sessions
+# (the cookie holds a random value; only its SHA-256 is stored, so a database reader
+# cannot ride a session), failed sign-ins for throttling (keyed by a hash of
+# email + client address), an audit trail of console actions, and CSV jobs (the
+# uploaded file is kept only encrypted, under a key the browser holds, until the job
+# runs; afterwards only its hash, the counts and the secret-free result CSV remain).
+
+admin_accounts = sa.Table(
+    "admin_accounts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # Lowered by Python; unique.
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("last_sign_in", UTCDateTime(), nullable=True),
+)
+
+admin_memberships = sa.Table(
+    "admin_memberships",
+    metadata,
+    sa.Column(
+        "admin_id",
+        sa.String(36),
+        sa.ForeignKey("admin_accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.PrimaryKeyConstraint("admin_id", "organization_id"),
+)
+
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "admin_id",
+        sa.String(36),
+        sa.ForeignKey("admin_accounts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("last_seen", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_admin_sessions_admin_id", "admin_id"),
+    sa.Index("ix_admin_sessions_expires_at", "expires_at"),
+)
+
+admin_sign_in_failures = sa.Table(
+    "admin_sign_in_failures",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index("ix_admin_sign_in_failures_key_hash_at", "key_hash", "at"),
+    sqlite_autoincrement=True,
+)
+
+admin_audit = sa.Table(
+    "admin_audit",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    # NULL for events outside any one organization (sign-in, sign-out).
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text(), nullable=True),
+    sa.Column("detail", JsonDoc, nullable=False),
+    sa.Index("ix_admin_audit_organization_id_id", "organization_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+admin_csv_jobs = sa.Table(
+    "admin_csv_jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    # pending (previewed) -> running -> done | failed; dropped files are NULLed.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("atomic", sa.Boolean(), nullable=False),
+    # Fernet ciphertext of the upload under a per-job key that only the browser holds.
+    sa.Column("file_ciphertext", sa.Text(), nullable=True),
+    sa.Column("preview", JsonDoc, nullable=True),
+    sa.Column("summary", JsonDoc, nullable=True),
+    sa.Column("result_csv", sa.LargeBinary(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("finished", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+    sa.Index("ix_admin_csv_jobs_organization_id_created", "organization_id", "created"),
+)

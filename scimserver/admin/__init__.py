@@ -1,0 +1,54 @@
+"""The admin console: server-rendered pages under ``/admin`` for IT administrators.
+
+Sign-in, Settings > SCIM (tenant URL and token), Users and Groups, CSV import and
+export, integrations and the activity trail. Views are thin: they parse the form,
+call scimcore (the same store and filter engine as the SCIM API) and render a
+template. The console needs the SQL store (its tables come with the migrations); an
+application built on another store simply has no console.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from scimcore import ScimService, Store
+from scimcore.accounts import KeyRing
+from scimcore.adapters.csv import DEFAULT_MAX_BYTES
+from scimcore.storage.sql import SqlAccountStore, SqlStore
+from scimcore.storage.sql.admins import SqlAdminStore
+
+from ..config import Settings
+from .blueprint import Console, bp
+from .security import CookiePolicy, Sessions, Throttle
+
+__all__ = ["init_admin"]
+
+
+def init_admin(app: Flask, settings: Settings, store: Store, service: ScimService) -> bool:
+    """Register the console on ``app``; False (and nothing registered) without SQL."""
+    if not isinstance(store, SqlStore):
+        return False
+    from . import (  # noqa: F401  (importing a views module registers its routes)
+        views_activity,
+        views_auth,
+        views_csv,
+        views_directory,
+        views_integrations,
+        views_scim,
+    )
+
+    admins = SqlAdminStore(store.engine)
+    secure = bool(settings.public_url and settings.public_url.startswith("https://"))
+    app.extensions["scimserver_admin"] = Console(
+        settings=settings,
+        store=store,
+        service=service,
+        admins=admins,
+        accounts=SqlAccountStore(store.engine),
+        sessions=Sessions(admins, CookiePolicy(secure=secure)),
+        throttle=Throttle(admins),
+        keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
+        upload_limit=DEFAULT_MAX_BYTES + 256 * 1024,
+    )
+    app.register_blueprint(bp)
+    return True

@@ -1,0 +1,73 @@
+"""The console's search box: a plain word, or a SCIM filter (RFC 7644 3.4.2.2).
+
+A plain word becomes ``userName co "w" or displayName co "w" or emails co "w"``
+(Groups: ``displayName co "w"``), so both forms run through the same filter engine
+and the same store query as the SCIM API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from scimcore import InvalidFilter, ScimError
+from scimcore.compat import get_profile
+from scimcore.filters import Filter, parse_filter
+from scimcore.paths import resolve
+from scimcore.schema.attributes import ResourceType
+from scimcore.storage.base import Sort
+
+#: Words that make the text a SCIM filter rather than a plain word.
+_FILTER_SYNTAX = re.compile(
+    r"\b(eq|ne|co|sw|ew|gt|ge|lt|le|pr|and|or|not)\b|[\[\]()\"]", re.IGNORECASE
+)
+WORD_ATTRIBUTES = {
+    "User": ("userName", "displayName", "emails"),
+    "Group": ("displayName",),
+}
+SORTABLE = {
+    "User": {
+        "userName": "userName",
+        "displayName": "displayName",
+        "created": "meta.created",
+        "modified": "meta.lastModified",
+    },
+    "Group": {
+        "displayName": "displayName",
+        "created": "meta.created",
+        "modified": "meta.lastModified",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Search:
+    filter: Filter | None
+    error: str | None = None
+    is_filter: bool = False
+
+
+def parse_search(text: str, rt: ResourceType, profile: str | None) -> Search:
+    """The filter for ``text``; a malformed filter gives ``error`` (never raises)."""
+    text = text.strip()
+    if not text:
+        return Search(None)
+    if _FILTER_SYNTAX.search(text):
+        try:
+            return Search(parse_filter(text, rt, get_profile(profile)), is_filter=True)
+        except InvalidFilter as exc:
+            return Search(None, exc.detail, is_filter=True)
+    word = json.dumps(text)
+    clause = " or ".join(f"{a} co {word}" for a in WORD_ATTRIBUTES.get(rt.id, ("displayName",)))
+    try:
+        return Search(parse_filter(clause, rt, get_profile(profile)))
+    except ScimError as exc:  # pragma: no cover - a quoted word always parses
+        return Search(None, exc.detail)
+
+
+def parse_sort(key: str, rt: ResourceType, descending: bool) -> Sort | None:
+    path = SORTABLE.get(rt.id, {}).get(key)
+    if path is None:
+        return None
+    return Sort(resolve(rt, path, implicit_value=True), descending)

@@ -1,0 +1,92 @@
+"""Sign in, sign out, and the list of the administrator's organizations."""
+
+from __future__ import annotations
+
+from flask import g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from .blueprint import (
+    bp,
+    console,
+    current_session,
+    login_required,
+    my_organizations,
+    organization,
+    page,
+    safe_next,
+)
+from .passwords import dummy_hash, verify_password
+from .security import FAILURE_WINDOW
+
+#: The same words for an unknown email and a wrong password.
+WRONG = "The email or password is incorrect."
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    c = console()
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_session() is not None:
+            return redirect(target)
+        notice = "Your session has ended. Sign in again." if g.get("session_expired") else None
+        return page("login.html", next=target, notice=notice, email="")
+    email = request.form.get("email", "").strip().lower()[:320]
+    password = request.form.get("password", "")
+    key = c.throttle.key(email, request.remote_addr)
+    if c.throttle.blocked(key):
+        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
+        response = page(
+            "login.html",
+            status=429,
+            next=target,
+            email=email,
+            error=f"Too many failed attempts. Wait {minutes} minutes and try again.",
+        )
+        response.headers["Retry-After"] = str(int(FAILURE_WINDOW.total_seconds()))
+        return response
+    admin = c.admins.get_admin_by_email(email) if email else None
+    ok = verify_password(password, admin.password_hash if admin else dummy_hash())
+    if admin is None or not ok:
+        c.throttle.failed(key)
+        c.admins.record(None, email or "-", "sign_in.failed", None, {})
+        return page("login.html", status=401, next=target, email=email, error=WRONG)
+    c.throttle.succeeded(key)
+    response = redirect(target)
+    c.sessions.open(response, admin.id)
+    c.admins.record(None, admin.email, "sign_in", None, {})
+    return response
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    c = console()
+    session = current_session()
+    response = redirect(url_for("admin.login"))
+    if session is not None:
+        c.admins.record(None, session.admin.email, "sign_out", None, {})
+    c.sessions.close(response)
+    return response
+
+
+@bp.get("/")
+@login_required
+def index() -> ResponseReturnValue:
+    orgs = my_organizations()
+    if len(orgs) == 1:
+        return redirect(url_for("admin.scim_settings", slug=orgs[0].slug))
+    return page("index.html", organizations=orgs)
+
+
+@bp.get("/o/<slug>/")
+@login_required
+def org_home(slug: str) -> ResponseReturnValue:
+    return redirect(url_for("admin.scim_settings", slug=organization(slug).slug))
+
+
+@bp.get("/switch")
+@login_required
+def switch() -> ResponseReturnValue:
+    return redirect(
+        url_for("admin.scim_settings", slug=organization(request.args.get("to", "")).slug)
+    )

@@ -1,0 +1,96 @@
+"""Helpers for the admin console tests: an app with a key ring, administrators, sign-in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from scimcore import issue_token
+from scimcore.accounts import IntegrationSettings
+from scimcore.storage.sql.admins import SqlAdminStore
+from scimserver.admin import passwords
+
+PASSWORD = "correct horse battery staple"
+SECRET_KEY = Fernet.generate_key().decode()
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_app(database_url: str, **settings: Any) -> Any:
+    from scimserver import Settings, create_app
+
+    return create_app(
+        Settings(
+            database_url=database_url,
+            public_url=settings.pop("public_url", "https://scim.example.com"),
+            secret_keys=(SECRET_KEY,),
+            **settings,
+        )
+    )
+
+
+@dataclass
+class Tenant:
+    slug: str
+    id: str
+    token: str
+
+
+def new_tenant(app: Any, name: str | None = None) -> Tenant:
+    store = app.extensions["scimcore"]["store"]
+    org = store.create_organization(name or f"org-{uuid.uuid4().hex[:10]}", "Org " + (name or ""))
+    return Tenant(org.slug, org.id, issue_token(store, org).token)
+
+
+def admin_store(app: Any) -> SqlAdminStore:
+    return app.extensions["scimserver_admin"].admins  # type: ignore[no-any-return]
+
+
+def new_admin(app: Any, *tenants: Tenant, password: str = PASSWORD) -> str:
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    admin_store(app).create_admin(email, passwords.hash_password(password), [t.id for t in tenants])
+    return email
+
+
+def csrf_from(html: str) -> str:
+    found = _TOKEN.search(html)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def page_token(client: Any, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return csrf_from(response.get_data(as_text=True))
+
+
+def sign_in(client: Any, email: str, password: str = PASSWORD, **extra: str) -> Any:
+    token = page_token(client, "/admin/login")
+    return client.post(
+        "/admin/login", data={"csrf_token": token, "email": email, "password": password, **extra}
+    )
+
+
+def create_user(client: Any, tenant: Tenant, user_name: str, **attrs: Any) -> dict[str, Any]:
+    response = client.post(
+        f"/scim/v2/organizations/{tenant.slug}/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            **attrs,
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def create_service(app: Any, tenant: Tenant, name: str, kind: str, *profiles: str) -> None:
+    accounts = app.extensions["scimserver_admin"].accounts
+    with accounts.accounts(tenant.id) as session:
+        session.create_integration(
+            name, kind, IntegrationSettings(license_profiles=tuple(profiles))
+        )

@@ -1,0 +1,545 @@
+"""The admin console through the Flask test client, on SQLite and PostgreSQL.
+
+Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from scimserver.admin import passwords
+
+from .admin_support import (
+    PASSWORD,
+    Tenant,
+    admin_store,
+    create_service,
+    create_user,
+    csrf_from,
+    make_app,
+    new_admin,
+    new_tenant,
+    page_token,
+    sign_in,
+)
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap scrypt parameters in tests (they are stored in each hash)."""
+    monkeypatch.setattr(passwords, "N", 2**10)
+    monkeypatch.setattr(passwords, "P", 1)
+
+
+@pytest.fixture
+def console_app(database_url: str) -> Any:
+    return make_app(database_url)
+
+
+@pytest.fixture
+def tenant(console_app: Any) -> Tenant:
+    return new_tenant(console_app)
+
+
+@pytest.fixture
+def client(console_app: Any, tenant: Tenant) -> Any:
+    """A browser signed in as an administrator of ``tenant`` only."""
+    client = console_app.test_client()
+    response = sign_in(client, new_admin(console_app, tenant))
+    assert response.status_code == 302
+    return client
+
+
+def _text(response: Any) -> str:
+    return str(response.get_data(as_text=True))
+
+
+# -- sign-in, sessions, CSRF, throttling -------------------------------------------------
+
+
+def test_sign_in_sets_httponly_samesite_secure_session_cookie(console_app: Any) -> None:
+    t = new_tenant(console_app)
+    client = console_app.test_client()
+    response = sign_in(client, new_admin(console_app, t))
+    assert response.status_code == 302
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if "scimserver_admin=" in c)
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "Path=/admin" in cookie
+    assert client.get(response.headers["Location"], follow_redirects=True).status_code == 200
+
+
+def test_cookie_is_not_secure_when_public_url_is_http(database_url: str) -> None:
+    app = make_app(database_url, public_url="http://127.0.0.1:8000")
+    t = new_tenant(app)
+    response = sign_in(app.test_client(), new_admin(app, t))
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if "scimserver_admin=" in c)
+    assert "Secure" not in cookie and "HttpOnly" in cookie
+
+
+def test_wrong_password_and_unknown_email_get_the_same_generic_message(
+    console_app: Any, tenant: Tenant
+) -> None:
+    email = new_admin(console_app, tenant)
+    wrong = sign_in(console_app.test_client(), email, "not the password at all")
+    unknown = sign_in(console_app.test_client(), "nobody@example.com", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email or password is incorrect." in _text(wrong)
+    assert "The email or password is incorrect." in _text(unknown)
+    assert "scimserver_admin=" not in " ".join(wrong.headers.getlist("Set-Cookie"))
+
+
+def test_sixth_attempt_within_the_window_is_throttled_even_with_the_right_password(
+    console_app: Any, tenant: Tenant
+) -> None:
+    email = new_admin(console_app, tenant)
+    client = console_app.test_client()
+    for _ in range(5):
+        assert sign_in(client, email, "wrong password!!").status_code == 401
+    blocked = sign_in(client, email, PASSWORD)
+    assert blocked.status_code == 429
+    assert "Too many failed attempts" in _text(blocked)
+    assert int(blocked.headers["Retry-After"]) > 0
+    # another email from the same address is not affected
+    other = new_admin(console_app, tenant)
+    assert sign_in(client, other).status_code == 302
+
+
+def test_post_without_csrf_token_is_refused_with_400(console_app: Any, tenant: Tenant) -> None:
+    email = new_admin(console_app, tenant)
+    client = console_app.test_client()
+    client.get("/admin/login")
+    refused = client.post("/admin/login", data={"email": email, "password": PASSWORD})
+    assert refused.status_code == 400
+    assert "security token" in _text(refused)
+
+
+def test_signed_in_post_with_forged_csrf_token_is_refused_and_changes_nothing(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    store = console_app.extensions["scimcore"]["store"]
+    before = store.token_info(tenant.id)
+    for data in ({"confirm": "yes"}, {"confirm": "yes", "csrf_token": "forged"}):
+        response = client.post(f"/admin/o/{tenant.slug}/settings/scim/generate", data=data)
+        assert response.status_code == 400
+    assert store.token_info(tenant.id) == before
+
+
+def test_anonymous_visitor_is_sent_to_sign_in_and_back(console_app: Any, tenant: Tenant) -> None:
+    client = console_app.test_client()
+    target = f"/admin/o/{tenant.slug}/users"
+    response = client.get(target)
+    assert response.status_code == 302
+    assert "/admin/login?next=" in response.headers["Location"]
+    signed = sign_in(client, new_admin(console_app, tenant), next=target)
+    assert signed.headers["Location"] == target
+
+
+def test_next_parameter_never_redirects_off_the_console(console_app: Any, tenant: Tenant) -> None:
+    client = console_app.test_client()
+    for target in ("https://evil.example.com/", "//evil.example.com/admin/", "/scim/v2"):
+        response = sign_in(client, new_admin(console_app, tenant), next=target)
+        assert response.headers["Location"] == "/admin/"
+        token = page_token(client, f"/admin/o/{tenant.slug}/users")
+        client.post("/admin/logout", data={"csrf_token": token})
+
+
+def test_sign_out_ends_the_session_on_the_server(client: Any, tenant: Tenant) -> None:
+    token = page_token(client, f"/admin/o/{tenant.slug}/users")
+    cookie = client.get_cookie("scimserver_admin", path="/admin").value
+    assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302
+    client.set_cookie("scimserver_admin", cookie, path="/admin")
+    assert client.get(f"/admin/o/{tenant.slug}/users").status_code == 302
+
+
+def test_expired_session_asks_to_sign_in_again(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    from scimcore.storage.sql.tables import admin_sessions
+
+    with admin_store(console_app).engine.begin() as conn:
+        conn.execute(
+            sa.update(admin_sessions).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    response = client.get(f"/admin/o/{tenant.slug}/users", follow_redirects=True)
+    assert "Your session has ended. Sign in again." in _text(response)
+
+
+def test_admin_of_one_organization_gets_404_for_another_organizations_pages(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    other = new_tenant(console_app)
+    user = create_user(console_app.test_client(), other, "secret.person@example.com")
+    for path in (
+        f"/admin/o/{other.slug}/settings/scim",
+        f"/admin/o/{other.slug}/settings/scim/generate",
+        f"/admin/o/{other.slug}/users",
+        f"/admin/o/{other.slug}/users/{user['id']}",
+        f"/admin/o/{other.slug}/groups",
+        f"/admin/o/{other.slug}/csv",
+        f"/admin/o/{other.slug}/integrations",
+        f"/admin/o/{other.slug}/activity",
+        f"/admin/o/{other.slug}/csv/export?kind=users",
+        "/admin/o/no-such-org/users",
+        f"/admin/o/{tenant.slug}/users/{user['id']}",  # the other org's user via my org
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "secret.person" not in _text(response)
+    token = page_token(client, f"/admin/o/{tenant.slug}/settings/scim")
+    posted = client.post(
+        f"/admin/o/{other.slug}/settings/scim/generate",
+        data={"csrf_token": token, "confirm": "yes"},
+    )
+    assert posted.status_code == 404
+
+
+def test_console_pages_send_security_headers_and_are_not_cached(
+    client: Any, tenant: Tenant
+) -> None:
+    response = client.get(f"/admin/o/{tenant.slug}/settings/scim")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unknown_console_url_gets_an_html_404(client: Any) -> None:
+    response = client.get("/admin/nothing/here")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def test_admin_with_several_organizations_picks_one(console_app: Any) -> None:
+    a, b = new_tenant(console_app), new_tenant(console_app)
+    client = console_app.test_client()
+    sign_in(client, new_admin(console_app, a, b))
+    html = _text(client.get("/admin/"))
+    assert a.slug in html and b.slug in html
+    switched = client.get(f"/admin/switch?to={b.slug}")
+    assert switched.headers["Location"].endswith(f"/admin/o/{b.slug}/settings/scim")
+
+
+# -- Settings > SCIM ---------------------------------------------------------------------
+
+
+def test_scim_settings_show_tenant_url_copy_button_and_token_state(
+    client: Any, tenant: Tenant
+) -> None:
+    html = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
+    assert f"https://scim.example.com/scim/v2/organizations/{tenant.slug}" in html
+    assert 'data-copy="tenant-url"' in html
+    assert tenant.token[:12] in html and tenant.token not in html
+    assert "active" in html and "Okta" in html and "Entra" in html
+
+
+def test_generate_asks_first_then_shows_the_new_token_once_and_the_old_one_dies(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    path = f"/admin/o/{tenant.slug}/settings/scim/generate"
+    confirm = client.get(path)
+    assert "stops working immediately" in _text(confirm)
+    response = client.post(path, data={"csrf_token": csrf_from(_text(confirm)), "confirm": "yes"})
+    html = _text(response)
+    new_token = re.search(r'id="new-token" readonly value="(scim_[^"]+)"', html)
+    assert new_token, html
+    assert "The previous token has stopped working" in html
+    scim = console_app.test_client()
+    users = f"/scim/v2/organizations/{tenant.slug}/Users"
+    old = scim.get(users, headers={"Authorization": f"Bearer {tenant.token}"})
+    new = scim.get(users, headers={"Authorization": f"Bearer {new_token.group(1)}"})
+    assert (old.status_code, new.status_code) == (401, 200)
+    again = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
+    assert new_token.group(1) not in again
+
+
+def test_revoke_stops_the_token(client: Any, console_app: Any, tenant: Tenant) -> None:
+    path = f"/admin/o/{tenant.slug}/settings/scim/revoke"
+    token = csrf_from(_text(client.get(path)))
+    response = client.post(path, data={"csrf_token": token, "confirm": "yes"})
+    assert response.status_code == 302
+    assert "revoked" in _text(client.get(response.headers["Location"]))
+    scim = console_app.test_client().get(
+        f"/scim/v2/organizations/{tenant.slug}/Users",
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    assert scim.status_code == 401
+
+
+# -- Users and Groups ----------------------------------------------------------------------
+
+
+def test_users_list_finds_a_plain_word_in_username_displayname_or_email(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    create_user(scim, tenant, "alice@example.com", displayName="Alice A")
+    create_user(scim, tenant, "bob@example.com", displayName="Bob Zebra")
+    create_user(scim, tenant, "carol@example.com", emails=[{"value": "zebra@corp.example"}])
+    html = _text(client.get(f"/admin/o/{tenant.slug}/users?q=zebra"))
+    assert "bob@example.com" in html and "carol@example.com" in html
+    assert "alice@example.com" not in html
+    assert "2 users match" in html
+
+
+def test_users_list_accepts_a_scim_filter_and_explains_a_bad_one(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    create_user(scim, tenant, "on@example.com")
+    create_user(scim, tenant, "off@example.com", active=False)
+    html = _text(client.get(f"/admin/o/{tenant.slug}/users", query_string={"q": "active eq false"}))
+    assert "off@example.com" in html and "on@example.com" not in html
+    bad = _text(client.get(f"/admin/o/{tenant.slug}/users", query_string={"q": 'userName eq "x'}))
+    assert "Filter error" in bad
+
+
+def test_users_list_sorts_and_pages_by_keyset(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    for i in range(55):
+        create_user(scim, tenant, f"user{i:02d}@example.com")
+    first = _text(client.get(f"/admin/o/{tenant.slug}/users?sort=userName&order=desc"))
+    assert first.index("user54@") < first.index("user53@")
+    assert "55 users match; showing 50." in first
+    next_url = re.search(r'href="([^"]+)" rel="next"', first)
+    assert next_url
+    second = _text(client.get(next_url.group(1).replace("&amp;", "&")))
+    assert "showing 5." in second and "user04@" in second and "user05@" not in second
+    assert 'rel="next"' not in second and "First page" in second
+
+
+def test_user_detail_shows_groups_and_service_accounts_with_html_escaped(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    user = create_user(scim, tenant, "test@example.com", displayName="<script>alert(1)</script>")
+    group = scim.post(
+        f"/scim/v2/organizations/{tenant.slug}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales <b>team</b>",
+            "members": [{"value": user["id"]}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    assert group.status_code == 201
+    create_service(console_app, tenant, "Google Workspace", "google_workspace")
+    csv_data = (
+        b"operation,serviceDisplayName,userId,accountId,mailProxyActive\n"
+        b"CREATE,Google Workspace,test@example.com,test@example.com,TRUE\n"
+    )
+    preview = _upload(client, tenant, csv_data, "service-accounts")
+    _start(client, tenant, _text(preview))
+    html = _text(client.get(f"/admin/o/{tenant.slug}/users/{user['id']}"))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Sales &lt;b&gt;team&lt;/b&gt;" in html
+    assert "Google Workspace" in html and "mail proxy on" in html
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/users"))
+    assert "<script>alert(1)</script>" not in listing
+
+
+def test_groups_list_and_detail(client: Any, console_app: Any, tenant: Tenant) -> None:
+    scim = console_app.test_client()
+    user = create_user(scim, tenant, "member@example.com")
+    created = scim.post(
+        f"/scim/v2/organizations/{tenant.slug}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "members": [{"value": user["id"]}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    ).get_json()
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/groups?q=engin"))
+    assert "Engineering" in listing
+    detail = _text(client.get(f"/admin/o/{tenant.slug}/groups/{created['id']}"))
+    assert "member@example.com" in detail and "Members (1)" in detail
+    assert client.get(f"/admin/o/{tenant.slug}/groups/nope").status_code == 404
+
+
+# -- CSV -----------------------------------------------------------------------------------
+
+
+def _upload(client: Any, tenant: Tenant, data: bytes, kind: str, name: str = "f.csv") -> Any:
+    token = page_token(client, f"/admin/o/{tenant.slug}/csv")
+    return client.post(
+        f"/admin/o/{tenant.slug}/csv/upload",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), name)},
+    )
+
+
+def _start(client: Any, tenant: Tenant, preview_html: str) -> Any:
+    action = re.search(r'action="([^"]+/start)"', preview_html)
+    key = re.search(r'name="job_key" value="([^"]+)"', preview_html)
+    assert action and key, preview_html
+    response = client.post(
+        action.group(1), data={"csrf_token": csrf_from(preview_html), "job_key": key.group(1)}
+    )
+    assert response.status_code == 302
+    return client.get(response.headers["Location"])
+
+
+def test_sample_service_account_csv_preview_then_start_then_result_csv(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    create_user(scim, tenant, "test@example.com")
+    create_user(scim, tenant, "hanako.yamada@example.com")
+    create_service(console_app, tenant, "Google Workspace", "google_workspace")
+    create_service(console_app, tenant, "Microsoft 365", "microsoft_365", "E3 標準")
+    create_service(console_app, tenant, "cybozu.com", "cybozu", "Garoon")
+    create_service(console_app, tenant, "社内ポータル", "form_based")
+    create_service(console_app, tenant, "Slack", "scim2")
+    sample = (SAMPLES / "service-accounts.csv").read_bytes()
+    preview = _upload(client, tenant, sample, "service-accounts", "service-accounts.csv")
+    html = _text(preview)
+    assert preview.status_code == 200
+    assert "dry run: nothing was written" in html
+    assert re.search(r"<strong>6</strong> created", html)
+    accounts = console_app.extensions["scimserver_admin"].accounts
+    with accounts.accounts(tenant.id, readonly=True) as session:
+        assert list(session.iter_accounts()) == []
+    job = _text(_start(client, tenant, html))
+    assert re.search(r"<strong>6</strong> created", job) and "Download the result CSV" in job
+    result_url = re.search(r'href="([^"]+result\.csv)"', job)
+    assert result_url
+    result = client.get(result_url.group(1))
+    assert result.mimetype == "text/csv"
+    body = result.get_data(as_text=True)
+    assert '"result","errorCode","message"' in body and "p@ss" not in body
+    with accounts.accounts(tenant.id, readonly=True) as session:
+        assert len(list(session.iter_accounts())) == 6
+
+
+def test_csv_preview_lists_row_problems_and_start_applies_only_good_rows(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    create_user(console_app.test_client(), tenant, "test@example.com")
+    data = (
+        b"operation,userName,displayName\n"
+        b"CREATE,new.person@example.com,New Person\n"
+        b"CREATE,test@example.com,Taken\n"
+        b"BOGUS,x@example.com,X\n"
+    )
+    html = _text(_upload(client, tenant, data, "users"))
+    assert "ALREADY_EXISTS" in html and "INVALID_OPERATION" in html
+    assert "2 with problems" in html
+    job = _text(_start(client, tenant, html))
+    assert re.search(r"<strong>1</strong> created", job)
+    users = _text(client.get(f"/admin/o/{tenant.slug}/users"))
+    assert "new.person@example.com" in users
+
+
+def test_malformed_csv_is_rejected_with_every_problem_and_nothing_is_stored(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    response = _upload(client, tenant, b"operation;userName\nCREATE;a@example.com\n", "users")
+    assert response.status_code == 422
+    assert "semicolon" in _text(response) and "nothing was imported" in _text(response)
+    assert admin_store(console_app).jobs(tenant.id) == []
+    sjis = _upload(client, tenant, "operation,userName\nCREATE,山田\n".encode("shift_jis"), "users")
+    assert sjis.status_code == 422 and "UTF-8" in _text(sjis)
+
+
+def test_oversized_upload_gets_a_clear_413_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    console = console_app.extensions["scimserver_admin"]
+    object.__setattr__(console, "upload_limit", 1000)
+    response = _upload(client, tenant, b"operation,userName\n" + b"x" * 5000, "users")
+    assert response.status_code == 413
+    assert "Nothing was imported" in _text(response)
+    assert admin_store(console_app).jobs(tenant.id) == []
+
+
+def test_a_preview_cannot_be_started_without_its_key_or_twice(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    html = _text(_upload(client, tenant, b"operation,userName\nCREATE,k@example.com\n", "users"))
+    action = re.search(r'action="([^"]+/start)"', html)
+    assert action
+    wrong = client.post(action.group(1), data={"csrf_token": csrf_from(html), "job_key": "x"})
+    assert wrong.status_code == 400
+    _start(client, tenant, html)
+    again = _start(client, tenant, html)  # already done: just shows the result
+    assert re.search(r"<strong>1</strong> created", _text(again))
+
+
+def test_export_with_and_without_bom(client: Any, console_app: Any, tenant: Tenant) -> None:
+    create_user(console_app.test_client(), tenant, "=cmd@example.com")
+    plain = client.get(f"/admin/o/{tenant.slug}/csv/export?kind=users")
+    bom = client.get(f"/admin/o/{tenant.slug}/csv/export?kind=users&bom=1")
+    assert plain.mimetype == "text/csv" and "attachment" in plain.headers["Content-Disposition"]
+    assert not plain.data.startswith(b"\xef\xbb\xbf") and bom.data.startswith(b"\xef\xbb\xbf")
+    assert b"'=cmd@example.com" in plain.data
+    accounts = client.get(f"/admin/o/{tenant.slug}/csv/export?kind=service-accounts")
+    assert accounts.data.startswith(b'"operation","serviceDisplayName"')
+
+
+# -- integrations, activity ----------------------------------------------------------------
+
+
+def test_integrations_list_and_accounts_filter(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    create_service(console_app, tenant, "Slack <prod>", "scim2")
+    html = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    assert "Slack &lt;prod&gt;" in html
+    link = re.search(r'href="(/admin/o/[^"]+/integrations/\d+)"', html)
+    assert link
+    detail = client.get(link.group(1) + "?link=unlinked")
+    assert detail.status_code == 200 and "No accounts." in _text(detail)
+    assert client.get(f"/admin/o/{tenant.slug}/integrations/999999").status_code == 404
+
+
+def test_activity_records_sign_in_token_generation_and_csv_jobs(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    path = f"/admin/o/{tenant.slug}/settings/scim/generate"
+    client.post(path, data={"csrf_token": page_token(client, path), "confirm": "yes"})
+    _start(client, tenant, _text(_upload(client, tenant, b"operation,userName\n", "users")))
+    html = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    for action in ("sign in", "token generated", "csv previewed", "csv imported"):
+        assert action in html, action
+    other = new_tenant(console_app)
+    outsider = console_app.test_client()
+    sign_in(outsider, new_admin(console_app, other))
+    assert "token generated" not in _text(outsider.get(f"/admin/o/{other.slug}/activity"))
+    filtered = _text(client.get(f"/admin/o/{tenant.slug}/activity?actor=nobody@example.com"))
+    assert "Nothing recorded for this filter" in filtered
+
+
+# -- CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_admins_create_reads_the_password_from_stdin_never_argv(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    app = make_app(database_url)
+    t = new_tenant(app)
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    runner = CliRunner()
+    short = runner.invoke(main, ["admins", "create", "a@example.com", "--org", t.slug], input="x\n")
+    assert short.exit_code != 0 and "at least 12" in short.output
+    done = runner.invoke(
+        main, ["admins", "create", "Ops@Example.com", "--org", t.slug], input=PASSWORD + "\n"
+    )
+    assert done.exit_code == 0, done.output
+    assert PASSWORD not in done.output
+    assert sign_in(app.test_client(), "ops@example.com").status_code == 302
+    listed = runner.invoke(main, ["admins", "list", "--json"])
+    assert '"ops@example.com"' in listed.output and t.slug in listed.output
