@@ -2,7 +2,7 @@
 audit trail and CSV jobs.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0003
 Create Date: 2026-01-06 00:00:00
 
 Mirrors the "admin console" section at the end of scimcore/storage/sql/tables.py
