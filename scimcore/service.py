@@ -42,6 +42,7 @@ from .pagination import (
 from .patch import apply_patch, parse_patch_request
 from .paths import resolve
 from .projection import Projection, needs_relations, project
+from .provisioning.events import EventRecorder, record_changes
 from .schema.attributes import ResourceType, Returned
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
@@ -463,6 +464,7 @@ class _Context:
                 rt.id,
                 {**data, "members": [_member_dict(m) for m in members]} if _is_group(rt) else data,
             )
+            record_changes(session, rt.id, None, data)
             stored = session.get(
                 rt.id, data["id"], relations=needs_relations(rt, projection, _relation(rt))
             )
@@ -523,6 +525,8 @@ class _Context:
         with self.store.session(self.org.id) as session:
             if self.header("If-Match") is not None:
                 self._current(session, rt, id)
+            if isinstance(session, EventRecorder):  # the event describes what is deleted
+                record_changes(session, rt.id, session.get(rt.id, id, relations=False), None)
             session.delete(rt.id, id)
         return ScimResponse(204)
 
@@ -570,6 +574,7 @@ class _Context:
         new["id"] = current["id"]
         new["meta"] = {**current["meta"], "lastModified": _now(), "version": version}
         session.update(rt.id, new, expected_version=current["meta"]["version"])
+        record_changes(session, rt.id, current, new)
         return version
 
 

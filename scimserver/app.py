@@ -30,6 +30,7 @@ from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .admin import init_admin
 from .config import Settings
+from .oauth_views import oauth_blueprint
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
 log = logging.getLogger("scimserver")
@@ -87,6 +88,7 @@ def create_app(
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
     app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}
     init_admin(app, settings, store, service)  # the console under /admin (SQL store only)
+    app.register_blueprint(oauth_blueprint(store, settings))
 
     def tenant_url(org: str) -> str:
         base = settings.public_url or request.host_url.rstrip("/")

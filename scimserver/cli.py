@@ -14,7 +14,9 @@ from scimcore import Organization, ScimError, Store, issue_token
 from scimcore.compat import DEFAULT_PROFILE, get_profile
 
 from .cli_admins import admins
+from .cli_credentials import integrations, keys
 from .cli_csv import csv, services
+from .cli_provisioning import connectors, domains, jobs, sync, worker
 from .config import ConfigError, Settings
 from .conformance.cli import check
 
@@ -222,6 +224,13 @@ def serve(host: str, port: int, workers: int) -> None:
 
 main.add_command(csv)
 main.add_command(services)
+main.add_command(worker)
+main.add_command(sync)
+main.add_command(jobs)
+main.add_command(domains)
+main.add_command(connectors)
+main.add_command(integrations)
+main.add_command(keys)
 main.add_command(check)
 main.add_command(admins)
 

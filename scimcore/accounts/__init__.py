@@ -5,6 +5,7 @@ from .keyring import KeyRing, KeyRingError
 from .models import (
     CATALOG,
     DEPROVISION_POLICIES,
+    INTEGRATION_STATUSES,
     RESOURCE_ID_MODES,
     SERVICE_KINDS,
     SERVICE_PASSWORD_MAX,
@@ -13,6 +14,7 @@ from .models import (
     DeprovisionPolicy,
     Integration,
     IntegrationSettings,
+    IntegrationStatus,
     LinkMethod,
     LinkStatus,
     ResourceIdMode,
@@ -25,6 +27,7 @@ from .store import AccountSession, AccountStore
 __all__ = [
     "CATALOG",
     "DEPROVISION_POLICIES",
+    "INTEGRATION_STATUSES",
     "RESOURCE_ID_MODES",
     "SERVICE_KINDS",
     "SERVICE_PASSWORD_MAX",
@@ -35,6 +38,7 @@ __all__ = [
     "DeprovisionPolicy",
     "Integration",
     "IntegrationSettings",
+    "IntegrationStatus",
     "KeyRing",
     "KeyRingError",
     "LinkMethod",

@@ -8,6 +8,7 @@ keeping the old ones until :meth:`KeyRing.rotate` has re-encrypted the stored va
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -15,6 +16,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 class KeyRingError(ValueError):
     """A key is malformed, or a ciphertext was made with none of the ring's keys."""
+
+
+def key_id(key: str) -> str:
+    """A short, non-secret fingerprint of ``key`` (a truncated SHA-256 of it)."""
+    return hashlib.sha256(b"scimserver-key-id:" + key.strip().encode()).hexdigest()[:12]
 
 
 class KeyRing:
@@ -30,6 +36,14 @@ class KeyRing:
                 "each key must be 32 url-safe base64-encoded bytes (a Fernet key)"
             ) from None
         self.size = len(keys)
+        #: Fingerprints of the keys, first (encrypting) key first: stored next to a
+        #: ciphertext so rotation can tell which rows still use an old key.
+        self.key_ids = tuple(key_id(k) for k in keys)
+
+    @property
+    def primary_key_id(self) -> str:
+        """The fingerprint of the key new values are encrypted with."""
+        return self.key_ids[0]
 
     def __repr__(self) -> str:
         return f"KeyRing(<{self.size} key(s)>)"

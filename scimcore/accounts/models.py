@@ -20,10 +20,17 @@ ResourceIdMode: TypeAlias = Literal["auto", "manual"]
 DeprovisionPolicy: TypeAlias = Literal["deactivate_remote", "delete_remote", "nothing"]
 LinkStatus: TypeAlias = Literal["linked", "unlinked"]
 LinkMethod: TypeAlias = Literal["csv", "manual", "auto_matched", "created_by_us"]
+#: domain.md 1.6; ``active`` is an integration that is usable as configured.
+#: ``needs_reauth``: the service refused our credential; nothing retries until an admin
+#: stores a new one (or runs the OAuth "Integrate" flow again).
+IntegrationStatus: TypeAlias = Literal[
+    "active", "pending_auth", "syncing", "synced", "sync_failed", "needs_reauth", "disabled"
+]
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = get_args(ServiceKind)
 RESOURCE_ID_MODES: tuple[ResourceIdMode, ...] = get_args(ResourceIdMode)
 DEPROVISION_POLICIES: tuple[DeprovisionPolicy, ...] = get_args(DeprovisionPolicy)
+INTEGRATION_STATUSES: tuple[IntegrationStatus, ...] = get_args(IntegrationStatus)
 
 #: servicePassword is at most this many characters (CloudGate's limit).
 SERVICE_PASSWORD_MAX = 100
@@ -76,6 +83,7 @@ class Integration:
     is_manual: bool
     settings: IntegrationSettings
     created: datetime
+    status: IntegrationStatus = "active"
 
     @property
     def service(self) -> ServiceType:

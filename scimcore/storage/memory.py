@@ -23,6 +23,7 @@ from ..compat import canonical_profile_name
 from ..errors import InvalidValue, NotFound, PreconditionFailed, Uniqueness
 from ..filters import matches
 from ..paths import ResolvedPath
+from ..provisioning.events import NewEvent
 from ..schema.attributes import AttributeType, ResourceType
 from ..schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ..schema.declare import unique_attribute
@@ -84,6 +85,8 @@ class _OrgState:
     resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
     # group id -> {member id: (member resource type, display the client sent or None)}
     members: dict[str, dict[str, tuple[str, str | None]]] = field(default_factory=dict)
+    # The outbox: events recorded by sessions that committed (scimcore.provisioning).
+    events: list[NewEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -293,6 +296,10 @@ class MemorySession:
         self.state.members[group_id] = {}
         self._add(group_id, members)
 
+    def record_event(self, event: NewEvent) -> None:
+        """Keep ``event``; it is kept only if the session commits."""
+        self.state.events.append(event)
+
     def _check_members(self, ids: list[str]) -> None:
         missing = [i for i in dict.fromkeys(ids) if self._type_of(i) is None]
         if missing:
@@ -333,6 +340,12 @@ class MemoryStore:
             state = copy.deepcopy(self._states.get(organization_id) or _OrgState())
             yield MemorySession(state, self._names)
             self._states[organization_id] = state
+
+    def recorded_events(self, organization_id: str) -> list[NewEvent]:
+        """The organization's outbox, oldest first (copies)."""
+        with self._lock:
+            state = self._states.get(organization_id)
+            return list(state.events) if state else []
 
     def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
         profile = canonical_profile_name(profile)

@@ -494,7 +494,7 @@ def test_integrations_list_and_accounts_filter(
 ) -> None:
     create_service(console_app, tenant, "Slack <prod>", "scim2")
     html = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
-    assert "Slack &lt;prod&gt;" in html
+    assert "Slack &lt;prod&gt;" in html and "active" in html
     link = re.search(r'href="(/admin/o/[^"]+/integrations/\d+)"', html)
     assert link
     detail = client.get(link.group(1) + "?link=unlinked")

@@ -30,6 +30,13 @@ from ...accounts import (
     ServiceAccount,
 )
 from ...errors import ScimError
+from ...provisioning.events import (
+    ACCOUNT_LINKED,
+    ACCOUNT_UNLINKED,
+    ACCOUNT_UPDATED,
+    EventRecorder,
+    NewEvent,
+)
 from .formats import SERVICE_ACCOUNTS, Operation, format_bool, parse_bool, parse_operation
 from .importer import (
     ImportOptions,
@@ -153,6 +160,8 @@ class ServiceAccountImporter:
         ]
         inserts = [s.values for s in slots if not s.deleted and s.row_id is None]
         session.apply(deletes, updates, inserts)
+        if isinstance(session, EventRecorder):
+            _record_events(session, slots)
         return [results[row.number] for row in rows]
 
     def _load(
@@ -396,6 +405,39 @@ class ServiceAccountImporter:
             scim_user_resource_id=current.scim_user_resource_id or resource_id or None,
             service_password_ciphertext=self._password(row, service, "UPDATE"),
         )
+
+
+def _record_events(session: EventRecorder, slots: list[_Slot]) -> None:
+    """The batch's net changes as provisioning events, as the SCIM API records them."""
+    for slot in slots:
+        if slot.deleted:
+            if slot.row_id is None:
+                continue
+            kind = ACCOUNT_UNLINKED
+        elif slot.row_id is None:
+            kind = ACCOUNT_LINKED
+        elif slot.dirty:
+            kind = ACCOUNT_UPDATED
+        else:
+            continue
+        v = slot.values
+        data = {
+            "integration_id": v.integration_id,
+            "user_id": v.user_id,
+            "account_id": v.account_id,
+            "remote_id": v.scim_user_resource_id,
+            "method": "csv",
+        }
+        if kind == ACCOUNT_UNLINKED:
+            data["links"] = [
+                {
+                    "integration_id": v.integration_id,
+                    "account_id": v.account_id,
+                    "remote_id": v.scim_user_resource_id,
+                }
+            ]
+        resource_id = f"{v.integration_id}:{v.account_id}"
+        session.record_event(NewEvent(kind, "ServiceAccount", resource_id, data, "csv"))
 
 
 def _values(account: ServiceAccount) -> AccountValues:

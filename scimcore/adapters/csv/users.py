@@ -22,6 +22,7 @@ from ...accounts import KeyRing
 from ...errors import ScimError
 from ...filters import Compare, Filter, Or
 from ...paths import resolve
+from ...provisioning.events import record_changes
 from ...schema.core import ENTERPRISE_USER_SCHEMA, USER_RESOURCE
 from ...schema.serializers import canonical_datetime, check_immutable, load_resource, validate
 from ...storage.base import Query, Resource, Store, StoreSession
@@ -131,11 +132,13 @@ class UserImporter:
                 "version": first_version(),
             }
             session.insert(USER_RESOURCE.id, data)
+            record_changes(session, USER_RESOURCE.id, None, data, "csv")
             known[name.lower()] = data
             return RowResult(row.number, "created")
         if current is None:
             raise RowError("UNKNOWN_USER", f"no user with userName '{name}'", "userName")
         if op == "DELETE":
+            record_changes(session, USER_RESOURCE.id, current, None, "csv")
             session.delete(USER_RESOURCE.id, current["id"])
             known[name.lower()] = None
             return RowResult(row.number, "deleted")
@@ -147,6 +150,7 @@ class UserImporter:
             "version": next_version(current.get("meta", {}).get("version")),
         }
         session.update(USER_RESOURCE.id, updated)
+        record_changes(session, USER_RESOURCE.id, current, updated, "csv")
         known[name.lower()] = updated
         return RowResult(row.number, "updated")
 

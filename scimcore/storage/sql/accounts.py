@@ -24,7 +24,9 @@ from ...accounts.models import (
     ServiceKind,
 )
 from ...errors import InvalidValue, NotFound, Uniqueness
+from ...provisioning.events import NewEvent
 from .engine import SQLITE_BEGIN_OPTION
+from .outbox import insert_event
 from .store import _unavailable
 from .tables import integrations, resources, service_accounts
 
@@ -208,6 +210,10 @@ class SqlAccountSession:
         with self.conn.begin_nested():
             yield
 
+    def record_event(self, event: NewEvent) -> None:
+        """Write ``event`` to the outbox in this transaction (see :mod:`.outbox`)."""
+        insert_event(self.conn, self.org, event)
+
     def iter_accounts(self) -> Iterator[AccountListing]:
         c, i, r = service_accounts.c, integrations.c, resources.c
         q = (
@@ -242,6 +248,7 @@ def _integration(row: RowMapping) -> Integration:
             provisioning_enabled=row["provisioning_enabled"],
         ),
         created=row["created"],
+        status=row["status"],
     )
 
 

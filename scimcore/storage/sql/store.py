@@ -30,12 +30,14 @@ from ...errors import (
     ServiceUnavailable,
     Uniqueness,
 )
+from ...provisioning.events import NewEvent
 from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
 from .engine import SQLITE_BEGIN_OPTION
 from .filters import FilterCompiler
+from .outbox import insert_event
 from .tables import group_members, organizations, resource_emails, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
@@ -239,6 +241,10 @@ class SqlSession:
                 stale = stale.where(sa.not_(self._in(gm.member_id, ids)))
             self.conn.execute(stale)
             self._add(group_id, members, types=types)
+
+    def record_event(self, event: NewEvent) -> None:
+        """Write ``event`` to the outbox in this transaction (see :mod:`.outbox`)."""
+        insert_event(self.conn, self.org, event)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -217,6 +217,9 @@ integrations = sa.Table(
     sa.Column("provisioning_enabled", sa.Boolean(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("updated", UTCDateTime(), nullable=False),
+    # Added by revision 0004 (credentials): ``needs_reauth`` parks an integration whose
+    # credential the service refused (scimcore.accounts.IntegrationStatus).
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
     sa.UniqueConstraint("organization_id", "display_name"),
     sa.UniqueConstraint("organization_id", "id"),
     sa.CheckConstraint(
@@ -227,6 +230,11 @@ integrations = sa.Table(
     sa.CheckConstraint(
         "on_service_account_delete IN ('deactivate_remote', 'delete_remote', 'nothing')",
         name="on_delete",
+    ),
+    sa.CheckConstraint(
+        "status IN ('active', 'pending_auth', 'syncing', 'synced', 'sync_failed',"
+        " 'needs_reauth', 'disabled')",
+        name="status",
     ),
     sqlite_autoincrement=True,
 )
@@ -274,6 +282,78 @@ service_accounts = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# -- connector credentials and OAuth flows (revision 0004) ------------------------------
+#
+# One credential per integration; deleting the integration deletes it (cascade). The
+# secrets are one Fernet token (authenticated encryption under the configured key ring,
+# never stored here) of a JSON object bound to the integration id; ``public_params``
+# holds only what may be shown (client_id, URLs, scopes, hints such as "…abcd").
+# ``key_id`` is the fingerprint of the key that encrypted the row, for rotation.
+
+CREDENTIAL_KINDS = (
+    "api_key",
+    "bearer",
+    "basic",
+    "id_password",
+    "oauth_client_credentials",
+    "oauth_authorization_code",
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("integration_id", SERIAL, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("public_params", JsonDoc, nullable=False),
+    sa.Column("secret_ciphertext", sa.Text(), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    # Non-secret: lets the vault refresh an OAuth access token before it expires.
+    sa.Column("access_token_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+    sa.UniqueConstraint("integration_id"),
+    sa.CheckConstraint(
+        "kind IN ('api_key', 'bearer', 'basic', 'id_password', 'oauth_client_credentials',"
+        " 'oauth_authorization_code')",
+        name="kind",
+    ),
+    sa.Index("ix_credentials_key_id", "key_id"),
+    sqlite_autoincrement=True,
+)
+
+# One row per step of an OAuth "Integrate" flow, keyed by the SHA-256 of its random
+# value (the value itself is never stored): a ``ticket`` (the one-time link the CLI
+# prints) or a ``state`` (sent to the provider). Each is single-use (``used_at``) and
+# expires; a state also holds its PKCE verifier (encrypted) and the hash of the
+# browser-binding cookie set when the flow started.
+oauth_flows = sa.Table(
+    "oauth_flows",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(8), nullable=False),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("integration_id", SERIAL, nullable=False),
+    sa.Column("code_verifier_ciphertext", sa.Text(), nullable=True),
+    sa.Column("browser_hash", sa.String(64), nullable=True),
+    sa.Column("redirect_uri", sa.Text(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+    sa.CheckConstraint("purpose IN ('ticket', 'state')", name="purpose"),
+    sa.Index("ix_oauth_flows_expires_at", "expires_at"),
+)
 
 # -- admin console (revision 0006) -------------------------------------------------------
 #
@@ -388,3 +468,162 @@ admin_csv_jobs = sa.Table(
     sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
     sa.Index("ix_admin_csv_jobs_organization_id_created", "organization_id", "created"),
 )
+
+# -- provisioning: connectors, event outbox, jobs, discovery (revision 0005) -------------
+#
+# ``events`` is the transactional outbox: the SCIM service and the CSV importers write
+# a row in the transaction that makes the change; ``planned`` flips when the worker has
+# turned it into ``jobs`` (one per integration), so an event is planned exactly once
+# even with several workers (rows are claimed with FOR UPDATE SKIP LOCKED). A job's
+# ``idempotency_key`` is unique: planning the same event twice cannot make a second job.
+# ``integration_connectors`` says which connector serves an integration and its
+# non-secret settings (secrets live in ``credentials``). Discovery adds what it saw to
+# ``service_accounts`` (the columns appended below) and records each run in
+# ``sync_runs``; ``organization_domains`` tells external accounts from orphans.
+
+EVENT_SOURCES = ("scim", "csv", "engine", "admin")
+JOB_OPERATIONS = ("provision", "update", "deactivate", "reactivate", "deprovision")
+JOB_STATUSES = ("pending", "running", "succeeded", "dead")
+
+integration_connectors = sa.Table(
+    "integration_connectors",
+    metadata,
+    sa.Column("integration_id", SERIAL, primary_key=True, autoincrement=False),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    # An entry point name of the ``scimserver.connectors`` group (manual, webhook, scim2).
+    sa.Column("connector", sa.String(64), nullable=False),
+    sa.Column("settings", JsonDoc, nullable=False),
+    # Jobs of this integration running at once, over all workers.
+    sa.Column("max_concurrency", sa.Integer(), nullable=False),
+    # Minimum milliseconds between two calls of one worker (a per-worker rate limit).
+    sa.Column("min_interval_ms", sa.Integer(), nullable=False),
+    # Set from a Retry-After: no worker calls the service before then.
+    sa.Column("paused_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("last_error_at", UTCDateTime(), nullable=True),
+    sa.Column("last_sync_started", UTCDateTime(), nullable=True),
+    sa.Column("last_sync_finished", UTCDateTime(), nullable=True),
+    sa.Column("last_successful_sync", UTCDateTime(), nullable=True),
+    sa.Column("account_count", sa.Integer(), nullable=True),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(64), nullable=False),
+    # Never a secret (scimcore.provisioning.events.user_snapshot).
+    sa.Column("data", JsonDoc, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("planned", sa.Boolean(), nullable=False),
+    sa.CheckConstraint("source IN ('scim', 'csv', 'engine', 'admin')", name="source"),
+    sa.Index("ix_events_organization_id_id", "organization_id", "id"),
+    # The worker's queue: only unplanned rows are in it.
+    sa.Index(
+        "ix_events_unplanned",
+        "id",
+        sqlite_where=sa.text("NOT planned"),
+        postgresql_where=sa.text("NOT planned"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("integration_id", SERIAL, nullable=False),
+    sa.Column("event_id", SERIAL, nullable=True),
+    # Not a foreign key: the job outlives the user it deprovisions.
+    sa.Column("user_id", ID, nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("payload", JsonDoc, nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("max_attempts", sa.Integer(), nullable=False),
+    sa.Column("run_after", UTCDateTime(), nullable=False),
+    sa.Column("locked_by", sa.String(64), nullable=True),
+    sa.Column("locked_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("result", JsonDoc, nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Column("finished", UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+    sa.CheckConstraint(
+        "operation IN ('provision', 'update', 'deactivate', 'reactivate', 'deprovision')",
+        name="operation",
+    ),
+    sa.CheckConstraint("status IN ('pending', 'running', 'succeeded', 'dead')", name="status"),
+    sa.Index("ix_jobs_status_run_after", "status", "run_after"),
+    # "Is an earlier job of this user in this integration still open?"
+    sa.Index("ix_jobs_subject", "integration_id", "user_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("integration_id", SERIAL, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started", UTCDateTime(), nullable=False),
+    sa.Column("finished", UTCDateTime(), nullable=True),
+    sa.Column("counts", JsonDoc, nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(
+        ["organization_id", "integration_id"],
+        ["integrations.organization_id", "integrations.id"],
+        ondelete="CASCADE",
+    ),
+    sa.CheckConstraint("status IN ('running', 'succeeded', 'partial', 'failed')", name="status"),
+    sa.Index("ix_sync_runs_integration_id_started", "integration_id", "started"),
+    sqlite_autoincrement=True,
+)
+
+organization_domains = sa.Table(
+    "organization_domains",
+    metadata,
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # Lowered by Python; an account whose e-mail domain is not here is "external".
+    sa.Column("domain", sa.String(253), nullable=False),
+    sa.PrimaryKeyConstraint("organization_id", "domain"),
+)
+
+# What discovery saw of each account (domain.md 1.8): kept on ``service_accounts``.
+for _column in (
+    sa.Column("remote_status", sa.String(16), nullable=True),
+    sa.Column("classification", sa.String(16), nullable=True),
+    sa.Column("remote_email", sa.String(320), nullable=True),
+    sa.Column("first_seen", UTCDateTime(), nullable=True),
+    sa.Column("last_seen", UTCDateTime(), nullable=True),
+):
+    service_accounts.append_column(_column)

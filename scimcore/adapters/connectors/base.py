@@ -1,0 +1,205 @@
+"""The connector interface (domain.md 4): values, capabilities and the Protocol.
+
+A connector is small, synchronous and stateless: one method per remote action, each
+taking a :class:`ConnectorContext` (which integration, its non-secret settings, and an
+:class:`Auth` that signs requests). Everything else — scheduling, retries, idempotency
+records, matching, classification and events — belongs to the engine
+(:mod:`.engine`, :mod:`.discovery`), so one contract kit (:mod:`.testing`) covers
+every connector.
+
+Contract every connector meets, whatever the remote API supports (domain.md 4.4):
+
+* ``get_account`` and ``find_account`` return ``None`` for a missing account.
+* ``create_account`` on an existing account raises :class:`~.errors.AlreadyExists`,
+  carrying the existing account when it can; it never makes a second account.
+* ``delete_account`` on a missing account succeeds silently.
+* ``deactivate_account`` on an inactive account, and ``reactivate_account`` on an
+  active one, succeed without a change.
+* ``update_account`` with the desired state equal to the remote one makes no write.
+* Only methods whose :class:`Capability` is declared are called; the others raise
+  :class:`~.errors.UnsupportedOperation`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
+
+AuthMethod: TypeAlias = Literal[
+    "none",
+    "oauth2_authorization_code",
+    "oauth2_client_credentials",
+    "api_key",
+    "bearer_token",
+    "scim_bearer",
+    "basic",
+    "id_password",
+    "hmac_secret",
+]
+AccountStatus: TypeAlias = Literal["active", "suspended", "deleted"]
+
+
+class Capability(enum.Flag):
+    """What a connector can do (after Okta's provisioning capabilities)."""
+
+    NONE = 0
+    DISCOVER = enum.auto()
+    CREATE = enum.auto()
+    UPDATE = enum.auto()
+    DEACTIVATE = enum.auto()
+    REACTIVATE = enum.auto()
+    DELETE = enum.auto()
+    SET_PASSWORD = enum.auto()
+    GROUPS = enum.auto()
+    LICENSES = enum.auto()
+
+
+#: The lifecycle capabilities most connectors declare together.
+LIFECYCLE = (
+    Capability.CREATE
+    | Capability.UPDATE
+    | Capability.DEACTIVATE
+    | Capability.REACTIVATE
+    | Capability.DELETE
+)
+
+
+@dataclass(frozen=True)
+class RemoteAccount:
+    """An account as the remote service reports it (domain.md 1.9); never persisted as-is.
+
+    ``raw`` keeps the remote document for debugging, with secrets stripped.
+    """
+
+    remote_id: str
+    login: str
+    email: str | None = None
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    external_id: str | None = None
+    status: AccountStatus = "active"
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """Which remote account: its remote id, its login (``account_id``), or both."""
+
+    remote_id: str | None = None
+    account_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.remote_id and not self.account_id:
+            raise ValueError("an AccountRef needs a remote_id or an account_id")
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """The desired state of an account: full values, not a patch (domain.md 4.2)."""
+
+    account_id: str
+    email: str | None = None
+    display_name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    external_id: str | None = None
+    active: bool = True
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str = ""
+    remote_tenant_ref: str | None = None
+
+
+@dataclass
+class HttpRequest:
+    """An outgoing request, given to :meth:`Auth.apply` to sign before it is sent."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@runtime_checkable
+class Auth(Protocol):
+    """Adds credentials to a request (a header, a signature). Never logs or reprs them."""
+
+    def apply(self, request: HttpRequest) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """Everything one call needs: which integration, its settings, how to authenticate.
+
+    ``settings`` holds non-secret configuration (``base_url``, ``url``, page sizes);
+    secrets only reach the connector inside ``auth``. ``timeout`` bounds each request
+    from start to last byte; ``max_response_bytes`` caps what is read.
+    """
+
+    organization_id: str
+    integration_id: int
+    settings: Mapping[str, Any]
+    auth: Auth
+    timeout: float = 10.0
+    max_response_bytes: int = 2 * 1024 * 1024
+
+
+class Connector(Protocol):
+    """One kind of downstream service. Instances are stateless and cheap to make."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capability]
+    auth_methods: ClassVar[frozenset[AuthMethod]]
+    #: Logs in as an employee admin (ID/password); unusable when SSO is enforced.
+    requires_local_login: ClassVar[bool]
+    #: What ``account_id`` means on this service: ``"login"`` or ``"email"``.
+    account_id_attribute: ClassVar[str]
+
+    def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck: ...
+
+    def iter_accounts(
+        self, ctx: ConnectorContext, *, page_size: int = 100
+    ) -> Iterator[RemoteAccount]: ...
+
+    def get_account(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount | None: ...
+
+    def find_account(
+        self,
+        ctx: ConnectorContext,
+        *,
+        account_id: str | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+    ) -> RemoteAccount | None: ...
+
+    def create_account(
+        self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount: ...
+
+    def update_account(
+        self, ctx: ConnectorContext, ref: AccountRef, desired: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount: ...
+
+    def deactivate_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> RemoteAccount | None: ...
+
+    def reactivate_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> RemoteAccount | None: ...
+
+    def delete_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> None: ...

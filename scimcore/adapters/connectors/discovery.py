@@ -1,0 +1,246 @@
+"""Account discovery and classification (domain.md 3.6): ``scimserver sync ORG INTEGRATION``.
+
+A run reads every account the connector lists, then decides, for each, who owns it:
+
+1. its stored link (by remote id, then by account id), else
+2. an exact, case-insensitive match of its login or e-mail with a user's ``userName``
+   or one of their e-mails (never the display name);
+
+and classifies it: ``managed`` (linked to an active user, or a deactivated user's
+account that is no longer active), ``retired`` (the user is deactivated but the
+account is still active), ``external`` (no owner, and its e-mail domain is not one of
+the organization's domains) or ``unknown`` (no owner, our domain: an orphan).
+
+The whole listing is read before anything is written, and the results are written in
+one transaction: a run that fails half way (timeout, 5xx, auth failure) records the
+failure and changes no account, so nothing is ever marked missing by a partial run.
+Accounts not seen in a complete run are marked ``remote_status=deleted``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ...provisioning.events import NewEvent
+from ...provisioning.store import (
+    Classification,
+    DirectoryUser,
+    DiscoveryState,
+    Link,
+    Observation,
+    ProvisioningStore,
+    SyncRun,
+)
+from .base import Capability, ConnectorContext, RemoteAccount
+from .engine import CredentialSource
+from .errors import AuthenticationFailed, ConnectorError, UnsupportedOperation
+from .registry import load
+
+#: Accounts one run reads at most (a guard against a service that never stops paging).
+MAX_ACCOUNTS = 1_000_000
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    run: SyncRun
+    observations: tuple[Observation, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.run.status == "succeeded"
+
+
+def _domain(value: str | None) -> str | None:
+    if not value or "@" not in value:
+        return None
+    return value.rsplit("@", 1)[1].strip().lower() or None
+
+
+def organization_domains(state: DiscoveryState) -> frozenset[str]:
+    """The configured domains, or, when none are, those of the users' addresses."""
+    if state.domains:
+        return state.domains
+    found = set()
+    for user in state.users:
+        for value in (user.user_name, *user.emails):
+            if d := _domain(value):
+                found.add(d)
+    return frozenset(found)
+
+
+def classify(
+    remote: Sequence[RemoteAccount], state: DiscoveryState
+) -> tuple[list[Observation], list[int]]:
+    """Observations for every remote account, and the ids of stored accounts not seen."""
+    users = {u.id: u for u in state.users}
+    by_key: dict[str, DirectoryUser] = {}
+    for user in state.users:
+        for key in (user.user_name, *user.emails):
+            if key:
+                by_key.setdefault(key.lower(), user)
+    by_remote = {a.remote_id: a for a in state.accounts if a.remote_id}
+    by_account = {a.account_id.lower(): a for a in state.accounts}
+    taken = {a.user_id for a in state.accounts if a.user_id}
+    domains = organization_domains(state)
+    seen: set[int] = set()
+    out: list[Observation] = []
+    for account in remote:
+        stored: Link | None = by_remote.get(account.remote_id) or by_account.get(
+            account.login.lower()
+        )
+        if stored is not None:
+            if stored.id in seen:
+                continue
+            seen.add(stored.id)
+        owner = users.get(stored.user_id) if stored and stored.user_id else None
+        newly = False
+        if owner is None and (stored is None or stored.user_id is None):
+            match = by_key.get(account.login.lower()) or (
+                by_key.get(account.email.lower()) if account.email else None
+            )
+            if match is not None and match.id not in taken:
+                owner, newly = match, True
+                taken.add(match.id)
+        out.append(
+            Observation(
+                link_id=stored.id if stored else None,
+                user_id=owner.id if owner else None,
+                account_id=stored.account_id if stored else account.login,
+                remote_id=account.remote_id,
+                remote_status="active" if account.active else "suspended",
+                remote_email=account.email,
+                classification=_class(account, owner, domains),
+                newly_linked=newly,
+            )
+        )
+    missing = [a.id for a in state.accounts if a.id not in seen and a.remote_status != "deleted"]
+    return out, missing
+
+
+def _class(
+    account: RemoteAccount, owner: DirectoryUser | None, domains: frozenset[str]
+) -> Classification:
+    if owner is not None:
+        return "retired" if not owner.active and account.active else "managed"
+    domain = _domain(account.email) or _domain(account.login)
+    if domain is not None and domains and domain not in domains:
+        return "external"
+    return "unknown"
+
+
+def sync(
+    store: ProvisioningStore,
+    credentials: CredentialSource,
+    organization_id: str,
+    integration_id: int,
+    *,
+    timeout: float = 10.0,
+    page_size: int = 100,
+) -> SyncResult:
+    """One discovery run of one integration; see the module docstring."""
+    binding = store.binding(organization_id, integration_id)
+    if binding is None:
+        raise UnsupportedOperation(f"integration {integration_id} does not exist")
+    connector = load(binding.connector)
+    if Capability.DISCOVER not in connector.capabilities:
+        raise UnsupportedOperation(
+            f"the {connector.name} connector cannot list accounts; discovery is skipped"
+        )
+    run = store.start_run(organization_id, integration_id, "discover")
+    remote: list[RemoteAccount] = []
+    try:
+        ctx = ConnectorContext(
+            organization_id,
+            integration_id,
+            binding.settings,
+            credentials.auth_for(binding, connector),
+            timeout=timeout,
+        )
+        for account in connector.iter_accounts(ctx, page_size=page_size):
+            remote.append(account)
+            if len(remote) > MAX_ACCOUNTS:
+                raise ConnectorError(f"more than {MAX_ACCOUNTS} accounts; the run stopped")
+    except ConnectorError as exc:
+        status = "needs_reauth" if isinstance(exc, AuthenticationFailed) else "sync_failed"
+        failed = store.fail_run(organization_id, run, exc.message[:500], status=status)
+        store.record_events(
+            organization_id,
+            [
+                NewEvent(
+                    "sync.failed",
+                    "Integration",
+                    str(integration_id),
+                    {"run_id": run.id, "error_code": exc.code},
+                    "engine",
+                )
+            ],
+        )
+        return SyncResult(failed)
+    state = store.discovery_state(organization_id, integration_id)
+    observations, missing = classify(remote, state)
+    previous = {a.id: a.classification for a in state.accounts}
+    events: list[NewEvent] = []
+    for ob in observations:
+        ref = f"{integration_id}:{ob.account_id}"
+        data = {
+            "integration_id": integration_id,
+            "account_id": ob.account_id,
+            "user_id": ob.user_id,
+            "classification": ob.classification,
+        }
+        if ob.link_id is None:
+            events.append(NewEvent("account.discovered", "ServiceAccount", ref, data, "engine"))
+        if ob.newly_linked:
+            events.append(
+                NewEvent(
+                    "account.linked",
+                    "ServiceAccount",
+                    ref,
+                    {**data, "method": "auto_matched"},
+                    "engine",
+                )
+            )
+        before = previous.get(ob.link_id) if ob.link_id is not None else None
+        if before != ob.classification:
+            if before is not None:
+                events.append(
+                    NewEvent(
+                        "account.classification_changed",
+                        "ServiceAccount",
+                        ref,
+                        {**data, "from": before},
+                        "engine",
+                    )
+                )
+            if ob.classification == "unknown":
+                events.append(
+                    NewEvent("account.orphan_detected", "ServiceAccount", ref, data, "engine")
+                )
+            elif ob.classification == "retired":
+                events.append(
+                    NewEvent("account.retired_detected", "ServiceAccount", ref, data, "engine")
+                )
+    counts = Counter(ob.classification for ob in observations)
+    totals = {
+        "seen": len(observations),
+        "new": sum(1 for ob in observations if ob.link_id is None),
+        "linked": sum(1 for ob in observations if ob.newly_linked),
+        "missing": len(missing),
+        "managed": counts["managed"],
+        "retired": counts["retired"],
+        "external": counts["external"],
+        "orphans": counts["unknown"],
+    }
+    events.append(
+        NewEvent(
+            "sync.completed",
+            "Integration",
+            str(integration_id),
+            {"run_id": run.id, **totals},
+            "engine",
+        )
+    )
+    done = store.apply_discovery(organization_id, run, observations, missing, totals, events)
+    return SyncResult(done, tuple(observations))

@@ -1,0 +1,317 @@
+"""``scim2``: outbound SCIM 2.0 to any service provider (RFC 7643, RFC 7644).
+
+Settings: ``base_url`` (the tenant URL, e.g. ``https://idp.example/scim/v2``), optional
+``page_size`` (discovery, default 100). Auth: a SCIM bearer token, an OAuth access
+token, an API key or Basic.
+
+Users are matched by ``userName`` (the account id), then by ``emails.value``, then by
+``externalId``. Deactivation is ``PATCH active=false`` (what Okta sends); updates GET
+the user, change only the mapped attributes and PUT the result, so attributes we do
+not manage survive, and an update that changes nothing writes nothing. Every answer is
+checked before use: a response with the wrong shape is an
+:class:`~.errors.InvalidResponse`, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote, urlencode
+
+from .base import (
+    LIFECYCLE,
+    AccountRef,
+    AccountSpec,
+    AuthMethod,
+    Capability,
+    ConnectionCheck,
+    ConnectorContext,
+    RemoteAccount,
+)
+from .errors import AlreadyExists, ConnectorError, InvalidResponse, PermanentError
+from .http import HttpResponse, raise_for_status, send
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_JSON = "application/scim+json"
+#: Discovery stops after this many pages whatever the server claims (a loop guard).
+MAX_PAGES = 100_000
+
+
+class Scim2Connector:
+    name: ClassVar[str] = "scim2"
+    display_name: ClassVar[str] = "SCIM 2.0"
+    capabilities: ClassVar[Capability] = Capability.DISCOVER | LIFECYCLE
+    auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset(
+        {
+            "scim_bearer",
+            "bearer_token",
+            "oauth2_client_credentials",
+            "oauth2_authorization_code",
+            "api_key",
+            "basic",
+        }
+    )
+    requires_local_login: ClassVar[bool] = False
+    account_id_attribute: ClassVar[str] = "login"
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _url(self, ctx: ConnectorContext, path: str, query: Mapping[str, Any] | None = None) -> str:
+        base = ctx.settings.get("base_url")
+        if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+            raise PermanentError("the scim2 connector needs a base_url setting (http or https)")
+        url = base.rstrip("/") + path
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def _call(
+        self,
+        ctx: ConnectorContext,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotency_key: str | None = None,
+    ) -> HttpResponse:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return send(
+            method,
+            self._url(ctx, path, query),
+            auth=ctx.auth,
+            timeout=ctx.timeout,
+            max_bytes=ctx.max_response_bytes,
+            json_body=body,
+            headers=headers,
+            content_type=SCIM_JSON,
+        )
+
+    def _object(self, resp: HttpResponse, what: str) -> dict[str, Any]:
+        raise_for_status(resp, what)
+        data = resp.json()
+        if not isinstance(data, dict):
+            raise InvalidResponse(f"{what}: expected a JSON object", status=resp.status)
+        return data
+
+    def _search(self, ctx: ConnectorContext, filter: str) -> RemoteAccount | None:
+        data = self._object(
+            self._call(ctx, "GET", "/Users", query={"filter": filter, "count": 2}),
+            "searching users",
+        )
+        found = _resources(data)
+        return to_account(found[0]) if found else None
+
+    # -- the interface --------------------------------------------------------------------
+
+    def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
+        try:
+            data = self._object(
+                self._call(ctx, "GET", "/Users", query={"count": 1}), "listing users"
+            )
+            _resources(data)
+        except ConnectorError as exc:
+            return ConnectionCheck(False, exc.message)
+        return ConnectionCheck(True, "connected", str(ctx.settings.get("base_url")))
+
+    def iter_accounts(
+        self, ctx: ConnectorContext, *, page_size: int = 100
+    ) -> Iterator[RemoteAccount]:
+        size = int(ctx.settings.get("page_size") or page_size)
+        start = 1
+        for _ in range(MAX_PAGES):
+            data = self._object(
+                self._call(ctx, "GET", "/Users", query={"startIndex": start, "count": size}),
+                "listing users",
+            )
+            page = _resources(data)
+            for item in page:
+                yield to_account(item)
+            total = data.get("totalResults")
+            if not isinstance(total, int) or isinstance(total, bool):
+                raise InvalidResponse("listing users: totalResults is not an integer")
+            start += len(page)
+            if not page or start > total:
+                return
+        raise InvalidResponse(f"listing users: more than {MAX_PAGES} pages; stopped")
+
+    def get_account(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount | None:
+        if ref.remote_id:
+            resp = self._call(ctx, "GET", f"/Users/{quote(ref.remote_id, safe='')}")
+            if resp.status == 404:
+                return None if not ref.account_id else self._by_login(ctx, ref.account_id)
+            return to_account(self._object(resp, "reading a user"))
+        assert ref.account_id is not None
+        return self._by_login(ctx, ref.account_id)
+
+    def _by_login(self, ctx: ConnectorContext, login: str) -> RemoteAccount | None:
+        return self._search(ctx, f"userName eq {json.dumps(login)}")
+
+    def find_account(
+        self,
+        ctx: ConnectorContext,
+        *,
+        account_id: str | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+    ) -> RemoteAccount | None:
+        for attribute, value in (
+            ("userName", account_id),
+            ("emails.value", email),
+            ("externalId", external_id),
+        ):
+            if value:
+                found = self._search(ctx, f"{attribute} eq {json.dumps(value)}")
+                if found is not None:
+                    return found
+        return None
+
+    def create_account(
+        self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount:
+        body = apply_spec({"schemas": [USER_SCHEMA]}, spec)
+        resp = self._call(ctx, "POST", "/Users", body=body, idempotency_key=idempotency_key)
+        if resp.status == 409:
+            existing = self._by_login(ctx, spec.account_id)
+            raise AlreadyExists(
+                f"'{spec.account_id}' already exists on the SCIM service", existing=existing
+            )
+        return to_account(self._object(resp, "creating a user"))
+
+    def update_account(
+        self, ctx: ConnectorContext, ref: AccountRef, desired: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount:
+        current = self._require(ctx, ref)
+        document = dict(current.raw)
+        wanted = apply_spec(dict(document), desired)
+        if wanted == document:
+            return current
+        wanted.pop("meta", None)
+        resp = self._call(
+            ctx,
+            "PUT",
+            f"/Users/{quote(current.remote_id, safe='')}",
+            body=wanted,
+            idempotency_key=idempotency_key,
+        )
+        return to_account(self._object(resp, "updating a user"))
+
+    def _require(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount:
+        current = self.get_account(ctx, ref)
+        if current is None:
+            raise PermanentError(
+                f"the account {ref.account_id or ref.remote_id!r} is not on the SCIM service"
+            )
+        return current
+
+    def _set_active(
+        self, ctx: ConnectorContext, ref: AccountRef, active: bool, key: str
+    ) -> RemoteAccount | None:
+        current = self.get_account(ctx, ref)
+        if current is None or current.active == active:
+            return current
+        body = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "value": {"active": active}}],
+        }
+        resp = self._call(
+            ctx,
+            "PATCH",
+            f"/Users/{quote(current.remote_id, safe='')}",
+            body=body,
+            idempotency_key=key,
+        )
+        if resp.status == 204:
+            return self.get_account(ctx, AccountRef(remote_id=current.remote_id))
+        return to_account(self._object(resp, "changing active"))
+
+    def deactivate_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> RemoteAccount | None:
+        return self._set_active(ctx, ref, False, idempotency_key)
+
+    def reactivate_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> RemoteAccount | None:
+        return self._set_active(ctx, ref, True, idempotency_key)
+
+    def delete_account(
+        self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
+    ) -> None:
+        current = self.get_account(ctx, ref)
+        if current is None:
+            return
+        resp = self._call(
+            ctx,
+            "DELETE",
+            f"/Users/{quote(current.remote_id, safe='')}",
+            idempotency_key=idempotency_key,
+        )
+        if resp.status != 404:
+            raise_for_status(resp, "deleting a user")
+
+
+def _resources(data: dict[str, Any]) -> list[dict[str, Any]]:
+    found = data.get("Resources", [])
+    if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+        raise InvalidResponse("a ListResponse's Resources must be a list of objects")
+    return found
+
+
+def _text(value: Any, name: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise InvalidResponse(f"the user's {name} must be a string")
+    return value
+
+
+def to_account(doc: dict[str, Any]) -> RemoteAccount:
+    """A SCIM User document as a :class:`RemoteAccount`, checking every type."""
+    name = doc.get("name") or {}
+    if not isinstance(name, dict):
+        raise InvalidResponse("the user's name must be an object")
+    active = doc.get("active", True)
+    if not isinstance(active, bool):
+        raise InvalidResponse("the user's active must be a boolean")
+    emails = doc.get("emails") or []
+    if not isinstance(emails, list) or not all(isinstance(e, dict) for e in emails):
+        raise InvalidResponse("the user's emails must be a list of objects")
+    primary = [e for e in emails if e.get("primary") is True] or emails
+    email = _text(primary[0].get("value"), "email") if primary else None
+    raw = {k: v for k, v in doc.items() if k != "password"}
+    return RemoteAccount(
+        remote_id=str(_text(doc.get("id"), "id", required=True)),
+        login=str(_text(doc.get("userName"), "userName", required=True)),
+        email=email,
+        display_name=_text(doc.get("displayName"), "displayName"),
+        given_name=_text(name.get("givenName"), "name.givenName"),
+        family_name=_text(name.get("familyName"), "name.familyName"),
+        external_id=_text(doc.get("externalId"), "externalId"),
+        status="active" if active else "suspended",
+        raw=raw,
+    )
+
+
+def apply_spec(doc: dict[str, Any], spec: AccountSpec) -> dict[str, Any]:
+    """``doc`` with the attributes we manage set from ``spec`` (others untouched)."""
+    doc["userName"] = spec.account_id
+    doc["active"] = spec.active
+    if spec.given_name is not None or spec.family_name is not None:
+        name = dict(doc.get("name") or {})
+        if spec.given_name is not None:
+            name["givenName"] = spec.given_name
+        if spec.family_name is not None:
+            name["familyName"] = spec.family_name
+        doc["name"] = name
+    if spec.display_name is not None:
+        doc["displayName"] = spec.display_name
+    if spec.external_id is not None:
+        doc["externalId"] = spec.external_id
+    if spec.email is not None:
+        emails = [e for e in doc.get("emails") or [] if isinstance(e, dict)]
+        values = [str(e.get("value", "")).lower() for e in emails]
+        if spec.email.lower() not in values:
+            emails = [{"value": spec.email, "type": "work", "primary": True}]
+        doc["emails"] = emails
+    return doc

@@ -1,0 +1,758 @@
+"""The SQL :class:`~scimcore.provisioning.store.ProvisioningStore` (SQLite and PostgreSQL).
+
+Events are written by :func:`insert_event` inside the caller's transaction (the SCIM
+store session, the service-account session): the outbox commits with the change.
+Workers share the ``jobs`` table. On PostgreSQL, planning and claiming lock rows with
+``FOR UPDATE SKIP LOCKED``, so several workers take disjoint sets of rows without
+waiting for each other; on SQLite each transaction holds the database's single write
+lock (``BEGIN IMMEDIATE``), which serializes them. A claim is a lease
+(``locked_until``): finishing checks that the worker still holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from ...accounts.models import Integration, IntegrationSettings
+from ...provisioning.events import Event, NewEvent, user_snapshot
+from ...provisioning.jobs import MAX_ATTEMPTS, Job, JobStatus, plan_jobs
+from ...provisioning.store import (
+    Binding,
+    DirectoryUser,
+    DiscoveryState,
+    Link,
+    LinkChange,
+    Observation,
+    Outcome,
+    SyncRun,
+)
+from .engine import SQLITE_BEGIN_OPTION
+from .outbox import insert_event
+from .store import _unavailable
+from .tables import (
+    events,
+    integration_connectors,
+    integrations,
+    jobs,
+    organization_domains,
+    resource_emails,
+    resources,
+    service_accounts,
+    sync_runs,
+)
+
+#: Statuses in which no job of the integration runs.
+PARKED = ("needs_reauth", "disabled", "pending_auth")
+_OPEN = ("pending", "running")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlProvisioningStore:
+    """Bindings, the outbox, jobs and discovery runs on the engine of a :class:`SqlStore`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
+        with _unavailable():
+            conn = self.engine.connect()
+            try:
+                if self.sqlite and write:
+                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.close()
+
+    # -- bindings -------------------------------------------------------------------------
+
+    def bind(
+        self,
+        organization_id: str,
+        integration_id: int,
+        connector: str,
+        settings: Mapping[str, Any],
+        *,
+        max_concurrency: int = 4,
+        min_interval_ms: int = 0,
+    ) -> Binding:
+        values = {
+            "connector": connector,
+            "settings": dict(settings),
+            "max_concurrency": max(1, max_concurrency),
+            "min_interval_ms": max(0, min_interval_ms),
+            "updated": _now(),
+        }
+        ic = integration_connectors.c
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(integration_connectors)
+                .where(ic.organization_id == organization_id, ic.integration_id == integration_id)
+                .values(**values)
+            )
+            if not done.rowcount:
+                conn.execute(
+                    sa.insert(integration_connectors).values(
+                        organization_id=organization_id, integration_id=integration_id, **values
+                    )
+                )
+        found = self.binding(organization_id, integration_id)
+        assert found is not None
+        return found
+
+    def binding(self, organization_id: str, integration_id: int) -> Binding | None:
+        i, ic = integrations.c, integration_connectors.c
+        with self._begin(write=False) as conn:
+            row = (
+                conn.execute(
+                    sa.select(
+                        integrations,
+                        *[
+                            c
+                            for c in integration_connectors.c
+                            if c.name not in ("organization_id", "integration_id", "updated")
+                        ],
+                    )
+                    .outerjoin(integration_connectors, ic.integration_id == i.id)
+                    .where(i.organization_id == organization_id, i.id == integration_id)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _binding(row)
+
+    # -- events and jobs ------------------------------------------------------------------
+
+    def record_events(self, organization_id: str, new: Sequence[NewEvent]) -> None:
+        with self._begin() as conn:
+            for event in new:
+                insert_event(conn, organization_id, event)
+
+    def events(self, organization_id: str, *, after: int = 0, limit: int = 1000) -> list[Event]:
+        e = events.c
+        with self._begin(write=False) as conn:
+            rows = conn.execute(
+                sa.select(events)
+                .where(e.organization_id == organization_id, e.id > after)
+                .order_by(e.id)
+                .limit(limit)
+            ).mappings()
+            return [_event(r) for r in rows]
+
+    def plan(self, limit: int = 500) -> int:
+        e = events.c
+        with self._begin() as conn:
+            rows = conn.execute(
+                sa.select(events)
+                .where(sa.not_(e.planned))
+                .order_by(e.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).mappings()
+            pending = [_event(r) for r in rows]
+            if not pending:
+                return 0
+            targets = self._provisioning_integrations(conn, {ev.organization_id for ev in pending})
+            pending = self._with_users(conn, pending)
+            now = _now()
+            specs = []
+            for event in pending:
+                for spec in plan_jobs(event, targets.get(event.organization_id, [])):
+                    specs.append(
+                        {
+                            "organization_id": event.organization_id,
+                            "integration_id": spec.integration_id,
+                            "event_id": event.id,
+                            "user_id": spec.user_id,
+                            "operation": spec.operation,
+                            "payload": dict(spec.payload),
+                            "idempotency_key": spec.idempotency_key,
+                            "status": "pending",
+                            "attempts": 0,
+                            "max_attempts": MAX_ATTEMPTS,
+                            "run_after": now,
+                            "created": now,
+                            "updated": now,
+                        }
+                    )
+            if specs:
+                keys = [s["idempotency_key"] for s in specs]
+                known = set(
+                    conn.execute(
+                        sa.select(jobs.c.idempotency_key).where(jobs.c.idempotency_key.in_(keys))
+                    ).scalars()
+                )
+                fresh = [s for s in specs if s["idempotency_key"] not in known]
+                if fresh:
+                    conn.execute(sa.insert(jobs), fresh)
+            conn.execute(
+                sa.update(events).where(e.id.in_([ev.id for ev in pending])).values(planned=True)
+            )
+            return len(specs)
+
+    def _with_users(self, conn: Connection, pending: list[Event]) -> list[Event]:
+        """Account events from the CSV name only the user: add what connectors map."""
+        wanted = {
+            (ev.organization_id, str(ev.data.get("user_id")))
+            for ev in pending
+            if ev.resource_type == "ServiceAccount" and ev.data.get("user_id")
+        }
+        if not wanted:
+            return pending
+        r = resources.c
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for org, uid in wanted:
+            data = conn.execute(
+                sa.select(r.data).where(
+                    r.organization_id == org, r.resource_type == "User", r.id == uid
+                )
+            ).scalar()
+            if data is not None:
+                found[(org, uid)] = user_snapshot(data)
+        return [
+            replace(
+                ev,
+                data={
+                    **found.get((ev.organization_id, str(ev.data.get("user_id"))), {}),
+                    **ev.data,
+                },
+            )
+            if ev.resource_type == "ServiceAccount"
+            else ev
+            for ev in pending
+        ]
+
+    def _provisioning_integrations(self, conn: Connection, orgs: set[str]) -> dict[str, list[int]]:
+        i = integrations.c
+        rows = conn.execute(
+            sa.select(i.organization_id, i.id)
+            .where(i.organization_id.in_(sorted(orgs)), i.provisioning_enabled)
+            .order_by(i.id)
+        ).all()
+        out: dict[str, list[int]] = {}
+        for org, integration_id in rows:
+            out.setdefault(org, []).append(integration_id)
+        return out
+
+    def claim(self, worker: str, limit: int, lease: timedelta) -> list[Job]:
+        j, i, ic = jobs.c, integrations.c, integration_connectors.c
+        earlier = jobs.alias("earlier")
+        now = _now()
+        blocked = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.integration_id == j.integration_id,
+                earlier.c.user_id == j.user_id,
+                earlier.c.id < j.id,
+                earlier.c.status.in_(_OPEN),
+            )
+            .exists()
+        )
+        with self._begin() as conn:
+            candidates = conn.execute(
+                sa.select(j.id, j.integration_id, ic.max_concurrency)
+                .join(integrations, i.id == j.integration_id)
+                .outerjoin(integration_connectors, ic.integration_id == j.integration_id)
+                .where(
+                    sa.or_(
+                        sa.and_(j.status == "pending", j.run_after <= now),
+                        sa.and_(j.status == "running", j.locked_until < now),
+                    ),
+                    i.status.not_in(PARKED),
+                    sa.or_(ic.paused_until.is_(None), ic.paused_until <= now),
+                    ~blocked,
+                )
+                .order_by(j.id)
+                .limit(max(1, limit) * 4)
+                .with_for_update(skip_locked=True, of=jobs)
+            ).all()
+            if not candidates:
+                return []
+            ids = sorted({row[1] for row in candidates})
+            # Serialize claimers per integration so max_concurrency holds across workers.
+            conn.execute(
+                sa.select(ic.integration_id)
+                .where(ic.integration_id.in_(ids))
+                .order_by(ic.integration_id)
+                .with_for_update()
+            ).all()
+            running: dict[int, int] = dict(
+                conn.execute(
+                    sa.select(j.integration_id, sa.func.count())
+                    .where(j.integration_id.in_(ids), j.status == "running", j.locked_until >= now)
+                    .group_by(j.integration_id)
+                ).all()
+            )
+            chosen: list[int] = []
+            for job_id, integration_id, max_concurrency in candidates:
+                if len(chosen) >= limit:
+                    break
+                if running.get(integration_id, 0) >= (max_concurrency or 4):
+                    continue
+                running[integration_id] = running.get(integration_id, 0) + 1
+                chosen.append(job_id)
+            if not chosen:
+                return []
+            conn.execute(
+                sa.update(jobs)
+                .where(j.id.in_(chosen))
+                .values(status="running", locked_by=worker, locked_until=now + lease, updated=now)
+            )
+            rows = conn.execute(sa.select(jobs).where(j.id.in_(chosen)).order_by(j.id)).mappings()
+            return [_job(r) for r in rows]
+
+    def finish(self, job: Job, worker: str, outcome: Outcome) -> bool:
+        j = jobs.c
+        now = _now()
+        attempts = job.attempts + (1 if outcome.count_attempt else 0)
+        status = outcome.status
+        if status == "pending" and attempts >= job.max_attempts:
+            status = "dead"
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(jobs)
+                .where(j.id == job.id, j.status == "running", j.locked_by == worker)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    run_after=outcome.run_after or now,
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=outcome.error,
+                    result=dict(outcome.result) or None,
+                    updated=now,
+                    finished=now if status in ("succeeded", "dead") else None,
+                )
+            )
+            if not done.rowcount:
+                return False
+            if outcome.link is not None:
+                self._change_link(conn, job, outcome.link, now)
+            for event in outcome.events:
+                insert_event(conn, job.organization_id, event)
+            return True
+
+    def _change_link(self, conn: Connection, job: Job, change: LinkChange, now: datetime) -> None:
+        c = service_accounts.c
+        mine = sa.and_(
+            c.organization_id == job.organization_id,
+            c.integration_id == job.integration_id,
+            c.user_id == job.user_id,
+        )
+        if change.remove:
+            conn.execute(sa.delete(service_accounts).where(mine))
+            return
+        remote: dict[str, Any] = {
+            "remote_status": change.remote_status,
+            "last_seen": now,
+            "updated": now,
+        }
+        if change.remote_id is not None:
+            remote["scim_user_resource_id"] = change.remote_id
+        if change.remote_email is not None:
+            remote["remote_email"] = change.remote_email
+        if conn.execute(sa.update(service_accounts).where(mine).values(**remote)).rowcount:
+            return
+        if change.account_id is None:
+            return
+        try:
+            with conn.begin_nested():
+                adopted = conn.execute(
+                    sa.update(service_accounts)
+                    .where(
+                        c.organization_id == job.organization_id,
+                        c.integration_id == job.integration_id,
+                        c.account_id == change.account_id,
+                        c.user_id.is_(None),
+                    )
+                    .values(
+                        user_id=job.user_id,
+                        link_status="linked",
+                        link_method=change.link_method,
+                        **remote,
+                    )
+                ).rowcount
+                if not adopted:
+                    conn.execute(
+                        sa.insert(service_accounts).values(
+                            organization_id=job.organization_id,
+                            integration_id=job.integration_id,
+                            user_id=job.user_id,
+                            account_id=change.account_id,
+                            link_status="linked",
+                            link_method=change.link_method,
+                            created=now,
+                            first_seen=now,
+                            **remote,
+                        )
+                    )
+        except sa.exc.IntegrityError:
+            # The account is linked to someone else, or the user is gone: keep the job's
+            # outcome; discovery will show the account as it is.
+            pass
+
+    def link(self, organization_id: str, integration_id: int, user_id: str) -> Link | None:
+        c = service_accounts.c
+        with self._begin(write=False) as conn:
+            row = (
+                conn.execute(
+                    sa.select(service_accounts).where(
+                        c.organization_id == organization_id,
+                        c.integration_id == integration_id,
+                        c.user_id == user_id,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _link(row)
+
+    def set_integration_status(
+        self, organization_id: str, integration_id: int, status: str, error: str | None = None
+    ) -> None:
+        i, ic = integrations.c, integration_connectors.c
+        now = _now()
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(integrations)
+                .where(i.organization_id == organization_id, i.id == integration_id)
+                .values(status=status, updated=now)
+            )
+            if error is not None:
+                conn.execute(
+                    sa.update(integration_connectors)
+                    .where(ic.integration_id == integration_id)
+                    .values(last_error=error, last_error_at=now)
+                )
+
+    def pause(self, organization_id: str, integration_id: int, until: datetime) -> None:
+        ic = integration_connectors.c
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(integration_connectors)
+                .where(ic.organization_id == organization_id, ic.integration_id == integration_id)
+                .values(paused_until=until)
+            )
+
+    def jobs(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
+        j = jobs.c
+        q = sa.select(jobs).order_by(j.id.desc()).limit(limit)
+        if status is not None:
+            q = q.where(j.status == status)
+        with self._begin(write=False) as conn:
+            return [_job(r) for r in conn.execute(q).mappings()]
+
+    def retry(self, job_id: int) -> bool:
+        """Put a dead job back in the queue with a fresh set of attempts."""
+        j = jobs.c
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    sa.update(jobs)
+                    .where(j.id == job_id, j.status == "dead")
+                    .values(
+                        status="pending",
+                        attempts=0,
+                        run_after=_now(),
+                        finished=None,
+                        updated=_now(),
+                    )
+                ).rowcount
+            )
+
+    # -- domains and discovery ------------------------------------------------------------
+
+    def add_domain(self, organization_id: str, domain: str) -> None:
+        d = organization_domains.c
+        key = domain.strip().lower().lstrip("@")
+        with self._begin() as conn:
+            exists = conn.execute(
+                sa.select(d.domain).where(d.organization_id == organization_id, d.domain == key)
+            ).first()
+            if not exists:
+                conn.execute(
+                    sa.insert(organization_domains).values(
+                        organization_id=organization_id, domain=key
+                    )
+                )
+
+    def domains(self, organization_id: str) -> list[str]:
+        d = organization_domains.c
+        with self._begin(write=False) as conn:
+            return list(
+                conn.execute(
+                    sa.select(d.domain)
+                    .where(d.organization_id == organization_id)
+                    .order_by(d.domain)
+                ).scalars()
+            )
+
+    def discovery_state(self, organization_id: str, integration_id: int) -> DiscoveryState:
+        r, e, c = resources.c, resource_emails.c, service_accounts.c
+        with self._begin(write=False) as conn:
+            users = conn.execute(
+                sa.select(r.id, r.name, r.active).where(
+                    r.organization_id == organization_id, r.resource_type == "User"
+                )
+            ).all()
+            emails: dict[str, list[str]] = {}
+            for rid, value in conn.execute(
+                sa.select(e.resource_id, e.value_key).where(e.organization_id == organization_id)
+            ):
+                emails.setdefault(rid, []).append(value)
+            accounts = conn.execute(
+                sa.select(service_accounts).where(
+                    c.organization_id == organization_id, c.integration_id == integration_id
+                )
+            ).mappings()
+            links = [_link(row) for row in accounts]
+            domains = frozenset(self.domains(organization_id))
+        return DiscoveryState(
+            users=[
+                DirectoryUser(uid, str(name or ""), tuple(emails.get(uid, ())), active is not False)
+                for uid, name, active in users
+            ],
+            accounts=links,
+            domains=domains,
+        )
+
+    def start_run(self, organization_id: str, integration_id: int, kind: str) -> SyncRun:
+        now = _now()
+        with self._begin() as conn:
+            run_id = conn.execute(
+                sa.insert(sync_runs)
+                .values(
+                    organization_id=organization_id,
+                    integration_id=integration_id,
+                    kind=kind,
+                    status="running",
+                    started=now,
+                    counts={},
+                )
+                .returning(sync_runs.c.id)
+            ).scalar_one()
+            self._sync_mark(conn, organization_id, integration_id, "syncing", started=now)
+        return SyncRun(run_id, integration_id, kind, "running", now)
+
+    def _sync_mark(
+        self,
+        conn: Connection,
+        organization_id: str,
+        integration_id: int,
+        status: str,
+        **stamps: Any,
+    ) -> None:
+        i, ic = integrations.c, integration_connectors.c
+        conn.execute(
+            sa.update(integrations)
+            .where(
+                i.organization_id == organization_id,
+                i.id == integration_id,
+                i.status.not_in(("needs_reauth", "disabled"))
+                if status != "needs_reauth"
+                else sa.true(),
+            )
+            .values(status=status)
+        )
+        values = {
+            f"last_sync_{k}" if k in ("started", "finished") else k: v for k, v in stamps.items()
+        }
+        if values:
+            conn.execute(
+                sa.update(integration_connectors)
+                .where(ic.integration_id == integration_id)
+                .values(**values)
+            )
+
+    def fail_run(
+        self, organization_id: str, run: SyncRun, error: str, *, status: str = "sync_failed"
+    ) -> SyncRun:
+        now = _now()
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(sync_runs)
+                .where(sync_runs.c.id == run.id)
+                .values(status="failed", finished=now, error=error)
+            )
+            self._sync_mark(
+                conn,
+                organization_id,
+                run.integration_id,
+                status,
+                finished=now,
+                last_error=error,
+                last_error_at=now,
+            )
+        return SyncRun(run.id, run.integration_id, run.kind, "failed", run.started, now, {}, error)
+
+    def apply_discovery(
+        self,
+        organization_id: str,
+        run: SyncRun,
+        observations: Sequence[Observation],
+        missing: Sequence[int],
+        counts: Mapping[str, int],
+        new_events: Sequence[NewEvent],
+    ) -> SyncRun:
+        c = service_accounts.c
+        now = _now()
+        with self._begin() as conn:
+            for ob in observations:
+                seen = {
+                    "scim_user_resource_id": ob.remote_id,
+                    "remote_status": ob.remote_status,
+                    "remote_email": ob.remote_email,
+                    "classification": ob.classification,
+                    "last_seen": now,
+                    "updated": now,
+                }
+                if ob.link_id is not None:
+                    if ob.newly_linked:
+                        seen.update(
+                            user_id=ob.user_id, link_status="linked", link_method="auto_matched"
+                        )
+                    conn.execute(
+                        sa.update(service_accounts)
+                        .where(c.organization_id == organization_id, c.id == ob.link_id)
+                        .values(**seen)
+                    )
+                    continue
+                conn.execute(
+                    sa.insert(service_accounts).values(
+                        organization_id=organization_id,
+                        integration_id=run.integration_id,
+                        user_id=ob.user_id,
+                        account_id=ob.account_id,
+                        link_status="linked" if ob.user_id else "unlinked",
+                        link_method="auto_matched" if ob.user_id else None,
+                        created=now,
+                        first_seen=now,
+                        **seen,
+                    )
+                )
+            if missing:
+                conn.execute(
+                    sa.update(service_accounts)
+                    .where(c.organization_id == organization_id, c.id.in_(list(missing)))
+                    .values(remote_status="deleted", updated=now)
+                )
+            for event in new_events:
+                insert_event(conn, organization_id, event)
+            conn.execute(
+                sa.update(sync_runs)
+                .where(sync_runs.c.id == run.id)
+                .values(status="succeeded", finished=now, counts=dict(counts))
+            )
+            self._sync_mark(
+                conn,
+                organization_id,
+                run.integration_id,
+                "synced",
+                finished=now,
+                last_successful_sync=now,
+                account_count=counts.get("seen", 0),
+            )
+        return SyncRun(
+            run.id, run.integration_id, run.kind, "succeeded", run.started, now, dict(counts)
+        )
+
+
+def _binding(row: RowMapping) -> Binding:
+    integration = Integration(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        display_name=row["display_name"],
+        kind=row["kind"],
+        is_manual=row["is_manual"],
+        settings=IntegrationSettings(
+            license_profiles=tuple(row["license_profiles"] or ()),
+            scim_user_resource_id_mode=row["scim_user_resource_id_mode"],
+            on_service_account_delete=row["on_service_account_delete"],
+            provisioning_enabled=row["provisioning_enabled"],
+        ),
+        created=row["created"],
+        status=row["status"],
+    )
+    connector = row["connector"] or ("manual" if row["is_manual"] else row["kind"])
+    return Binding(
+        integration=integration,
+        connector=connector,
+        settings=dict(row["settings"] or {}),
+        max_concurrency=row["max_concurrency"] or 4,
+        min_interval_ms=row["min_interval_ms"] or 0,
+        paused_until=row["paused_until"],
+        last_error=row["last_error"],
+        last_successful_sync=row["last_successful_sync"],
+        account_count=row["account_count"],
+    )
+
+
+def _event(row: RowMapping) -> Event:
+    return Event(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        type=row["type"],
+        resource_type=row["resource_type"],
+        resource_id=row["resource_id"],
+        data=dict(row["data"] or {}),
+        source=row["source"],
+        created=row["created"],
+    )
+
+
+def _job(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        integration_id=row["integration_id"],
+        user_id=row["user_id"],
+        operation=row["operation"],
+        payload=dict(row["payload"] or {}),
+        idempotency_key=row["idempotency_key"],
+        status=row["status"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        run_after=row["run_after"],
+        event_id=row["event_id"],
+        last_error=row["last_error"],
+        created=row["created"],
+        result=dict(row["result"] or {}),
+    )
+
+
+def _link(row: RowMapping) -> Link:
+    return Link(
+        id=row["id"],
+        user_id=row["user_id"],
+        account_id=row["account_id"],
+        remote_id=row["scim_user_resource_id"],
+        remote_status=row["remote_status"],
+        classification=row["classification"],
+        link_method=row["link_method"],
+    )
+
+
+def set_provisioning(
+    engine: Engine, organization_id: str, integration_id: int, enabled: bool, *, manual: bool
+) -> None:
+    """Switch provisioning of an integration on or off (and whether it is manual)."""
+    i = integrations.c
+    store = SqlProvisioningStore(engine)
+    with store._begin() as conn:
+        conn.execute(
+            sa.update(integrations)
+            .where(i.organization_id == organization_id, i.id == integration_id)
+            .values(provisioning_enabled=enabled, is_manual=manual, updated=_now())
+        )

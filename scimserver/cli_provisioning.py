@@ -1,0 +1,295 @@
+"""``scimserver worker``, ``sync``, ``jobs``, ``domains``, ``connectors`` and
+``services connect``: thin glue over :mod:`scimcore.adapters.connectors`.
+
+Exit codes: ``sync`` exits 1 when the run failed (nothing was changed); ``jobs retry``
+exits 1 when the job is not dead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from scimcore import Organization, ScimError, Store
+from scimcore.accounts import Integration, KeyRing
+from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available, load
+from scimcore.adapters.connectors.discovery import sync as run_sync
+from scimcore.adapters.connectors.engine import CredentialSource, VaultCredentials, Worker
+from scimcore.provisioning.jobs import JOB_STATUSES
+from scimcore.storage.sql import SqlAccountStore, SqlStore
+from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+
+from .cli_csv import services
+from .config import Settings
+
+
+def _open(name: str | None = None) -> tuple[Settings, SqlStore, Organization | None]:
+    from . import cli
+
+    settings = cli._settings()
+    store = cli._store(settings)
+    if not isinstance(store, SqlStore):  # pragma: no cover - the CLI always builds SqlStore
+        raise click.ClickException("provisioning needs the SQL store")
+    return settings, store, cli._find(store, name) if name else None
+
+
+def _integration(store: Store, org: Organization, name: str) -> Integration:
+    assert isinstance(store, SqlStore)
+    with SqlAccountStore(store.engine).accounts(org.id, readonly=True) as session:
+        found = [i for i in session.integrations() if name in (i.display_name, str(i.id))]
+    if not found:
+        raise click.ClickException(
+            f"no service named {name!r} in {org.slug} (see 'scimserver services list')"
+        )
+    return found[0]
+
+
+def _credentials(settings: Settings, store: SqlStore) -> CredentialSource:
+    from scimcore.adapters.connectors.credentials import CredentialVault
+    from scimcore.storage.sql.credentials import SqlCredentialStore
+
+    keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
+    return VaultCredentials(CredentialVault(SqlCredentialStore(store.engine), keyring))
+
+
+def _setting(values: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--setting")
+        out[key.strip()] = value
+    return out
+
+
+@services.command("connect", help="Choose the connector of a service and its settings.")
+@click.argument("org")
+@click.argument("name")
+@click.option("--connector", "connector_name", required=True, help="manual, webhook, scim2 ...")
+@click.option(
+    "--setting", "settings_", multiple=True, help="KEY=VALUE, e.g. base_url=https://... (repeat)."
+)
+@click.option("--provisioning/--no-provisioning", default=False, show_default=True)
+@click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--min-interval-ms", default=0, show_default=True, type=click.IntRange(0))
+@click.option("--test", "test_it", is_flag=True, help="Run the connector's connection test.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def services_connect(
+    org: str,
+    name: str,
+    connector_name: str,
+    settings_: tuple[str, ...],
+    provisioning: bool,
+    max_concurrency: int,
+    min_interval_ms: int,
+    test_it: bool,
+    as_json: bool,
+) -> None:
+    settings, store, organization = _open(org)
+    assert organization is not None
+    integration = _integration(store, organization, name)
+    try:
+        connector = load(connector_name)
+    except ConnectorError as exc:
+        raise click.ClickException(exc.message) from None
+    prov = SqlProvisioningStore(store.engine)
+    binding = prov.bind(
+        organization.id,
+        integration.id,
+        connector_name,
+        _setting(settings_),
+        max_concurrency=max_concurrency,
+        min_interval_ms=min_interval_ms,
+    )
+    set_provisioning(
+        store.engine,
+        organization.id,
+        integration.id,
+        provisioning,
+        manual=connector_name == "manual",
+    )
+    data: dict[str, Any] = {
+        "integration_id": integration.id,
+        "service": integration.display_name,
+        "connector": connector_name,
+        "settings": dict(binding.settings),
+        "provisioning_enabled": provisioning,
+    }
+    if test_it:
+        try:
+            auth = _credentials(settings, store).auth_for(binding, connector)
+            check = connector.test_connection(
+                ConnectorContext(organization.id, integration.id, binding.settings, auth)
+            )
+            data["connection"] = {"ok": check.ok, "message": check.message}
+        except ConnectorError as exc:
+            data["connection"] = {"ok": False, "message": exc.message}
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(
+        f"{integration.display_name}: connector {connector_name}, provisioning "
+        f"{'on' if provisioning else 'off'}"
+    )
+    if "connection" in data:
+        click.echo(
+            f"connection test: {'ok' if data['connection']['ok'] else 'FAILED'} - "
+            f"{data['connection']['message']}"
+        )
+
+
+@click.command(help="Run provisioning jobs (several workers may run at once on PostgreSQL).")
+@click.option("--once", is_flag=True, help="Work until nothing is left to do, then exit.")
+@click.option("--max-seconds", type=click.FloatRange(0), help="Exit after this many seconds.")
+@click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--lease-seconds",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="A claimed job returns to the queue if its worker has not finished it by then.",
+)
+@click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300))
+@click.option("--idle-sleep", default=1.0, show_default=True, type=click.FloatRange(0.01, 60))
+def worker(
+    once: bool,
+    max_seconds: float | None,
+    batch: int,
+    lease_seconds: int,
+    timeout: float,
+    idle_sleep: float,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings, store, _ = _open()
+    w = Worker(
+        SqlProvisioningStore(store.engine),
+        _credentials(settings, store),
+        batch_size=batch,
+        lease=timedelta(seconds=lease_seconds),
+        timeout=timeout,
+    )
+    try:
+        stats = w.run(max_seconds=max_seconds, idle_sleep=idle_sleep, until_idle=once)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(json.dumps(stats.__dict__))
+
+
+@click.command(help="Discover a service's accounts and classify them (managed/retired/...).")
+@click.argument("org")
+@click.argument("integration")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def sync(org: str, integration: str, as_json: bool) -> None:
+    settings, store, organization = _open(org)
+    assert organization is not None
+    found = _integration(store, organization, integration)
+    try:
+        result = run_sync(
+            SqlProvisioningStore(store.engine),
+            _credentials(settings, store),
+            organization.id,
+            found.id,
+        )
+    except ConnectorError as exc:
+        raise click.ClickException(exc.message) from None
+    run = result.run
+    data = {
+        "run_id": run.id,
+        "status": run.status,
+        "counts": dict(run.counts),
+        "error": run.error,
+        "accounts": [
+            {
+                "account_id": ob.account_id,
+                "user_id": ob.user_id,
+                "remote_status": ob.remote_status,
+                "classification": ob.classification,
+            }
+            for ob in result.observations
+        ],
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        click.echo(f"sync {run.status}: {json.dumps(dict(run.counts))}")
+        if run.error:
+            click.echo(f"error: {run.error} (no account was changed)")
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@click.group(help="Provisioning jobs: list them, retry dead ones.")
+def jobs() -> None:
+    pass
+
+
+@jobs.command("list", help="Newest jobs first.")
+@click.option("--status", type=click.Choice(JOB_STATUSES))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def jobs_list(status: Any, limit: int, as_json: bool) -> None:
+    _, store, _ = _open()
+    rows = [
+        {
+            "id": j.id,
+            "integration_id": j.integration_id,
+            "user_id": j.user_id,
+            "operation": j.operation,
+            "status": j.status,
+            "attempts": j.attempts,
+            "run_after": j.run_after.isoformat(),
+            "last_error": j.last_error,
+        }
+        for j in SqlProvisioningStore(store.engine).jobs(status, limit)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['id']}\t{r['operation']}\t{r['status']}\tattempts {r['attempts']}\t"
+            f"{r['last_error'] or ''}"
+        )
+
+
+@jobs.command("retry", help="Put a dead job back in the queue with fresh attempts.")
+@click.argument("job_id", type=int)
+def jobs_retry(job_id: int) -> None:
+    _, store, _ = _open()
+    if not SqlProvisioningStore(store.engine).retry(job_id):
+        raise click.ClickException(f"job {job_id} is not dead (see 'scimserver jobs list')")
+    click.echo(f"job {job_id} is queued again")
+
+
+@click.group(help="The organization's e-mail domains (accounts elsewhere are 'external').")
+def domains() -> None:
+    pass
+
+
+@domains.command("add")
+@click.argument("org")
+@click.argument("domain")
+def domains_add(org: str, domain: str) -> None:
+    _, store, organization = _open(org)
+    assert organization is not None
+    SqlProvisioningStore(store.engine).add_domain(organization.id, domain)
+    click.echo(f"{domain.lower()} is a domain of {organization.slug}")
+
+
+@domains.command("list")
+@click.argument("org")
+def domains_list(org: str) -> None:
+    _, store, organization = _open(org)
+    assert organization is not None
+    for domain in SqlProvisioningStore(store.engine).domains(organization.id):
+        click.echo(domain)
+
+
+@click.command("connectors", help="List the installed connectors (entry point group).")
+def connectors() -> None:
+    for name, where in available().items():
+        click.echo(f"{name}\t{where}")

@@ -1,0 +1,137 @@
+"""HTTP glue of the OAuth "Integrate" flow (scimcore.adapters.connectors.oauth_flow).
+
+``GET /admin/integrations/<id>/oauth/start?ticket=...``
+    Spends the one-time ticket from ``scimserver integrations oauth-link``, sets a
+    browser-binding cookie and redirects (302) to the provider's authorize URL.
+``GET /oauth/callback?code=...&state=...``
+    The provider's redirect: exchanges the code, stores the tokens encrypted, and
+    redirects to ``/oauth/result``. Any problem (unknown, expired, reused or foreign
+    state, ``error=access_denied``, a failing token endpoint) is a 400 page that says
+    what happened, and nothing is stored.
+
+Pages are plain HTML with ``Cache-Control: no-store`` and ``Referrer-Policy:
+no-referrer`` (the URLs carry one-time secrets) and may not be framed.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request
+
+from scimcore import Store
+from scimcore.accounts.keyring import KeyRing
+from scimcore.adapters.connectors.credentials import CredentialError, CredentialVault
+from scimcore.adapters.connectors.oauth_flow import STATE_TTL, OAuthFlow
+from scimcore.errors import ServiceUnavailable
+
+from .config import Settings
+
+log = logging.getLogger("scimserver.oauth")
+
+#: Binds a flow to the browser that started it (HttpOnly, SameSite=Lax, callback only).
+BROWSER_COOKIE = "scimserver_oauth"
+CALLBACK_PATH = "/oauth/callback"
+
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def build_flow(store: Store, settings: Settings) -> OAuthFlow | None:
+    """The flow over the SQL store's database, or ``None`` for other stores."""
+    from scimcore.storage.sql import SqlStore
+    from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore
+
+    if not isinstance(store, SqlStore):
+        return None
+    keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
+    vault = CredentialVault(SqlCredentialStore(store.engine), keyring)
+    return OAuthFlow(vault, SqlFlowStore(store.engine))
+
+
+def _page(title: str, message: str, status: int) -> Response:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></html>"
+    )
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers.update(_HEADERS)
+    return response
+
+
+def _secure() -> bool:
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
+    bp = Blueprint("oauth", __name__)
+    flow = build_flow(store, settings)
+
+    def redirect_uri() -> str:
+        base = settings.public_url or request.host_url.rstrip("/")
+        return base + CALLBACK_PATH
+
+    def failed(title: str, exc: Exception, *, integration: Any = None) -> Response:
+        reason = getattr(exc, "reason", type(exc).__name__)
+        log.info("OAuth flow stopped (integration %s): %s", integration, reason)
+        if isinstance(exc, ServiceUnavailable):
+            return _page(title, "The database is unavailable; try again shortly.", 503)
+        message = str(exc) if isinstance(exc, CredentialError) else "The request failed."
+        return _page(title, message, 400)
+
+    @bp.get("/admin/integrations/<int:integration_id>/oauth/start")
+    def start(integration_id: int) -> Response:
+        if flow is None:
+            return _page("Not available", "OAuth needs the SQL store.", 404)
+        try:
+            begun = flow.start(integration_id, request.args.get("ticket", ""), redirect_uri())
+        except Exception as exc:
+            return failed("Cannot start the sign-in", exc, integration=integration_id)
+        response = redirect(begun.url, code=302)
+        response.headers.update(_HEADERS)
+        response.set_cookie(
+            BROWSER_COOKIE,
+            begun.browser_token,
+            max_age=int(STATE_TTL.total_seconds()),
+            path=CALLBACK_PATH,
+            secure=_secure(),
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+
+    @bp.get(CALLBACK_PATH)
+    def callback() -> Response:
+        if flow is None:
+            return _page("Not available", "OAuth needs the SQL store.", 404)
+        try:
+            integration_id = flow.complete(
+                state=request.args.get("state"),
+                code=request.args.get("code"),
+                error=request.args.get("error"),
+                browser_token=request.cookies.get(BROWSER_COOKIE),
+            )
+        except Exception as exc:
+            response = failed("The integration was not connected", exc)
+        else:
+            log.info("OAuth flow completed for integration %s", integration_id)
+            response = redirect(f"/oauth/result?integration={integration_id}", code=302)
+            response.headers.update(_HEADERS)
+        response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
+        return response
+
+    @bp.get("/oauth/result")
+    def result() -> Response:
+        integration = request.args.get("integration", "")
+        label = f"Integration {integration}" if integration.isdigit() else "The integration"
+        return _page("Connected", f"{label} is connected. You can close this window.", 200)
+
+    return bp
