@@ -10,23 +10,24 @@ dropped afterwards). Tests get uniquely named data, so one server serves the who
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
+
+from tests.integration.multi import cli_command as _cli_command
+from tests.integration.multi import free_port as _free_port
+from tests.integration.multi import postgres_database as _postgres_database
+from tests.integration.multi import run_cli as _run_cli
+from tests.integration.multi import run_cli_json as _run_cli_json
 
 from .support import LOOPBACK, ScimSession, require_loopback
 
@@ -46,52 +47,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.integration)
-
-
-def _cli_command() -> list[str]:
-    script = Path(sys.executable).with_name("scimserver")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "scimserver"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def _run_cli(
-    env: dict[str, str], *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [*_cli_command(), *args],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"`scimserver {' '.join(args)}` exited {proc.returncode}\n"
-            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-        )
-    return proc
-
-
-def _run_cli_json(env: dict[str, str], *args: str) -> dict[str, Any]:
-    proc = _run_cli(env, *args)
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise AssertionError(
-            f"`scimserver {' '.join(args)}` did not print JSON\n"
-            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-        ) from exc
-    assert isinstance(data, dict), f"`scimserver {' '.join(args)}` printed {data!r}"
-    return data
 
 
 @dataclass(frozen=True)
@@ -168,26 +123,6 @@ def _create_org(env: dict[str, str], name: str) -> Org:
 class Database:
     backend: str
     url: str
-
-
-@contextmanager
-def _postgres_database(server_url: str) -> Iterator[str]:
-    """Create a fresh database on the PostgreSQL server of ``server_url``; drop it afterwards."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(server_url)
-    admin_dsn = urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
-    name = f"scim_it_{secrets.token_hex(6)}"
-    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _backend_params() -> list[Any]:
