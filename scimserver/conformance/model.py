@@ -29,6 +29,7 @@ AREAS = (
     "patch",
     "etags",
     "bulk",
+    "me",
     "okta",
     "entra",
 )

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     entra,
     etags,
     filtering,
+    me,
     okta,
     paging,
     patch,

@@ -77,3 +77,69 @@ def if_match_current(ctx: Context) -> None:
     ctx.resource(ex, 200)
     new = ex.header("ETag")
     ctx.expect(bool(new) and new != etag, f"ETag before {etag!r}, after {new!r}")
+
+
+@check(
+    "etag.post-header",
+    "POST returns an ETag header equal to the new resource's meta.version",
+    E + "; RFC 7644 3.3",
+    "HTTP 201 with an ETag header equal to meta.version",
+)
+def post_header(ctx: Context) -> None:
+    ctx.require_feature("etag", "supported")
+    ex = ctx.post("/Users", {"schemas": [USER], "userName": ctx.name("etag-post")})
+    data = ctx.resource(ex, 201)
+    etag = ex.header("ETag")
+    version = (data.get("meta") or {}).get("version")
+    ctx.expect(bool(etag), f"POST without an ETag header: {ex.summary()}", "an ETag header")
+    ctx.expect(version == etag, f"meta.version {version!r}, ETag {etag!r}")
+    ctx.actual = f"HTTP 201; ETag {etag}"
+
+
+def _patch_nickname(ctx: Context, rid: str, value: str) -> tuple[str, str]:
+    """PATCH nickName; the response's ETag (and, with a body, its meta.version)."""
+    ex = ctx.patch(
+        f"/Users/{rid}", patch_body({"op": "replace", "path": "nickName", "value": value})
+    )
+    ctx.status(ex, 200, 204)
+    etag = ex.header("ETag")
+    ctx.expect(bool(etag), f"PATCH without an ETag header: {ex.summary()}", "an ETag header")
+    assert etag is not None
+    if ex.status == 200:
+        version = (ctx.resource(ex, 200).get("meta") or {}).get("version")
+        ctx.expect(version == etag, f"meta.version {version!r}, ETag {etag!r}")
+    return etag, ex.summary(120)
+
+
+@check(
+    "etag.patch-header",
+    "PATCH returns the new version as ETag header (and meta.version)",
+    E + "; RFC 7644 3.5.2",
+    "HTTP 200/204 with an ETag header different from the version before; "
+    "with a body, meta.version equals it",
+)
+def patch_header(ctx: Context) -> None:
+    data, etag = _versioned_user(ctx, "etag-patch")
+    new, _ = _patch_nickname(ctx, data["id"], "Changed")
+    ctx.expect(new != etag, f"ETag before {etag!r}, after the PATCH {new!r}")
+    ctx.actual = f"ETag {etag} before, {new} after the PATCH"
+
+
+@check(
+    "etag.if-none-match-after-patch",
+    "After a PATCH, If-None-Match with the old version returns the resource, with the new one 304",
+    E + "; RFC 7232 3.2",
+    "GET with the pre-PATCH ETag: 200 with the new ETag and value; with the new ETag: 304",
+)
+def if_none_match_after_patch(ctx: Context) -> None:
+    data, old = _versioned_user(ctx, "etag-inm2")
+    new, _ = _patch_nickname(ctx, data["id"], "Changed")
+    ex = ctx.get(f"/Users/{data['id']}", headers={"If-None-Match": old})
+    after = ctx.resource(ex, 200)
+    ctx.expect(
+        after.get("nickName") == "Changed" and ex.header("ETag") == new,
+        f"nickName {after.get('nickName')!r}, ETag {ex.header('ETag')!r} (PATCH answered {new!r})",
+    )
+    ex = ctx.get(f"/Users/{data['id']}", headers={"If-None-Match": new})
+    ctx.status(ex, 304)
+    ctx.actual = f"old ETag {old}: 200; new ETag {new}: 304"

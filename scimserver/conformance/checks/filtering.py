@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..context import ENTERPRISE, SEARCH_REQUEST, Context
-from ..model import area
+from ..model import CheckSkipped, area
 from ._data import (
     LABELS,
     expect_users,
@@ -353,3 +353,39 @@ def post_search(ctx: Context) -> None:
     data = ctx.list_response(ex)
     got = sorted(label_of(users, r.get("id")) for r in data.get("Resources") or [])
     ctx.expect(got == ["beta", "gamma"], f"matched {got}", "beta and gamma")
+
+
+@check(
+    "filter.root-search",
+    "POST /.search at the service root searches across resource types",
+    "RFC 7644 3.4.3; RFC 7644 3.4.2",
+    "200 ListResponse with exactly the user and the group whose displayName matches "
+    "(skipped when root search is not implemented: 501, or 404/405 for the endpoint)",
+)
+def root_search(ctx: Context) -> None:
+    label = ctx.name("rs-")
+    user = ctx.new_user("rs-user", displayName=ctx.name("rs-user"))
+    group = ctx.new_group("rs-group")
+    body = {
+        "schemas": [SEARCH_REQUEST],
+        "filter": f'displayName sw "{label}"',
+        "startIndex": 1,
+        "count": 10,
+    }
+    ex = ctx.post("/.search", body)
+    if ex.status in (404, 405, 501):
+        raise CheckSkipped(f"POST /.search answered {ex.status}: root search not implemented")
+    data = ctx.list_response(ex)
+    found = {
+        r.get("id"): (r.get("meta") or {}).get("resourceType")
+        for r in data.get("Resources") or []
+        if isinstance(r, dict)
+    }
+    want = {user["id"]: "User", group["id"]: "Group"}
+    ctx.expect(
+        set(found) == set(want) and data["totalResults"] == 2,
+        f"totalResults {data['totalResults']}, found {found}",
+        f"exactly user {user['id']} and group {group['id']}",
+    )
+    types = sorted(str(v) for v in found.values())
+    ctx.actual = f"HTTP 200; found the user and the group (meta.resourceType {types})"

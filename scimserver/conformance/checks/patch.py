@@ -308,3 +308,27 @@ def group_replace_members(ctx: Context) -> None:
     data = ctx.resource(ctx.get(f"/Groups/{group['id']}"), 200, schema=GROUP)
     ctx.expect(_member_ids(data) == {u2["id"]}, f"members {data.get('members')!r}")
     ctx.focus = ex
+
+
+@check(
+    "patch.change-password",
+    "When changePassword is advertised, PATCH replace password is accepted and never returned",
+    P + ".3; RFC 7643 5; RFC 7643 4.1.1",
+    "HTTP 200/204 without 'password' in the response; a later GET does not return it either",
+)
+def change_password(ctx: Context) -> None:
+    ctx.require_feature("changePassword", "supported")
+    old, new = f"Cf-{ctx.run_id}-Old-9!", f"Cf-{ctx.run_id}-New-7!"
+    user = ctx.new_user("patch-pw", password=old)
+    path = f"/Users/{user['id']}"
+    ex = ctx.patch(path, patch_body({"op": "replace", "path": "password", "value": new}))
+    ctx.status(ex, 200, 204)
+    responses = [ex, ctx.get(path), ctx.get(path, {"attributes": "password,userName"})]
+    for resp in responses:
+        ctx.focus = resp
+        ctx.status(resp, 200, 204)
+        ctx.expect(
+            '"password"' not in resp.text and new not in resp.text and old not in resp.text,
+            f"{resp.method} {resp.path} returned the password: {resp.summary()}",
+        )
+    ctx.focus = ex
