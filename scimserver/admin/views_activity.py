@@ -1,19 +1,189 @@
-"""Activity: the console's audit trail for one organization, newest first.
+"""Activity: what changed in one organization, newest first, in two keyset-paged lists.
 
-Token generation and revocation, CSV previews, imports and exports, and the sign-ins
-of the organization's administrators; filterable by who and when, keyset-paged.
+* **Provisioning events** (the ``events`` table): SCIM changes, CSV rows and connector
+  actions (jobs, discovery), filterable by the user they are about and by time.
+* **Console actions** (``admin_audit``): token generation and revocation, CSV previews,
+  imports and exports, credentials, syncs, and the sign-ins of the organization's
+  administrators; filterable by administrator and by time.
+
+A user's page lists their recent provisioning events (:func:`user_events`, a template
+global, so the directory views need not know about events).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from flask import request, url_for
 from flask.typing import ResponseReturnValue
+
+from scimcore import Organization
+from scimcore.storage.sql.tables import events, resources
 
 from .blueprint import bp, console, login_required, organization, page
 
 PAGE_SIZE = 50
+#: Events on a user's page.
+USER_EVENTS = 20
+#: Data keys summarized in the Details column, in this order (never secrets: events
+#: carry none, see scimcore.provisioning.events.user_snapshot).
+_SUMMARY_KEYS = (
+    "userName",
+    "displayName",
+    "active",
+    "integration_id",
+    "account_id",
+    "classification",
+    "from",
+    "method",
+    "operation",
+    "error_code",
+    "error",
+    "seen",
+    "new",
+    "linked",
+    "missing",
+    "managed",
+    "retired",
+    "external",
+    "orphans",
+    "to",
+)
+_SOURCES = {"scim": "SCIM", "csv": "CSV", "engine": "connector", "admin": "console"}
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    at: datetime
+    type: str
+    source: str
+    resource_type: str
+    resource_id: str
+    user_id: str | None
+    user_name: str | None
+    summary: str
+
+
+def _engine() -> sa.engine.Engine:
+    return console().store.engine  # type: ignore[attr-defined,no-any-return]
+
+
+def _summary(data: Mapping[str, Any]) -> str:
+    parts = []
+    for key in _SUMMARY_KEYS:
+        value = data.get(key)
+        if value is None or value == "" or isinstance(value, (dict, list)):
+            continue
+        text = str(value)
+        parts.append(f"{key}: {text[:120]}")
+    return "; ".join(parts)
+
+
+def _user_id(resource_type: str, resource_id: str, data: Mapping[str, Any]) -> str | None:
+    if resource_type == "User":
+        return resource_id
+    found = data.get("user_id")
+    return str(found) if found else None
+
+
+def find_user(org: Organization, text: str) -> str | None:
+    """The id of the user named ``text`` (userName, case-insensitive) or with that id."""
+    r = resources.c
+    with _engine().connect() as conn:
+        return conn.execute(
+            sa.select(r.id)
+            .where(
+                r.organization_id == org.id,
+                r.resource_type == "User",
+                sa.or_(r.name_key == text.lower(), r.id == text),
+            )
+            .limit(1)
+        ).scalar()
+
+
+def provisioning_events(
+    org: Organization,
+    *,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[EventRow]:
+    """The organization's events, newest first, about ``user_id`` when given (the
+    user's own events, and those of their service accounts)."""
+    e, r = events.c, resources.c
+    where = [e.organization_id == org.id]
+    if user_id is not None:
+        where.append(
+            sa.or_(
+                sa.and_(e.resource_type == "User", e.resource_id == user_id),
+                sa.and_(
+                    e.resource_type == "ServiceAccount",
+                    e.data["user_id"].as_string() == user_id,
+                ),
+            )
+        )
+    if since is not None:
+        where.append(e.created >= since)
+    if until is not None:
+        where.append(e.created < until)
+    if before_id is not None:
+        where.append(e.id < before_id)
+    with _engine().connect() as conn:
+        rows = conn.execute(
+            sa.select(e.id, e.created, e.type, e.source, e.resource_type, e.resource_id, e.data)
+            .where(*where)
+            .order_by(e.id.desc())
+            .limit(limit)
+        ).all()
+        wanted = {
+            uid
+            for row in rows
+            if (uid := _user_id(row.resource_type, row.resource_id, row.data or {}))
+        }
+        names = (
+            dict(
+                conn.execute(
+                    sa.select(r.id, r.name).where(
+                        r.organization_id == org.id,
+                        r.resource_type == "User",
+                        r.id.in_(sorted(wanted)),
+                    )
+                ).all()
+            )
+            if wanted
+            else {}
+        )
+    out = []
+    for row in rows:
+        data = row.data or {}
+        uid = _user_id(row.resource_type, row.resource_id, data)
+        out.append(
+            EventRow(
+                id=row.id,
+                at=row.created,
+                type=row.type,
+                source=_SOURCES.get(row.source, row.source),
+                resource_type=row.resource_type,
+                resource_id=row.resource_id,
+                user_id=uid,
+                user_name=names.get(uid) if uid else None,
+                summary=_summary(data),
+            )
+        )
+    return out
+
+
+@bp.app_template_global("user_events")
+def user_events(org: Organization, user_id: str) -> list[EventRow]:
+    """A user's most recent provisioning events (for the user page)."""
+    return provisioning_events(org, user_id=user_id, limit=USER_EVENTS)
 
 
 def _day(text: str) -> datetime | None:
@@ -34,6 +204,32 @@ def activity(slug: str) -> ResponseReturnValue:
     since = _day(since_text)
     until = _day(until_text)
     before = request.args.get("before", "")
+    user_text = request.args.get("user", "").strip()[:256]
+    user_id = find_user(org, user_text) if user_text else None
+    event_before = request.args.get("ebefore", "")
+    event_rows: list[EventRow] = []
+    if not user_text or user_id is not None:
+        event_rows = provisioning_events(
+            org,
+            user_id=user_id,
+            since=since,
+            until=until + timedelta(days=1) if until else None,
+            before_id=int(event_before) if event_before.isdigit() else None,
+            limit=PAGE_SIZE + 1,
+        )
+    events_next_url = None
+    if len(event_rows) > PAGE_SIZE:
+        event_rows = event_rows[:PAGE_SIZE]
+        events_next_url = url_for(
+            "admin.activity",
+            slug=org.slug,
+            actor=actor or None,
+            user=user_text or None,
+            since=since_text or None,
+            until=until_text or None,
+            ebefore=event_rows[-1].id,
+            _anchor="events-h",
+        )
     entries = c.admins.audit(
         org.id,
         actor=actor or None,
@@ -50,9 +246,11 @@ def activity(slug: str) -> ResponseReturnValue:
             "admin.activity",
             slug=org.slug,
             actor=actor or None,
+            user=user_text or None,
             since=since_text or None,
             until=until_text or None,
             before=entries[-1].id,
+            _anchor="audit-h",
         )
     return page(
         "activity.html",
@@ -60,6 +258,10 @@ def activity(slug: str) -> ResponseReturnValue:
         section="activity",
         entries=entries,
         actor=actor,
+        user=user_text,
+        user_found=user_id is not None,
+        event_rows=event_rows,
+        events_next_url=events_next_url,
         since=since_text,
         until=until_text,
         next_url=next_url,

@@ -1,56 +1,452 @@
-"""Integrations: the organization's services with their status, and each one's
-accounts (linked to a user, or discovered and linked to nobody)."""
+"""Integrations: the organization's services with their status and last sync, and per
+service its credential (write-only forms), "Integrate" (OAuth), "Sync now" and the
+accounts it holds, filtered by classification to find leavers' accounts.
+
+Secrets typed into a form go straight into the credential vault (encrypted under
+``SCIMSERVER_SECRET_KEYS``); no page ever renders one, not even after a failed
+submission: only :meth:`CredentialVault.describe` hints ("set", "…abcd") are shown.
+"""
 
 from __future__ import annotations
 
-from flask import abort, request
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from .blueprint import bp, console, login_required, organization, page
+from scimcore import Organization
+from scimcore.accounts import Integration
+from scimcore.adapters.connectors import Capability, ConnectorError, load
+from scimcore.adapters.connectors.credentials import (
+    ApiKey,
+    BearerToken,
+    Credential,
+    CredentialError,
+    CredentialVault,
+    IdPassword,
+)
+from scimcore.adapters.connectors.discovery import SyncResult
+from scimcore.adapters.connectors.discovery import sync as run_sync
+from scimcore.adapters.connectors.engine import VaultCredentials
+from scimcore.adapters.connectors.oauth_flow import OAuthFlow
+from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore
+from scimcore.storage.sql.provisioning import SqlProvisioningStore
+from scimcore.storage.sql.tables import (
+    integration_connectors,
+    resources,
+    service_accounts,
+    sync_runs,
+)
 
-SHOWN_ACCOUNTS = 500
+from .blueprint import audit, bp, console, login_required, organization, page
+
+log = logging.getLogger("scimserver.admin")
+
+SHOWN_ACCOUNTS = 200
 LINK_FILTERS = {"all": "All", "linked": "Linked to a user", "unlinked": "Linked to nobody"}
+CLASSIFICATIONS = {
+    "managed": "Managed",
+    "retired": "Retired (leaver, still active)",
+    "external": "External",
+    "unknown": "Unknown (orphan)",
+}
+STATUS_LABELS = {
+    "active": "active",
+    "pending_auth": "waiting for sign-in",
+    "syncing": "syncing",
+    "synced": "synced",
+    "sync_failed": "failed",
+    "needs_reauth": "needs re-auth",
+    "disabled": "disabled",
+}
+#: Credential kinds the console's forms set (OAuth clients are set with the CLI).
+FORM_KINDS = ("api_key", "bearer", "id_password")
+#: "Sync now" waits this long for the run; a longer one goes on in the background.
+SYNC_WAIT_SECONDS = 15.0
+#: Per-request deadline of a console-started run.
+SYNC_REQUEST_TIMEOUT = 10.0
+#: A run still "syncing" after this long is considered dead and may be started again.
+STALE_SYNC = timedelta(minutes=10)
+NOTICES = {
+    "credential_saved": "The credential was stored. It is encrypted and will not be shown again.",
+    "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
+    "sync_done": "The sync finished; its result is below.",
+    "sync_running": "The sync is still running. Reload this page in a moment to see its result.",
+    "sync_busy": "A sync of this service is already running.",
+    "sync_unsupported": "This service's connector cannot list accounts, so it cannot be synced.",
+}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """An integration with what the list and detail pages show about its connector."""
+
+    integration: Integration
+    connector: str
+    last_sync_started: datetime | None
+    last_sync_finished: datetime | None
+    last_successful_sync: datetime | None
+    last_error: str | None
+    account_count: int | None
+
+    @property
+    def status_label(self) -> str:
+        status = self.integration.status
+        return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def _vault() -> CredentialVault:
+    c = console()
+    return CredentialVault(SqlCredentialStore(c.store.engine), c.keyring)  # type: ignore[attr-defined]
+
+
+def _engine() -> sa.engine.Engine:
+    return console().store.engine  # type: ignore[attr-defined,no-any-return]
+
+
+def _overviews(org: Organization) -> list[Overview]:
+    with console().accounts.accounts(org.id, readonly=True) as session:
+        found = session.integrations()
+    ic = integration_connectors.c
+    with _engine().connect() as conn:
+        rows = {
+            r.integration_id: r
+            for r in conn.execute(
+                sa.select(
+                    ic.integration_id,
+                    ic.connector,
+                    ic.last_sync_started,
+                    ic.last_sync_finished,
+                    ic.last_successful_sync,
+                    ic.last_error,
+                    ic.account_count,
+                ).where(ic.organization_id == org.id)
+            )
+        }
+    out = []
+    for i in found:
+        r = rows.get(i.id)
+        out.append(
+            Overview(
+                integration=i,
+                connector=r.connector if r else ("manual" if i.is_manual else i.kind),
+                last_sync_started=r.last_sync_started if r else None,
+                last_sync_finished=r.last_sync_finished if r else None,
+                last_successful_sync=r.last_successful_sync if r else None,
+                last_error=r.last_error if r else None,
+                account_count=r.account_count if r else None,
+            )
+        )
+    return out
+
+
+def _overview(org: Organization, integration_id: int) -> Overview:
+    """The organization's integration, or 404 (also for another organization's)."""
+    found = next((o for o in _overviews(org) if o.integration.id == integration_id), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _can_discover(connector: str) -> bool:
+    try:
+        return Capability.DISCOVER in load(connector).capabilities
+    except ConnectorError:
+        return False
+
+
+def _last_run(org: Organization, integration_id: int) -> Any:
+    s = sync_runs.c
+    with _engine().connect() as conn:
+        return conn.execute(
+            sa.select(sync_runs)
+            .where(s.organization_id == org.id, s.integration_id == integration_id)
+            .order_by(s.id.desc())
+            .limit(1)
+        ).first()
+
+
+def _accounts(
+    org: Organization, integration_id: int, classification: str, link: str, after: int
+) -> tuple[list[Any], dict[str, int], int | None]:
+    """One page of the integration's accounts, the counts per classification, and the
+    ``after`` value of the next page (keyset on the account row id)."""
+    c, r = service_accounts.c, resources.c
+    where = [c.organization_id == org.id, c.integration_id == integration_id]
+    with _engine().connect() as conn:
+        counts = {
+            str(k): int(n)
+            for k, n in conn.execute(
+                sa.select(c.classification, sa.func.count())
+                .where(*where)
+                .group_by(c.classification)
+            )
+        }
+        if classification != "all":
+            where.append(c.classification == classification)
+        if link != "all":
+            where.append(c.link_status == link)
+        if after:
+            where.append(c.id > after)
+        rows = conn.execute(
+            sa.select(
+                c.id,
+                c.user_id,
+                c.account_id,
+                c.link_status,
+                c.link_method,
+                c.classification,
+                c.remote_status,
+                c.remote_email,
+                c.last_seen,
+                c.last_access_time,
+                r.name.label("user_name"),
+                r.active.label("user_active"),
+            )
+            .outerjoin(
+                resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id)
+            )
+            .where(*where)
+            .order_by(c.id)
+            .limit(SHOWN_ACCOUNTS + 1)
+        ).all()
+    next_after = None
+    if len(rows) > SHOWN_ACCOUNTS:
+        rows = rows[:SHOWN_ACCOUNTS]
+        next_after = rows[-1].id
+    return list(rows), counts, next_after
+
+
+def _detail(
+    org: Organization, integration_id: int, status: int = 200, **extra: Any
+) -> ResponseReturnValue:
+    overview = _overview(org, integration_id)
+    link = request.args.get("link", "all")
+    if link not in LINK_FILTERS:
+        link = "all"
+    classification = request.args.get("classification", "all")
+    if classification not in CLASSIFICATIONS:
+        classification = "all"
+    after_text = request.args.get("after", "")
+    after = int(after_text) if after_text.isdigit() else 0
+    rows, counts, next_after = _accounts(org, integration_id, classification, link, after)
+    next_url = None
+    if next_after is not None:
+        next_url = url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration_id,
+            classification=classification,
+            link=link,
+            after=next_after,
+        )
+    notice = NOTICES.get(request.args.get("notice", ""))
+    return page(
+        "integration.html",
+        status=status,
+        org=org,
+        section="integrations",
+        overview=overview,
+        integration=overview.integration,
+        credential=_vault().describe(integration_id),
+        can_discover=_can_discover(overview.connector),
+        last_run=_last_run(org, integration_id),
+        rows=rows,
+        counts=counts,
+        total=sum(counts.values()),
+        next_url=next_url,
+        link=link,
+        link_filters=LINK_FILTERS,
+        classification=classification,
+        classifications=CLASSIFICATIONS,
+        form_kinds=FORM_KINDS,
+        notice=notice,
+        **extra,
+    )
 
 
 @bp.get("/o/<slug>/integrations")
 @login_required
 def integrations(slug: str) -> ResponseReturnValue:
     org = organization(slug)
-    with console().accounts.accounts(org.id, readonly=True) as session:
-        found = session.integrations()
-    return page("integrations.html", org=org, section="integrations", integrations=found)
+    return page("integrations.html", org=org, section="integrations", integrations=_overviews(org))
 
 
 @bp.get("/o/<slug>/integrations/<int:integration_id>")
 @login_required
 def integration_detail(slug: str, integration_id: int) -> ResponseReturnValue:
+    return _detail(organization(slug), integration_id)
+
+
+def _form_credential(kind: str) -> Credential:
+    """The credential in the submitted form. Errors never quote a submitted value."""
+    form = request.form
+    if kind == "api_key":
+        return ApiKey(
+            header=form.get("header", "").strip() or "Authorization",
+            value=form.get("secret", ""),
+            prefix=form.get("prefix", "").strip(),
+        )
+    if kind == "bearer":
+        return BearerToken(form.get("secret", ""))
+    totp = form.get("totp_secret", "").strip() or None
+    return IdPassword(form.get("username", "").strip(), form.get("secret", ""), totp)
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/credential")
+@login_required
+def integration_credential(slug: str, integration_id: int) -> ResponseReturnValue:
     org = organization(slug)
-    link = request.args.get("link", "all")
-    if link not in LINK_FILTERS:
-        link = "all"
-    with console().accounts.accounts(org.id, readonly=True) as session:
-        integration = next((i for i in session.integrations() if i.id == integration_id), None)
-        if integration is None:
-            abort(404)
-        rows = []
-        more = False
-        for listing in session.iter_accounts():
-            account = listing.account
-            if account.integration_id != integration_id:
-                continue
-            if link != "all" and account.link_status != link:
-                continue
-            if len(rows) == SHOWN_ACCOUNTS:
-                more = True
-                break
-            rows.append(listing)
+    overview = _overview(org, integration_id)
+    kind = request.form.get("kind", "")
+    if kind not in FORM_KINDS:
+        abort(400, description="Choose an API key, a bearer token or an ID and password.")
+    try:
+        info = _vault().put(integration_id, _form_credential(kind))
+    except CredentialError as exc:
+        # CredentialError messages name fields, never values; the form is re-rendered
+        # with its non-secret fields only.
+        return _detail(
+            org,
+            integration_id,
+            status=400,
+            form_error=str(exc),
+            form_kind=kind,
+            form_values={
+                "header": request.form.get("header", "")[:100],
+                "prefix": request.form.get("prefix", "")[:100],
+                "username": request.form.get("username", "")[:256],
+            },
+        )
+    audit(org, "credential.set", overview.integration.display_name, kind=info.kind)
+    return redirect(
+        url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration_id,
+            notice="credential_saved",
+        ),
+        code=303,
+    )
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/credential/delete")
+@login_required
+def integration_credential_delete(slug: str, integration_id: int) -> ResponseReturnValue:
+    org = organization(slug)
+    overview = _overview(org, integration_id)
+    if _vault().delete(integration_id):
+        audit(org, "credential.deleted", overview.integration.display_name)
+    return redirect(
+        url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration_id,
+            notice="credential_deleted",
+        ),
+        code=303,
+    )
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/integrate")
+@login_required
+def integration_integrate(slug: str, integration_id: int) -> ResponseReturnValue:
+    """Mint a one-time ticket (as ``scimserver integrations oauth-link`` does) and send
+    the browser on to the OAuth start URL, which redirects to the provider's consent page."""
+    org = organization(slug)
+    overview = _overview(org, integration_id)
+    vault = _vault()
+    if vault.describe(integration_id).kind != "oauth_authorization_code":
+        abort(400, description="This service is not set up for the OAuth sign-in.")
+    try:
+        ticket = OAuthFlow(vault, SqlFlowStore(_engine())).issue_ticket(org.id, integration_id)
+    except CredentialError as exc:
+        return _detail(org, integration_id, status=400, integrate_error=str(exc))
+    audit(org, "integration.oauth_started", overview.integration.display_name)
+    # Not a 3xx: the console's CSP has ``form-action 'self'``, and browsers apply it to
+    # the redirects that follow a form post, so a redirect chain ending at the provider
+    # would be blocked. The page moves on by itself (meta refresh) or by its link.
     return page(
-        "integration.html",
+        "integrate.html",
         org=org,
         section="integrations",
-        integration=integration,
-        rows=rows,
-        more=more,
-        link=link,
-        link_filters=LINK_FILTERS,
+        integration=overview.integration,
+        start_url=url_for("oauth.start", integration_id=integration_id, ticket=ticket),
     )
+
+
+def _run_sync(org_id: str, integration_id: int, out: list[SyncResult | str]) -> None:
+    engine = _engine()
+    vault = _vault()
+
+    def work() -> None:
+        try:
+            out.append(
+                run_sync(
+                    SqlProvisioningStore(engine),
+                    VaultCredentials(vault),
+                    org_id,
+                    integration_id,
+                    timeout=SYNC_REQUEST_TIMEOUT,
+                )
+            )
+        except ConnectorError as exc:
+            out.append(exc.message)
+        except Exception:  # a background run must not die silently
+            log.exception("console sync of integration %s failed", integration_id)
+            out.append("the sync stopped on an unexpected error")
+
+    thread = threading.Thread(target=work, name=f"console-sync-{integration_id}", daemon=True)
+    thread.start()
+    thread.join(SYNC_WAIT_SECONDS)
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/sync")
+@login_required
+def integration_sync(slug: str, integration_id: int) -> ResponseReturnValue:
+    """Run discovery now: wait up to :data:`SYNC_WAIT_SECONDS` for it, else let it go on."""
+    org = organization(slug)
+    overview = _overview(org, integration_id)
+
+    def back(notice: str) -> ResponseReturnValue:
+        return redirect(
+            url_for(
+                "admin.integration_detail",
+                slug=org.slug,
+                integration_id=integration_id,
+                notice=notice,
+            ),
+            code=303,
+        )
+
+    if not _can_discover(overview.connector):
+        return back("sync_unsupported")
+    started = overview.last_sync_started
+    if (
+        overview.integration.status == "syncing"
+        and started is not None
+        and datetime.now(UTC) - started < STALE_SYNC
+    ):
+        return back("sync_busy")
+    out: list[SyncResult | str] = []
+    _run_sync(org.id, integration_id, out)
+    if not out:
+        audit(org, "sync.started", overview.integration.display_name, status="running")
+        return back("sync_running")
+    result = out[0]
+    if isinstance(result, str):
+        audit(org, "sync.started", overview.integration.display_name, status="failed")
+        return _detail(org, integration_id, status=400, sync_error=result)
+    audit(
+        org,
+        "sync.started",
+        overview.integration.display_name,
+        status=result.run.status,
+        run=result.run.id,
+    )
+    return back("sync_done")

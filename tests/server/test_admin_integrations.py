@@ -1,0 +1,431 @@
+"""Integrations and Activity in the admin console (Flask test client, SQLite and PostgreSQL).
+
+Credentials are write-only (no response and no table holds a secret in plain text),
+every new form needs its CSRF token, "Integrate" mints a one-time OAuth link, "Sync now"
+classifies accounts (managed, retired, external, unknown) and the filters find leavers'
+accounts; provisioning events show on Activity and on a user's page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+
+from scimcore.adapters.connectors import Capability, ConnectionCheck, RemoteAccount
+from scimcore.adapters.connectors.base import ConnectorContext, HttpRequest
+from scimcore.adapters.connectors.credentials import CredentialVault, OAuthAuthorizationCode
+from scimcore.adapters.connectors.errors import AuthenticationFailed
+from scimcore.adapters.connectors.registry import register
+from scimcore.storage.sql.credentials import SqlCredentialStore
+from scimcore.storage.sql.provisioning import SqlProvisioningStore
+from scimcore.storage.sql.tables import metadata
+from scimserver.admin import passwords
+
+from .admin_support import (
+    Tenant,
+    create_service,
+    create_user,
+    make_app,
+    new_admin,
+    new_tenant,
+    page_token,
+    sign_in,
+)
+
+API_KEY = "ak-live-0123456789-SECRETVALUE-wxyz"
+BEARER = "bt-9f8e7d6c5b4a-TOPSECRET-tok9"
+PASSWORD = "pw-Very-Secret-Login-Passw0rd"
+TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+CLIENT_SECRET = "oauth-client-secret-never-shown"
+
+
+class FakeDiscovery:
+    """A connector that lists fixed accounts and remembers the header it was given."""
+
+    name: ClassVar[str] = "admin_test"
+    display_name: ClassVar[str] = "Admin test"
+    capabilities: ClassVar[Capability] = Capability.DISCOVER
+    auth_methods: ClassVar[frozenset[str]] = frozenset({"bearer"})
+    requires_local_login: ClassVar[bool] = False
+    account_id_attribute: ClassVar[str] = "email"
+    accounts: ClassVar[list[RemoteAccount]] = []
+    seen_authorization: ClassVar[list[str]] = []
+    fail: ClassVar[bool] = False
+
+    def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
+        return ConnectionCheck(True)
+
+    def iter_accounts(self, ctx: ConnectorContext, *, page_size: int = 100) -> Iterator[Any]:
+        request = HttpRequest("GET", "https://svc.example.com/users", {})
+        ctx.auth.apply(request)
+        type(self).seen_authorization.append(request.headers.get("Authorization", ""))
+        if type(self).fail:
+            raise AuthenticationFailed("HTTP 401 from the service")
+        yield from type(self).accounts
+
+
+register(FakeDiscovery)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "N", 2**10)
+    monkeypatch.setattr(passwords, "P", 1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fake() -> None:
+    FakeDiscovery.accounts = []
+    FakeDiscovery.seen_authorization = []
+    FakeDiscovery.fail = False
+
+
+@pytest.fixture
+def console_app(database_url: str) -> Any:
+    return make_app(database_url)
+
+
+@pytest.fixture
+def tenant(console_app: Any) -> Tenant:
+    return new_tenant(console_app)
+
+
+@pytest.fixture
+def client(console_app: Any, tenant: Tenant) -> Any:
+    client = console_app.test_client()
+    assert sign_in(client, new_admin(console_app, tenant)).status_code == 302
+    return client
+
+
+def _text(response: Any) -> str:
+    return str(response.get_data(as_text=True))
+
+
+def _engine(app: Any) -> sa.engine.Engine:
+    return app.extensions["scimserver_admin"].store.engine  # type: ignore[no-any-return]
+
+
+def _service(app: Any, tenant: Tenant, name: str, connector: str = "admin_test") -> int:
+    create_service(app, tenant, name, "scim2")
+    with app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        found = next(i for i in session.integrations() if i.display_name == name)
+    SqlProvisioningStore(_engine(app)).bind(tenant.id, found.id, connector, {})
+    return int(found.id)
+
+
+def _base(tenant: Tenant, integration_id: int) -> str:
+    return f"/admin/o/{tenant.slug}/integrations/{integration_id}"
+
+
+def _database_text(app: Any) -> str:
+    """Every row of every table, as text: what someone reading the database sees."""
+    parts: list[str] = []
+    with _engine(app).connect() as conn:
+        for table in metadata.sorted_tables:
+            parts.extend(repr(tuple(row)) for row in conn.execute(sa.select(table)))
+    return "\n".join(parts)
+
+
+def _leavers_fixture(app: Any, client: Any, tenant: Tenant) -> int:
+    create_user(client, tenant, "alice@example.com", emails=[{"value": "alice@example.com"}])
+    create_user(
+        client, tenant, "bob@example.com", active=False, emails=[{"value": "bob@example.com"}]
+    )
+    SqlProvisioningStore(_engine(app)).add_domain(tenant.id, "example.com")
+    FakeDiscovery.accounts = [
+        RemoteAccount("r1", "alice@example.com", email="alice@example.com"),
+        RemoteAccount("r2", "bob@example.com", email="bob@example.com"),
+        RemoteAccount("r3", "partner@other.org", email="partner@other.org"),
+        RemoteAccount("r4", "ghost@example.com", email="ghost@example.com"),
+    ]
+    return _service(app, tenant, "Wiki")
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+def test_credential_forms_never_echo_a_secret_and_store_none_in_plaintext(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    base = _base(tenant, _service(console_app, tenant, "Wiki"))
+    token = page_token(client, base)
+    responses = []
+    posted = client.post(
+        base + "/credential",
+        data={"csrf_token": token, "kind": "api_key", "header": "X-Api-Key", "secret": API_KEY},
+    )
+    assert posted.status_code == 303
+    responses.append(posted)
+    shown = client.get(posted.headers["Location"])
+    responses.append(shown)
+    html = _text(shown)
+    assert "The credential was stored" in html and "api key" in html
+    assert "…wxyz" in html and "X-Api-Key" in html  # the hint the vault allows, no more
+    for data in (
+        {"kind": "bearer", "secret": BEARER},
+        {"kind": "id_password", "username": "svc-admin", "secret": PASSWORD, "totp_secret": TOTP},
+    ):
+        posted = client.post(base + "/credential", data={"csrf_token": token, **data})
+        assert posted.status_code == 303
+        responses += [posted, client.get(posted.headers["Location"])]
+    html = _text(responses[-1])
+    assert "id password" in html and "svc-admin" in html and "totp secret" in html
+    # A refused submission (bad TOTP seed) re-renders the form without the secrets.
+    bad = client.post(
+        base + "/credential",
+        data={
+            "csrf_token": token,
+            "kind": "id_password",
+            "username": "svc-admin",
+            "secret": PASSWORD + "-2",
+            "totp_secret": "not base32 !!" + PASSWORD,
+        },
+    )
+    assert bad.status_code == 400 and "The credential was not stored" in _text(bad)
+    responses.append(bad)
+    responses += [
+        client.get(f"/admin/o/{tenant.slug}/integrations"),
+        client.get(f"/admin/o/{tenant.slug}/activity"),
+    ]
+    for response in responses:
+        body = _text(response) + str(response.headers)
+        for secret in (API_KEY, BEARER, PASSWORD, TOTP):
+            assert secret not in body
+    stored = _database_text(console_app)
+    for secret in (API_KEY, BEARER, PASSWORD, TOTP):
+        assert secret not in stored
+    assert "credential set" in _text(responses[-1])  # audited, by kind only
+
+
+def test_delete_credential(client: Any, console_app: Any, tenant: Tenant) -> None:
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    deleted = client.post(base + "/credential/delete", data={"csrf_token": token})
+    assert deleted.status_code == 303
+    assert "No credential is stored." in _text(client.get(deleted.headers["Location"]))
+
+
+def test_every_new_post_requires_its_csrf_token(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    forms = {
+        "/credential": {"kind": "bearer", "secret": BEARER},
+        "/credential/delete": {},
+        "/integrate": {},
+        "/sync": {},
+    }
+    for suffix, data in forms.items():
+        for extra in ({}, {"csrf_token": "forged-" + "x" * 40}):
+            refused = client.post(base + suffix, data={**data, **extra})
+            assert refused.status_code == 400, suffix
+            assert "security token" in _text(refused)
+            assert BEARER not in _text(refused)
+    vault = CredentialVault(SqlCredentialStore(_engine(console_app)), None)
+    assert vault.describe(integration).kind is None
+    assert FakeDiscovery.seen_authorization == []
+
+
+def test_another_organizations_integration_is_404_for_every_page_and_form(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    other = new_tenant(console_app)
+    theirs = _service(console_app, other, "Their secret service")
+    token = page_token(client, f"/admin/o/{tenant.slug}/integrations")
+    for base in (_base(other, theirs), _base(tenant, theirs)):
+        response = client.get(base)
+        assert response.status_code == 404, base
+        assert "Their secret service" not in _text(response)
+        for suffix in ("/credential", "/credential/delete", "/integrate", "/sync"):
+            posted = client.post(
+                base + suffix, data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+            )
+            assert posted.status_code == 404, base + suffix
+    vault = CredentialVault(SqlCredentialStore(_engine(console_app)), None)
+    assert vault.describe(theirs).kind is None
+    assert FakeDiscovery.seen_authorization == []
+
+
+# -- Integrate (OAuth) ------------------------------------------------------------------------
+
+
+def test_integrate_mints_a_one_time_ticket_and_redirects_to_the_oauth_start(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    from scimcore.accounts import KeyRing
+
+    from .admin_support import SECRET_KEY
+
+    integration = _service(console_app, tenant, "Drive", connector="scim2")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    assert "Integrate" not in _text(client.get(base))
+    not_oauth = client.post(base + "/integrate", data={"csrf_token": token})
+    assert not_oauth.status_code == 400
+    vault = CredentialVault(SqlCredentialStore(_engine(console_app)), KeyRing((SECRET_KEY,)))
+    vault.put(
+        integration,
+        OAuthAuthorizationCode(
+            authorize_url="http://127.0.0.1:9/authorize",
+            token_url="http://127.0.0.1:9/token",
+            client_id="console-client",
+            client_secret=CLIENT_SECRET,
+            scopes=("users.read",),
+        ),
+    )
+    page = client.get(base)
+    assert "waiting for sign-in" in _text(page) and ">Integrate</button>" in _text(page)
+    assert CLIENT_SECRET not in _text(page)
+    posted = client.post(base + "/integrate", data={"csrf_token": token})
+    # A page that moves on by itself: a redirect after a form post would be blocked by
+    # the console's CSP form-action 'self' once it reaches the provider's origin.
+    assert posted.status_code == 200
+    found = re.search(
+        rf'href="(/admin/integrations/{integration}/oauth/start\?ticket=[\w-]+)"', _text(posted)
+    )
+    assert found, _text(posted)
+    location = found.group(1)
+    assert f'http-equiv="refresh" content="0; url={location}"' in _text(posted)
+    start = client.get(location)
+    assert start.status_code == 302
+    assert start.headers["Location"].startswith("http://127.0.0.1:9/authorize?")
+    assert "client_id=console-client" in start.headers["Location"]
+    assert CLIENT_SECRET not in start.headers["Location"]
+    assert client.get(location).status_code == 400  # the ticket works once
+    assert "integration oauth started" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+
+
+# -- status, Sync now, classification filters -----------------------------------------------
+
+
+def test_sync_now_classifies_accounts_and_the_filters_find_leavers(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _leavers_fixture(console_app, client, tenant)
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    before = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    assert "never" in before
+    synced = client.post(base + "/sync", data={"csrf_token": token})
+    assert synced.status_code == 303 and "notice=sync_done" in synced.headers["Location"]
+    assert FakeDiscovery.seen_authorization == [f"Bearer {BEARER}"]  # from the vault
+    html = _text(client.get(synced.headers["Location"]))
+    assert "The sync finished" in html and "succeeded" in html and "retired 1" in html
+    assert "Retired (leaver, still active) (1)" in html and "All (4)" in html
+    expected = {
+        "managed": "alice@example.com",
+        "retired": "bob@example.com",
+        "external": "partner@other.org",
+        "unknown": "ghost@example.com",
+    }
+    for classification, account in expected.items():
+        filtered = _text(client.get(f"{base}?classification={classification}"))
+        for other in expected.values():
+            assert (other in filtered) == (other == account), (classification, other)
+    assert "No accounts." in _text(client.get(f"{base}?classification=retired&link=unlinked"))
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    assert 'class="badge badge-synced">synced<' in listing
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert today in listing and ">4</td>" in listing
+    activity = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    assert "sync completed" in activity and "account retired detected" in activity
+    assert "sync started" in activity  # the console's own audit row
+
+
+def test_a_refused_credential_shows_needs_reauth_and_a_busy_sync_is_not_started_twice(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _leavers_fixture(console_app, client, tenant)
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    FakeDiscovery.fail = True
+    failed = client.post(base + "/sync", data={"csrf_token": token})
+    assert failed.status_code == 303
+    html = _text(client.get(failed.headers["Location"]))
+    assert "needs re-auth" in html and "HTTP 401 from the service" in html
+    assert "No accounts." in html  # a failed run changes nothing
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    assert 'class="badge badge-needs_reauth">needs re-auth<' in listing
+    # storing a new credential clears needs_reauth
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    assert 'badge-active">active<' in _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    prov = SqlProvisioningStore(_engine(console_app))
+    prov.start_run(tenant.id, integration, "discover")  # someone else's run in progress
+    assert 'badge-syncing">syncing<' in _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    busy = client.post(base + "/sync", data={"csrf_token": token})
+    assert "notice=sync_busy" in busy.headers["Location"]
+    assert len(FakeDiscovery.seen_authorization) == 1
+
+
+def test_a_connector_that_cannot_list_accounts_has_no_sync_button(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    base = _base(tenant, _service(console_app, tenant, "Paper", connector="manual"))
+    html = _text(client.get(base))
+    assert "Sync now" not in html and "cannot list accounts" in html
+    posted = client.post(base + "/sync", data={"csrf_token": page_token(client, base)})
+    assert "notice=sync_unsupported" in posted.headers["Location"]
+
+
+# -- activity -----------------------------------------------------------------------------
+
+
+def test_activity_shows_provisioning_events_filterable_by_user_and_time(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    alice = create_user(client, tenant, "alice@example.com")
+    create_user(client, tenant, "bob<b>@example.com")
+    path = f"/admin/o/{tenant.slug}/activity"
+    html = _text(client.get(path))
+    assert "scim user created" in html and "alice@example.com" in html
+    assert "bob&lt;b&gt;@example.com" in html and "bob<b>" not in html
+    only_alice = _text(client.get(path + "?user=ALICE@example.com"))
+    assert "alice@example.com" in only_alice and "bob&lt;b&gt;" not in only_alice
+    by_id = _text(client.get(path + f"?user={alice['id']}"))
+    assert "alice@example.com" in by_id and "bob&lt;b&gt;" not in by_id
+    assert "No user named" in _text(client.get(path + "?user=nobody@example.com"))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    later = _text(client.get(path + f"?since={tomorrow}"))
+    assert "No provisioning events." in later and "scim user created" not in later
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert "scim user created" in _text(client.get(path + f"?since={today}&until={today}"))
+    other = new_tenant(console_app)
+    create_user(console_app.test_client(), other, "outsider@example.com")
+    assert "outsider@example.com" not in _text(client.get(path))
+
+
+def test_a_users_page_shows_their_recent_provisioning_events(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _leavers_fixture(console_app, client, tenant)
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    client.post(base + "/sync", data={"csrf_token": token})
+    users = _text(client.get(f"/admin/o/{tenant.slug}/users?q=bob"))
+    bob = re.search(rf'href="(/admin/o/{tenant.slug}/users/[^"]+)"', users)
+    assert bob
+    html = _text(client.get(bob.group(1)))
+    assert "Recent provisioning events" in html
+    assert "scim user created" in html and "account retired detected" in html
+    assert "alice@example.com" not in html.split("Recent provisioning events")[1]
