@@ -17,11 +17,17 @@ import click
 from scimcore import Organization, ScimError, Store
 from scimcore.accounts import Integration, KeyRing
 from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available, load
+from scimcore.adapters.connectors.discovery import (
+    SYNC_INTERVAL_SETTING,
+    DiscoveryScheduler,
+    parse_interval,
+)
 from scimcore.adapters.connectors.discovery import sync as run_sync
 from scimcore.adapters.connectors.engine import CredentialSource, VaultCredentials, Worker
 from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+from scimcore.storage.sql.schedule import SqlSyncSchedule
 
 from .cli_csv import services
 from .config import Settings
@@ -76,6 +82,11 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
 @click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--min-interval-ms", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--sync-interval",
+    help="Scheduled discovery by the worker: 30m, 6h, 1d, seconds, or off "
+    "[default: 6h, or the value set before].",
+)
 @click.option("--test", "test_it", is_flag=True, help="Run the connector's connection test.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def services_connect(
@@ -86,9 +97,16 @@ def services_connect(
     provisioning: bool,
     max_concurrency: int,
     min_interval_ms: int,
+    sync_interval: str | None,
     test_it: bool,
     as_json: bool,
 ) -> None:
+    values = _setting(settings_)
+    if sync_interval is not None:
+        try:
+            values[SYNC_INTERVAL_SETTING] = parse_interval(sync_interval)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sync-interval") from None
     settings, store, organization = _open(org)
     assert organization is not None
     integration = _integration(store, organization, name)
@@ -97,11 +115,15 @@ def services_connect(
     except ConnectorError as exc:
         raise click.ClickException(exc.message) from None
     prov = SqlProvisioningStore(store.engine)
+    before = prov.binding(organization.id, integration.id)
+    kept = dict(before.settings or {}) if before is not None else {}
+    if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:
+        values[SYNC_INTERVAL_SETTING] = kept[SYNC_INTERVAL_SETTING]  # the interval set before
     binding = prov.bind(
         organization.id,
         integration.id,
         connector_name,
-        _setting(settings_),
+        values,
         max_concurrency=max_concurrency,
         min_interval_ms=min_interval_ms,
     )
@@ -155,6 +177,19 @@ def services_connect(
 )
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300))
 @click.option("--idle-sleep", default=1.0, show_default=True, type=click.FloatRange(0.01, 60))
+@click.option(
+    "--discovery/--no-discovery",
+    default=True,
+    show_default=True,
+    help="Also run discovery of each integration whose sync interval has passed.",
+)
+@click.option(
+    "--sync-poll-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="How often to look for integrations due for discovery.",
+)
 def worker(
     once: bool,
     max_seconds: float | None,
@@ -162,15 +197,31 @@ def worker(
     lease_seconds: int,
     timeout: float,
     idle_sleep: float,
+    discovery: bool,
+    sync_poll_seconds: float,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings, store, _ = _open()
+    prov = SqlProvisioningStore(store.engine)
+    credentials = _credentials(settings, store)
+    scheduler = (
+        DiscoveryScheduler(
+            prov,
+            credentials,
+            SqlSyncSchedule(store.engine),
+            timeout=timeout,
+            poll=timedelta(seconds=sync_poll_seconds),
+        )
+        if discovery
+        else None
+    )
     w = Worker(
-        SqlProvisioningStore(store.engine),
-        _credentials(settings, store),
+        prov,
+        credentials,
         batch_size=batch,
         lease=timedelta(seconds=lease_seconds),
         timeout=timeout,
+        discovery=scheduler,
     )
     try:
         stats = w.run(max_seconds=max_seconds, idle_sleep=idle_sleep, until_idle=once)

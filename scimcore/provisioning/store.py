@@ -177,3 +177,33 @@ class ProvisioningStore(Protocol):
         counts: Mapping[str, int],
         events: Sequence[NewEvent],
     ) -> SyncRun: ...
+
+
+@dataclass(frozen=True)
+class SyncCandidate:
+    """A bound, not parked integration and its last sync stamps."""
+
+    organization_id: str
+    integration_id: int
+    connector: str
+    settings: Mapping[str, Any]
+    last_started: datetime | None
+    last_finished: datetime | None
+
+
+class SyncSchedule(Protocol):
+    """Where scheduled discovery finds integrations and claims one.
+
+    ``scimcore.storage.sql.schedule.SqlSyncSchedule`` implements it on the SQL tables.
+    """
+
+    def candidates(self) -> list[SyncCandidate]: ...
+
+    def claim(
+        self,
+        candidate: SyncCandidate,
+        *,
+        now: datetime,
+        interval: timedelta,
+        lease: timedelta,
+    ) -> bool: ...

@@ -15,13 +15,26 @@ The whole listing is read before anything is written, and the results are writte
 one transaction: a run that fails half way (timeout, 5xx, auth failure) records the
 failure and changes no account, so nothing is ever marked missing by a partial run.
 Accounts not seen in a complete run are marked ``remote_status=deleted``.
+
+Scheduled discovery (:class:`DiscoveryScheduler`, run by ``scimserver worker``): every
+integration whose connector can list accounts is synced again once its interval has
+passed since its last run (the ``sync_interval_seconds`` setting, default 6 hours, 0
+for never). A worker claims a due integration by a compare-and-set of its
+``last_sync_started`` stamp (``scimcore.storage.sql.schedule.SqlSyncSchedule``), so
+two workers never sync the same integration at once; a run whose worker died is
+claimable again after the lease.
+Scheduled runs are recorded like manual ones, with kind ``scheduled``.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ...provisioning.events import NewEvent
 from ...provisioning.store import (
@@ -31,15 +44,24 @@ from ...provisioning.store import (
     Link,
     Observation,
     ProvisioningStore,
+    SyncCandidate,
     SyncRun,
+    SyncSchedule,
 )
-from .base import Capability, ConnectorContext, RemoteAccount
+from .base import Capability, Connector, ConnectorContext, RemoteAccount
 from .engine import CredentialSource
 from .errors import AuthenticationFailed, ConnectorError, UnsupportedOperation
 from .registry import load
 
+log = logging.getLogger(__name__)
+
 #: Accounts one run reads at most (a guard against a service that never stops paging).
 MAX_ACCOUNTS = 1_000_000
+#: The integration setting holding the discovery interval in seconds (0: never).
+SYNC_INTERVAL_SETTING = "sync_interval_seconds"
+DEFAULT_SYNC_INTERVAL = timedelta(hours=6)
+#: A scheduled run not finished after this long is presumed dead (its worker was killed).
+DEFAULT_SYNC_LEASE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -138,8 +160,12 @@ def sync(
     *,
     timeout: float = 10.0,
     page_size: int = 100,
+    kind: str = "discover",
 ) -> SyncResult:
-    """One discovery run of one integration; see the module docstring."""
+    """One discovery run of one integration; see the module docstring.
+
+    ``kind`` is recorded on the run: ``discover`` (on demand) or ``scheduled``.
+    """
     binding = store.binding(organization_id, integration_id)
     if binding is None:
         raise UnsupportedOperation(f"integration {integration_id} does not exist")
@@ -148,7 +174,7 @@ def sync(
         raise UnsupportedOperation(
             f"the {connector.name} connector cannot list accounts; discovery is skipped"
         )
-    run = store.start_run(organization_id, integration_id, "discover")
+    run = store.start_run(organization_id, integration_id, kind)
     remote: list[RemoteAccount] = []
     try:
         ctx = ConnectorContext(
@@ -162,7 +188,12 @@ def sync(
             remote.append(account)
             if len(remote) > MAX_ACCOUNTS:
                 raise ConnectorError(f"more than {MAX_ACCOUNTS} accounts; the run stopped")
-    except ConnectorError as exc:
+    except Exception as caught:  # a connector bug or a hostile answer fails the run, not us
+        if isinstance(caught, ConnectorError):
+            exc = caught
+        else:
+            log.exception("integration %s: discovery failed unexpectedly", integration_id)
+            exc = ConnectorError(f"unexpected {type(caught).__name__} in the connector")
         status = "needs_reauth" if isinstance(exc, AuthenticationFailed) else "sync_failed"
         failed = store.fail_run(organization_id, run, exc.message[:500], status=status)
         store.record_events(
@@ -244,3 +275,127 @@ def sync(
     )
     done = store.apply_discovery(organization_id, run, observations, missing, totals, events)
     return SyncResult(done, tuple(observations))
+
+
+# -- scheduled discovery ------------------------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+
+
+def parse_interval(text: str) -> int:
+    """Seconds from ``90``, ``90s``, ``30m``, ``6h``, ``1d``; ``off``/``never`` is 0."""
+    if text.strip().lower() in ("off", "never", "none"):
+        return 0
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"{text!r}: expected seconds or a duration like 30m, 6h, 1d, or off")
+    return int(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+
+
+def sync_interval(
+    settings: Mapping[str, Any], default: timedelta = DEFAULT_SYNC_INTERVAL
+) -> timedelta | None:
+    """The integration's discovery interval; ``None`` when scheduled discovery is off."""
+    value = settings.get(SYNC_INTERVAL_SETTING)
+    if value is None or value == "":
+        return default
+    try:
+        seconds = parse_interval(value) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        log.warning("ignoring %s=%r; using the default", SYNC_INTERVAL_SETTING, value)
+        return default
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def is_due(candidate: SyncCandidate, interval: timedelta, lease: timedelta, now: datetime) -> bool:
+    """Never synced, or the interval has passed and no live run holds it."""
+    started, finished = candidate.last_started, candidate.last_finished
+    if started is None:
+        return True
+    if started + interval > now:
+        return False
+    running = finished is None or finished < started
+    return not running or started + lease <= now
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class DiscoveryScheduler:
+    """Runs the discovery syncs that are due; ``scimserver worker`` calls :meth:`run_due`.
+
+    Candidates are read at most every ``poll`` (a cheap query); each due integration is
+    claimed (:meth:`SyncSchedule.claim`) before it is synced, so any number of workers
+    may run schedulers against one database.
+    """
+
+    def __init__(
+        self,
+        store: ProvisioningStore,
+        credentials: CredentialSource,
+        schedule: SyncSchedule,
+        *,
+        timeout: float = 10.0,
+        page_size: int = 100,
+        default_interval: timedelta = DEFAULT_SYNC_INTERVAL,
+        lease: timedelta = DEFAULT_SYNC_LEASE,
+        poll: timedelta = timedelta(seconds=30),
+        clock: Callable[[], datetime] = _now,
+        loader: Callable[[str], Connector] = load,
+    ) -> None:
+        self.store = store
+        self.credentials = credentials
+        self.schedule = schedule
+        self.timeout = timeout
+        self.page_size = page_size
+        self.default_interval = default_interval
+        self.lease = lease
+        self.poll = poll
+        self.clock = clock
+        self.loader = loader
+        self._next_poll: datetime | None = None
+
+    def _can_discover(self, name: str) -> bool:
+        try:
+            return Capability.DISCOVER in self.loader(name).capabilities
+        except ConnectorError:
+            return False
+
+    def run_due(self, limit: int = 1) -> list[SyncResult]:
+        """Sync up to ``limit`` due integrations (claimed first); their results."""
+        now = self.clock()
+        if self._next_poll is not None and now < self._next_poll:
+            return []
+        results: list[SyncResult] = []
+        for candidate in self.schedule.candidates():
+            if len(results) >= limit:
+                return results  # more may be due: poll again at once
+            interval = sync_interval(candidate.settings, self.default_interval)
+            if interval is None or not is_due(candidate, interval, self.lease, now):
+                continue
+            if not self._can_discover(candidate.connector):
+                continue
+            if not self.schedule.claim(candidate, now=now, interval=interval, lease=self.lease):
+                continue  # another worker has it
+            try:
+                results.append(
+                    sync(
+                        self.store,
+                        self.credentials,
+                        candidate.organization_id,
+                        candidate.integration_id,
+                        timeout=self.timeout,
+                        page_size=self.page_size,
+                        kind="scheduled",
+                    )
+                )
+            except ConnectorError as exc:  # the integration went away, or cannot list
+                log.warning(
+                    "integration %s: scheduled discovery skipped: %s",
+                    candidate.integration_id,
+                    exc.message,
+                )
+        self._next_poll = now + self.poll
+        return results

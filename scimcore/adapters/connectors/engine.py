@@ -20,6 +20,9 @@ its jobs wait, untouched, for new credentials (no retry storm); a permanent one,
 running out of attempts, leaves the job ``dead`` for ``scimserver jobs retry``. A job
 is retried with the same idempotency key, and a job interrupted after the remote call
 (a killed worker) finds the account it made instead of making a second one.
+
+Given a ``discovery`` scheduler (:class:`~.discovery.DiscoveryScheduler`), each round
+also runs one due discovery sync after the batch of jobs.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -111,6 +114,17 @@ class VaultCredentials:
             ) from None
 
 
+class _RunResult(Protocol):
+    @property
+    def ok(self) -> bool: ...
+
+
+class ScheduledDiscovery(Protocol):
+    """Runs due discovery syncs (:class:`~.discovery.DiscoveryScheduler`)."""
+
+    def run_due(self, limit: int = 1) -> Sequence[_RunResult]: ...
+
+
 @dataclass
 class WorkerStats:
     planned: int = 0
@@ -120,6 +134,9 @@ class WorkerStats:
     dead: int = 0
     parked: int = 0
     lost: int = 0
+    #: Scheduled discovery runs, and how many of them failed.
+    synced: int = 0
+    sync_failed: int = 0
 
     def add(self, other: WorkerStats) -> None:
         for name in self.__dataclass_fields__:
@@ -153,6 +170,7 @@ class Worker:
         loader: Callable[[str], Connector] = load,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        discovery: ScheduledDiscovery | None = None,
     ) -> None:
         self.store = store
         self.credentials = credentials
@@ -164,6 +182,7 @@ class Worker:
         self.loader = loader
         self.rng = rng or random.Random()
         self.sleep = sleep
+        self.discovery = discovery
         self._last_call: dict[int, float] = {}
         self._blocked: set[int] = set()
 
@@ -177,6 +196,13 @@ class Worker:
         self._blocked = set()
         for job in claimed:
             self._run(job, stats)
+        if self.discovery is not None:
+            try:
+                for result in self.discovery.run_due(limit=1):
+                    stats.synced += 1
+                    stats.sync_failed += 0 if result.ok else 1
+            except Exception:  # discovery must never stop provisioning
+                log.exception("scheduled discovery failed")
         return stats
 
     def run(
@@ -195,7 +221,7 @@ class Worker:
             total.add(stats)
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            if not stats.claimed and not stats.planned:
+            if not stats.claimed and not stats.planned and not stats.synced:
                 if until_idle:
                     break
                 self.sleep(idle_sleep)

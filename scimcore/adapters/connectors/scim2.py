@@ -1,15 +1,18 @@
 """``scim2``: outbound SCIM 2.0 to any service provider (RFC 7643, RFC 7644).
 
 Settings: ``base_url`` (the tenant URL, e.g. ``https://idp.example/scim/v2``), optional
-``page_size`` (discovery, default 100). Auth: a SCIM bearer token, an OAuth access
-token, an API key or Basic.
+``page_size`` (discovery, default 100) and ``patch`` (``false``: never send PATCH).
+Auth: a SCIM bearer token, an OAuth access token, an API key or Basic.
 
 Users are matched by ``userName`` (the account id), then by ``emails.value``, then by
-``externalId``. Deactivation is ``PATCH active=false`` (what Okta sends); updates GET
-the user, change only the mapped attributes and PUT the result, so attributes we do
-not manage survive, and an update that changes nothing writes nothing. Every answer is
-checked before use: a response with the wrong shape is an
-:class:`~.errors.InvalidResponse`, never a crash.
+``externalId``; a server that refuses the filter (400, 501) is searched by paging
+``/Users`` instead. Deactivation is ``PATCH active=false`` (what Okta sends); a server
+that refuses that PATCH (400, 405, 501), or the setting ``patch=false``, gets a PUT of
+the whole user with ``active`` changed. Updates GET the user, change only the mapped
+attributes and PUT the result, so attributes we do not manage survive, and an update
+that changes nothing writes nothing. Every answer is checked before use: a response
+with the wrong shape is an :class:`~.errors.InvalidResponse`, never a crash. Tested
+against our own service and against scim2-server (python-scim) as separate processes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SCIM_JSON = "application/scim+json"
 #: Discovery stops after this many pages whatever the server claims (a loop guard).
 MAX_PAGES = 100_000
+#: Answers to ``PATCH active`` after which the connector falls back to a PUT.
+PATCH_REFUSED = frozenset({400, 405, 501})
+#: Answers to a filtered ``GET /Users`` meaning "no such filter here": scan instead.
+FILTER_REFUSED = frozenset({400, 501})
 
 
 class Scim2Connector:
@@ -94,13 +101,32 @@ class Scim2Connector:
             raise InvalidResponse(f"{what}: expected a JSON object", status=resp.status)
         return data
 
-    def _search(self, ctx: ConnectorContext, filter: str) -> RemoteAccount | None:
-        data = self._object(
-            self._call(ctx, "GET", "/Users", query={"filter": filter, "count": 2}),
-            "searching users",
+    def _search(self, ctx: ConnectorContext, attribute: str, value: str) -> RemoteAccount | None:
+        resp = self._call(
+            ctx,
+            "GET",
+            "/Users",
+            query={"filter": f"{attribute} eq {json.dumps(value)}", "count": 2},
         )
-        found = _resources(data)
+        if resp.status in FILTER_REFUSED:
+            # No (or not this) filter support: read the listing and compare ourselves.
+            return self._scan(ctx, attribute, value)
+        found = _resources(self._object(resp, "searching users"))
         return to_account(found[0]) if found else None
+
+    def _scan(self, ctx: ConnectorContext, attribute: str, value: str) -> RemoteAccount | None:
+        wanted = value.lower()
+        for account in self.iter_accounts(ctx):
+            if attribute == "userName":
+                values = [account.login]
+            elif attribute == "externalId":
+                values = [account.external_id or ""]
+            else:
+                emails = account.raw.get("emails") or []
+                values = [str(e.get("value", "")) for e in emails if isinstance(e, dict)]
+            if wanted in (v.lower() for v in values):
+                return account
+        return None
 
     # -- the interface --------------------------------------------------------------------
 
@@ -145,7 +171,7 @@ class Scim2Connector:
         return self._by_login(ctx, ref.account_id)
 
     def _by_login(self, ctx: ConnectorContext, login: str) -> RemoteAccount | None:
-        return self._search(ctx, f"userName eq {json.dumps(login)}")
+        return self._search(ctx, "userName", login)
 
     def find_account(
         self,
@@ -161,7 +187,7 @@ class Scim2Connector:
             ("externalId", external_id),
         ):
             if value:
-                found = self._search(ctx, f"{attribute} eq {json.dumps(value)}")
+                found = self._search(ctx, attribute, value)
                 if found is not None:
                     return found
         return None
@@ -186,14 +212,21 @@ class Scim2Connector:
         wanted = apply_spec(dict(document), desired)
         if wanted == document:
             return current
-        wanted.pop("meta", None)
+        return self._put(ctx, current, wanted, idempotency_key)
+
+    def _put(
+        self, ctx: ConnectorContext, current: RemoteAccount, document: dict[str, Any], key: str
+    ) -> RemoteAccount:
+        document = {k: v for k, v in document.items() if k != "meta"}
         resp = self._call(
             ctx,
             "PUT",
             f"/Users/{quote(current.remote_id, safe='')}",
-            body=wanted,
-            idempotency_key=idempotency_key,
+            body=document,
+            idempotency_key=key,
         )
+        if resp.status == 204:  # some servers answer PUT with no body
+            return self._require(ctx, AccountRef(remote_id=current.remote_id))
         return to_account(self._object(resp, "updating a user"))
 
     def _require(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount:
@@ -210,6 +243,8 @@ class Scim2Connector:
         current = self.get_account(ctx, ref)
         if current is None or current.active == active:
             return current
+        if str(ctx.settings.get("patch", "true")).lower() in ("false", "0", "no", "off"):
+            return self._put(ctx, current, {**current.raw, "active": active}, key)
         body = {
             "schemas": [PATCH_SCHEMA],
             "Operations": [{"op": "replace", "value": {"active": active}}],
@@ -221,6 +256,12 @@ class Scim2Connector:
             body=body,
             idempotency_key=key,
         )
+        if resp.status in PATCH_REFUSED:
+            # No PATCH (405/501), or a PATCH dialect the server refuses (400): send the
+            # whole user back with ``active`` changed instead.
+            return self._put(ctx, current, {**current.raw, "active": active}, key)
+        if resp.status == 404:
+            return None
         if resp.status == 204:
             return self.get_account(ctx, AccountRef(remote_id=current.remote_id))
         return to_account(self._object(resp, "changing active"))
