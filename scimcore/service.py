@@ -465,8 +465,11 @@ class _Context:
                 {**data, "members": [_member_dict(m) for m in members]} if _is_group(rt) else data,
             )
             record_changes(session, rt.id, None, data)
+            # A user just created belongs to no group yet: no membership lookup.
             stored = session.get(
-                rt.id, data["id"], relations=needs_relations(rt, projection, _relation(rt))
+                rt.id,
+                data["id"],
+                relations=_is_group(rt) and needs_relations(rt, projection, _relation(rt)),
             )
         return self.resource_response(201, rt, stored, projection)
 

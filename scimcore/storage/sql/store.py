@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +65,9 @@ def unique_names(resource_types: Sequence[ResourceType]) -> dict[str, str | None
     """Resource type -> the attribute the ``name_key`` unique index keeps unique."""
     return {rt.id: unique_attribute(rt) for rt in resource_types}
 
+
+#: Id lists up to this long are bound as ``IN (?, ...)`` on SQLite (see ``SqlSession._in``).
+_SQLITE_IN_LIMIT = 500
 
 #: SQLite reports mistakes in SQL as OperationalError too; those are bugs, not outages.
 _SQLITE_BUGS = ("no such table", "no such column", "no such function", "syntax error")
@@ -154,12 +157,17 @@ class SqlSession:
         where = [r.organization_id == self.org, r.resource_type == resource_type]
         if query.filter is not None:
             where.append(compiler.where(query.filter))
-        total = self.conn.execute(
-            sa.select(sa.func.count()).select_from(resources).where(*where)
-        ).scalar_one()
+
+        def count() -> int:
+            return int(
+                self.conn.execute(
+                    sa.select(sa.func.count()).select_from(resources).where(*where)
+                ).scalar_one()
+            )
+
         offset = 0 if query.keyset else max(query.start_index, 1) - 1
-        if query.count <= 0 or offset >= total:
-            return Page(total=total)
+        if query.count <= 0:
+            return Page(total=count())
         key: Any = None
         order: list[Any] = []
         if query.sort is not None:
@@ -174,10 +182,15 @@ class SqlSession:
                 sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
             ).scalars()
             found: list[Resource] = [dict(data) for data in rows]
+            # A short, non-empty page (or a short first page) is the last one, so it
+            # tells the total by itself: a userName eq lookup or a small collection
+            # then needs no COUNT over the whole filter.
+            short = len(found) < query.count and (found or offset == 0)
+            total = offset + len(found) if short else count()
             if query.relations:
                 self._fill_relations(resource_type, found)
             return Page(total=total, resources=found)
-        return self._keyset_page(resource_type, query, where, order, key, total)
+        return self._keyset_page(resource_type, query, where, order, key, count)
 
     def _keyset_page(
         self,
@@ -186,7 +199,7 @@ class SqlSession:
         where: list[Any],
         order: list[Any],
         key: Any,
-        total: int,
+        count: Callable[[], int],
     ) -> Page:
         """One page after ``query.after`` in (sort key, id) order: an index range scan
         for the default order, however deep the page (RFC 9865 cursors)."""
@@ -207,6 +220,8 @@ class SqlSession:
             following = Keyset(last[1] if key is not None else None, last[2])
         if query.relations:
             self._fill_relations(resource_type, found)
+        # A walk that fits in its first page knows its total without a COUNT.
+        total = len(found) if query.after is None and following is None else count()
         return Page(total=total, resources=found, next=following)
 
     # -- members ------------------------------------------------------------------------
@@ -260,12 +275,22 @@ class SqlSession:
             raise NotFound(f"{resource_type} '{id}' not found.")
 
     def _in(self, column: Any, values: list[str]) -> sa.ColumnElement[bool]:
-        """``column IN values`` with one bound parameter, however many values."""
+        """``column IN values``, planned as index probes on both databases.
+
+        PostgreSQL gets one array parameter (``= ANY``). SQLite gets a plain
+        ``IN (?, ...)`` for up to ``_SQLITE_IN_LIMIT`` values: its planner probes the
+        index for a literal list, whereas for ``IN (SELECT ... json_each(?))`` it
+        scanned the organization's whole index prefix (measured: 1-4 ms at 10k users,
+        linear in the organization's size). Longer lists use json_each, one parameter.
+        """
         if self.dialect == "postgresql":
             matched: sa.ColumnElement[bool] = column == sa.any_(
                 sa.literal(values, type_=postgresql.ARRAY(sa.Text()))
             )
             return matched
+        if len(values) <= _SQLITE_IN_LIMIT:
+            listed: sa.ColumnElement[bool] = column.in_(values)
+            return listed
         each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
         contained: sa.ColumnElement[bool] = column.in_(sa.select(each.c.value))
         return contained
