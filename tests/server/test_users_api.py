@@ -257,3 +257,9 @@ def test_search_endpoint_accepts_a_search_request(scim: ScimClient) -> None:
     body = response.get_json()
     assert response.status_code == 200 and body["totalResults"] == 1
     assert set(body["Resources"][0]) == {"schemas", "id", "userName"}
+
+
+def test_start_index_far_beyond_the_end_is_an_empty_page(scim: ScimClient) -> None:
+    new_user(scim)
+    body = scim.get(f"/Users?startIndex={2**64}&count={2**64}").get_json()
+    assert body["totalResults"] == 1 and body["Resources"] == []

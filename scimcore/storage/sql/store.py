@@ -166,8 +166,13 @@ class SqlSession:
             )
 
         offset = 0 if query.keyset else max(query.start_index, 1) - 1
-        if query.count <= 0:
-            return Page(total=count())
+        known: int | None = None
+        if query.count <= 0 or offset > 0:
+            # A later page needs the total anyway; past the end there is no page query
+            # (and no OFFSET too large for the database to bind).
+            known = count()
+            if query.count <= 0 or offset >= known:
+                return Page(total=known)
         key: Any = None
         order: list[Any] = []
         if query.sort is not None:
@@ -182,11 +187,12 @@ class SqlSession:
                 sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
             ).scalars()
             found: list[Resource] = [dict(data) for data in rows]
-            # A short, non-empty page (or a short first page) is the last one, so it
-            # tells the total by itself: a userName eq lookup or a small collection
-            # then needs no COUNT over the whole filter.
-            short = len(found) < query.count and (found or offset == 0)
-            total = offset + len(found) if short else count()
+            # A short first page is the only one, so it tells the total by itself: a
+            # userName eq lookup or a small collection needs no COUNT over the filter.
+            if known is not None:
+                total = known
+            else:
+                total = len(found) if len(found) < query.count else count()
             if query.relations:
                 self._fill_relations(resource_type, found)
             return Page(total=total, resources=found)
