@@ -345,3 +345,74 @@ def test_formula_guard_round_trips_through_import(org: Org) -> None:
     update = guarded.replace('""', "UPDATE", 1).split("\r\n")
     report = org.import_accounts("\r\n".join(update[:2]).encode())
     assert outcomes(report) == [("updated", "")]
+
+
+def test_a_create_only_batch_that_meets_stored_accounts_fails_only_those_rows(org: Org) -> None:
+    # CREATE-only batches are written without looking up stored accounts first; the
+    # unique indexes refuse the batch and it is planned again against them.
+    org.import_accounts(csv("CREATE,Google Workspace,test@example.com,taken,,,,,,"))
+    report = org.import_accounts(
+        csv(
+            "CREATE,Slack,test@example.com,t-slack,,,,,,",
+            "CREATE,Google Workspace,test@example.com,second,,,,,,",
+            "CREATE,Google Workspace,hanako.yamada@example.com,taken,,,,,,",
+            "CREATE,Google Workspace,other@example.com,other,,TRUE,,,,",
+        )
+    )
+    assert outcomes(report) == [
+        ("created", ""),
+        ("failed", "ALREADY_LINKED"),
+        ("failed", "ALREADY_LINKED"),
+        ("created", ""),
+    ]
+    assert report.results[1].message.startswith("userId: ")
+    assert "already has account 'taken'" in report.results[1].message
+    assert report.results[2].message.startswith("accountId: ")
+    assert sorted(a["account_id"] for a in org.stored_accounts()) == ["other", "t-slack", "taken"]
+
+
+def _account_events(org: Org) -> list[tuple[str, str]]:
+    import sqlalchemy as sa
+
+    from scimcore.storage.sql.tables import events
+
+    e = events.c
+    with org.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(e.type, e.resource_id)
+            .where(e.organization_id == org.id, e.resource_type == "ServiceAccount")
+            .order_by(e.id)
+        ).all()
+    return [(r[0], r[1].split(":", 1)[1]) for r in rows]
+
+
+def test_each_net_change_of_a_batch_is_one_event_and_refused_writes_leave_none(org: Org) -> None:
+    org.import_accounts(csv("CREATE,Google Workspace,test@example.com,taken,,,,,,"))
+    org.import_accounts(
+        csv(
+            "CREATE,Google Workspace,hanako.yamada@example.com,h,,,,,,",
+            "CREATE,Google Workspace,other@example.com,taken,,,,,,",  # refused
+            "UPDATE,Google Workspace,test@example.com,taken,,TRUE,,,,",
+            "DELETE,Google Workspace,hanako.yamada@example.com,h,,,,,,",
+            "CREATE,Slack,other@example.com,o,,,,,,",
+        )
+    )
+    assert _account_events(org) == [
+        ("account.linked", "taken"),
+        ("account.updated", "taken"),
+        ("account.linked", "o"),
+    ]
+
+
+def test_lookups_split_into_chunks_give_the_same_results(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scimcore.storage.sql import accounts
+
+    monkeypatch.setattr(accounts, "LOOKUP_CHUNK", 1)
+    org.import_accounts(sample("service-accounts.csv"))
+    report = org.import_accounts(sample("service-accounts-update.csv"))
+    assert outcomes(report) == [("updated", ""), ("skipped", ""), ("deleted", "")]
+    report = org.import_accounts(sample("service-accounts.csv"))  # the deleted one again
+    assert report.counts["created"] == 1 and report.counts["failed"] == 5
+    assert {r.error_code for r in report.failed} == {"ALREADY_LINKED"}

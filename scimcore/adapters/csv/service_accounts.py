@@ -5,11 +5,15 @@ formats, references (service, user, license profile), immutability (``accountId`
 ``immutableId``, ``scimUserResourceId``), uniqueness, then the service-specific rules.
 
 A batch of rows is planned in memory against the stored accounts it touches (looked
-up with two set-based queries) plus the effect of the earlier rows of the same
-batch, so rows touching the same key apply in file order; the net changes are then
-written with one statement per kind of change. If the database still refuses the
-batch (another writer got there first), the batch is replayed row by row, each row in
-its own savepoint, so only the conflicting row fails.
+up with set-based queries) plus the effect of the earlier rows of the same batch, so
+rows touching the same key apply in file order; the net changes are then written with
+one statement per kind of change, and their provisioning events with one more. A batch
+of CREATE rows only skips the lookup of stored accounts: the unique indexes check the
+same thing, and if they refuse the batch it is planned again with the lookup. If the
+database still refuses the batch (another writer got there first), the batch is
+replayed row by row, each row in its own savepoint, so only the conflicting row fails.
+Cells are read, trimmed and checked once per row (``_Checked``); what a service allows
+is worked out once per import (``_Service``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ...provisioning.events import (
     EventRecorder,
     NewEvent,
 )
-from .formats import SERVICE_ACCOUNTS, Operation, format_bool, parse_bool, parse_operation
+from .formats import OPERATIONS, SERVICE_ACCOUNTS, Operation, format_bool, unguard_formula
 from .importer import (
     ImportOptions,
     ImportReport,
@@ -45,7 +49,6 @@ from .importer import (
     Progress,
     RowError,
     RowResult,
-    cell,
     failed,
     run_import,
     skipped,
@@ -70,15 +73,62 @@ class _Slot:
     dirty: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Checked:
-    """A row that passed the checks that need no database."""
+    """A row that passed the checks that need no database, its cells read once.
+
+    Every cell is trimmed and has its formula guard removed, except ``password``
+    (taken as written).
+    """
 
     row: CsvRow
     op: Operation
     service: str
     user: str
     account_id: str
+    mail: str
+    profile: str
+    immutable_id: str
+    resource_id: str
+    password: str
+
+
+class _Service:
+    """What the rules need to know about one integration, worked out once per import."""
+
+    __slots__ = (
+        "auto_ids",
+        "display_name",
+        "id",
+        "immutable_id",
+        "integration",
+        "label",
+        "license_profiles",
+        "mail_proxy",
+        "profile_list",
+        "scim_resource_id",
+        "service_password",
+    )
+
+    def __init__(self, integration: Integration) -> None:
+        kind = integration.service
+        self.integration = integration
+        self.id = integration.id
+        self.display_name = integration.display_name
+        self.label = kind.label
+        self.mail_proxy = kind.mail_proxy
+        self.license_profiles = kind.license_profiles
+        self.immutable_id = kind.immutable_id
+        self.scim_resource_id = kind.scim_resource_id
+        self.service_password = kind.service_password
+        self.profile_list = integration.settings.license_profiles
+        self.auto_ids = integration.settings.scim_user_resource_id_mode == "auto"
+
+
+def _clean(value: str) -> str:
+    """What :func:`.importer.cell` does to a cell: trim, then remove a formula guard."""
+    value = value.strip()
+    return unguard_formula(value) if value.startswith("'") else value
 
 
 class ServiceAccountImporter:
@@ -96,7 +146,7 @@ class ServiceAccountImporter:
         self.organization_id = organization_id
         self.keyring = keyring
         self.options = options or ImportOptions()
-        self._services: dict[str, Integration] | None = None
+        self._services: dict[str, _Service] | None = None
 
     def run(self, data: bytes, progress: Progress | None = None) -> ImportReport:
         """Import ``data``; raises :class:`~.reader.CsvFileError` for a file-level problem."""
@@ -114,10 +164,15 @@ class ServiceAccountImporter:
 
     def apply_batch(self, session: AccountSession, rows: list[CsvRow]) -> list[RowResult]:
         if self._services is None:
-            self._services = {i.display_name: i for i in session.integrations()}
+            self._services = {i.display_name: _Service(i) for i in session.integrations()}
+        # The happy path needs no savepoint of its own: ``apply`` is the batch's first
+        # write and undoes itself when the database refuses it (AccountSession.apply).
         try:
-            with session.savepoint():
-                return self._apply(session, rows)
+            return self._apply(session, rows, optimistic=True)
+        except ScimError:
+            pass
+        try:  # a CREATE-only batch met a stored account: plan it against them
+            return self._apply(session, rows)
         except ScimError:
             pass
         results = []
@@ -129,29 +184,41 @@ class ServiceAccountImporter:
                 results.append(failed(row, RowError("CONFLICT", exc.detail)))
         return results
 
-    def _apply(self, session: AccountSession, rows: list[CsvRow]) -> list[RowResult]:
-        results: dict[int, RowResult] = {}
-        checked: list[_Checked] = []
-        for row in rows:
+    def _apply(
+        self, session: AccountSession, rows: list[CsvRow], *, optimistic: bool = False
+    ) -> list[RowResult]:
+        """Plan ``rows`` against the stored accounts they touch, then write the changes.
+
+        ``optimistic``: when every row is a CREATE, assume no stored account is in the
+        way and let the unique indexes check it (the batch then fails as a whole with
+        :class:`~scimcore.errors.Uniqueness`, and is planned again with the lookup).
+        """
+        results: list[RowResult | None] = [None] * len(rows)
+        checked: list[tuple[int, _Checked]] = []
+        for index, row in enumerate(rows):
             try:
                 item = self._check_cells(row)
             except RowError as exc:
-                results[row.number] = failed(row, exc)
+                results[index] = failed(row, exc)
                 continue
             if item is None:
-                results[row.number] = skipped(row)
+                results[index] = skipped(row)
             else:
-                checked.append(item)
-        user_ids = session.user_ids({c.user for c in checked})
-        by_user, by_account = self._load(session, checked, user_ids)
+                checked.append((index, item))
+        user_ids = session.user_ids({c.user for _, c in checked}) if checked else {}
+        if optimistic and all(c.op == "CREATE" for _, c in checked):
+            by_user: dict[tuple[int, str], _Slot] = {}
+            by_account: dict[tuple[int, str], _Slot] = {}
+        else:
+            by_user, by_account = self._load(session, checked, user_ids)
         slots: list[_Slot] = list(by_user.values())
-        for item in checked:
+        for index, item in checked:
             try:
                 outcome = self._plan(item, user_ids, by_user, by_account, slots)
             except RowError as exc:
-                results[item.row.number] = failed(item.row, exc)
+                results[index] = failed(item.row, exc)
                 continue
-            results[item.row.number] = RowResult(item.row.number, outcome)
+            results[index] = RowResult(item.row.number, outcome)
         deletes = [s.row_id for s in slots if s.deleted and s.row_id is not None]
         updates = [
             (s.row_id, s.values)
@@ -159,18 +226,22 @@ class ServiceAccountImporter:
             if not s.deleted and s.dirty and s.row_id is not None
         ]
         inserts = [s.values for s in slots if not s.deleted and s.row_id is None]
-        session.apply(deletes, updates, inserts)
+        if deletes or updates or inserts:
+            session.apply(deletes, updates, inserts)
         if isinstance(session, EventRecorder):
             _record_events(session, slots)
-        return [results[row.number] for row in rows]
+        return results  # type: ignore[return-value]  # every index was set above
 
     def _load(
-        self, session: AccountSession, checked: list[_Checked], user_ids: dict[str, str]
+        self,
+        session: AccountSession,
+        checked: list[tuple[int, _Checked]],
+        user_ids: dict[str, str],
     ) -> tuple[dict[tuple[int, str], _Slot], dict[tuple[int, str], _Slot]]:
         services = self._services or {}
         pairs_user: set[tuple[int, str]] = set()
         pairs_account: set[tuple[int, str]] = set()
-        for c in checked:
+        for _, c in checked:
             service = services.get(c.service)
             if service is None:
                 continue
@@ -180,6 +251,8 @@ class ServiceAccountImporter:
                 pairs_user.add((service.id, uid))
         by_user: dict[tuple[int, str], _Slot] = {}
         by_account: dict[tuple[int, str], _Slot] = {}
+        if not pairs_user and not pairs_account:
+            return by_user, by_account
         for account in session.find_accounts(pairs_user, pairs_account):
             slot = _Slot(account.id, _values(account), "")
             if account.user_id is not None:
@@ -189,12 +262,13 @@ class ServiceAccountImporter:
 
     def _check_cells(self, row: CsvRow) -> _Checked | None:
         """Steps 1-3 of domain.md 3.2: operation, required cells, cell formats."""
-        raw_op = row.get("operation").strip()
+        cells = row.cells
+        raw_op = cells.get("operation", "").strip()
         if not raw_op:
             return None
         if row.problem:
             raise RowError("BAD_ROW", row.problem)
-        op = parse_operation(raw_op)
+        op = _OPERATIONS.get(raw_op.upper())
         if op is None:
             raise RowError(
                 "INVALID_OPERATION",
@@ -202,16 +276,23 @@ class ServiceAccountImporter:
                 "(any case), or blank to skip the row",
                 "operation",
             )
-        for name in ("serviceDisplayName", "userId", "accountId"):
-            if not cell(row, name):
+        service = _clean(cells.get("serviceDisplayName", ""))
+        user = _clean(cells.get("userId", ""))
+        account_id = _clean(cells.get("accountId", ""))
+        for name, value in (
+            ("serviceDisplayName", service),
+            ("userId", user),
+            ("accountId", account_id),
+        ):
+            if not value:
                 raise RowError("MISSING_VALUE", f"a value is required for {op}", name)
+        mail = _clean(cells.get("mailProxyActive", ""))
+        password = cells.get("servicePassword", "")
         if op != "DELETE":
-            mail = cell(row, "mailProxyActive")
-            if mail and parse_bool(mail) is None:
+            if mail and mail.upper() not in _BOOLEANS:
                 raise RowError(
                     "INVALID_VALUE", f"expected TRUE or FALSE, got '{mail}'", "mailProxyActive"
                 )
-            password = row.get("servicePassword")
             if len(password) > SERVICE_PASSWORD_MAX:
                 raise RowError(
                     "TOO_LONG",
@@ -220,7 +301,16 @@ class ServiceAccountImporter:
                     "servicePassword",
                 )
         return _Checked(
-            row, op, cell(row, "serviceDisplayName"), cell(row, "userId"), cell(row, "accountId")
+            row,
+            op,
+            service,
+            user,
+            account_id,
+            mail,
+            _clean(cells.get("licenseProfile", "")),
+            _clean(cells.get("immutableId", "")),
+            _clean(cells.get("scimUserResourceId", "")),
+            password,
         )
 
     def _plan(
@@ -232,7 +322,7 @@ class ServiceAccountImporter:
         slots: list[_Slot],
     ) -> Outcome:
         """Steps 4-7 of domain.md 3.2, against the batch's view of the accounts."""
-        row, op = item.row, item.op
+        op = item.op
         service = (self._services or {}).get(item.service)
         if service is None:
             known = ", ".join(sorted(self._services or {})[:10]) or "none yet"
@@ -247,16 +337,17 @@ class ServiceAccountImporter:
             raise RowError("UNKNOWN_USER", f"no user with userName '{item.user}'", "userId")
         key = (service.id, uid)
         slot = by_user.get(key)
-        name = f"'{item.user}' in '{service.display_name}'"
         if op == "CREATE":
             if slot is not None and not slot.deleted:
                 raise RowError(
                     "ALREADY_LINKED",
-                    f"user {name} already has account '{slot.values.account_id}' (one "
-                    "account per user per service); DELETE that link first to change it",
+                    f"user '{item.user}' in '{service.display_name}' already has account "
+                    f"'{slot.values.account_id}' (one account per user per service); DELETE "
+                    "that link first to change it",
                     "userId",
                 )
-            owner = by_account.get((service.id, item.account_id))
+            account_key = (service.id, item.account_id)
+            owner = by_account.get(account_key)
             if owner is not None and not owner.deleted:
                 raise RowError(
                     "ALREADY_LINKED",
@@ -264,16 +355,16 @@ class ServiceAccountImporter:
                     f"'{service.display_name}'",
                     "accountId",
                 )
-            values = self._create_values(row, service, uid, item.account_id)
-            new = _Slot(None, values, item.user)
+            new = _Slot(None, self._create_values(item, service, uid), item.user)
             slots.append(new)
             by_user[key] = new
-            by_account[(service.id, item.account_id)] = new
+            by_account[account_key] = new
             return "created"
         if slot is None or slot.deleted:
             raise RowError(
                 "NOT_LINKED",
-                f"user {name} has no account to {op.lower()}; use CREATE to link one",
+                f"user '{item.user}' in '{service.display_name}' has no account to "
+                f"{op.lower()}; use CREATE to link one",
                 "userId",
             )
         if slot.values.account_id != item.account_id:
@@ -287,44 +378,42 @@ class ServiceAccountImporter:
         if op == "DELETE":
             slot.deleted = True
             return "deleted"
-        slot.values = self._update_values(row, service, slot.values)
+        slot.values = self._update_values(item, service, slot.values)
         slot.dirty = True
         return "updated"
 
-    def _common(self, row: CsvRow, service: Integration) -> tuple[bool | None, str | None]:
+    def _common(self, item: _Checked, service: _Service) -> tuple[bool | None, str | None]:
         """``mailProxyActive`` and ``licenseProfile``: where they apply, and their values."""
-        kind = service.service
-        mail_cell = cell(row, "mailProxyActive")
-        profile = cell(row, "licenseProfile")
         for column, value, applies in (
-            ("mailProxyActive", mail_cell, kind.mail_proxy),
-            ("licenseProfile", profile, kind.license_profiles),
-            ("immutableId", cell(row, "immutableId"), kind.immutable_id),
-            ("scimUserResourceId", cell(row, "scimUserResourceId"), kind.scim_resource_id),
-            ("servicePassword", row.get("servicePassword"), kind.service_password),
+            ("mailProxyActive", item.mail, service.mail_proxy),
+            ("licenseProfile", item.profile, service.license_profiles),
+            ("immutableId", item.immutable_id, service.immutable_id),
+            ("scimUserResourceId", item.resource_id, service.scim_resource_id),
+            ("servicePassword", item.password, service.service_password),
         ):
             if value and not applies:
                 raise RowError(
                     "NOT_APPLICABLE",
-                    f"does not apply to '{service.display_name}' ({kind.label}); leave it blank",
+                    f"does not apply to '{service.display_name}' ({service.label}); leave it blank",
                     column,
                 )
-        if profile and profile not in service.settings.license_profiles:
-            defined = ", ".join(service.settings.license_profiles) or "none"
+        profile = item.profile
+        if profile and profile not in service.profile_list:
+            defined = ", ".join(service.profile_list) or "none"
             raise RowError(
                 "UNKNOWN_LICENSE_PROFILE",
                 f"'{profile}' is not a license profile of '{service.display_name}' "
                 f"(defined: {defined})",
                 "licenseProfile",
             )
-        return parse_bool(mail_cell) if mail_cell else None, profile or None
+        mail = item.mail
+        return (_BOOLEANS[mail.upper()] if mail else None), (profile or None)
 
-    def _password(self, row: CsvRow, service: Integration, op: str) -> str | None:
+    def _password(self, item: _Checked, service: _Service, op: str) -> str | None:
         """The encrypted ``servicePassword``; required for form-based services."""
-        if not service.service.service_password:
+        if not service.service_password:
             return None
-        password = row.get("servicePassword")
-        if not password:
+        if not item.password:
             raise RowError(
                 "MISSING_VALUE",
                 f"required for {op} on the form-based service '{service.display_name}'",
@@ -337,20 +426,18 @@ class ServiceAccountImporter:
                 "SCIMSERVER_SECRET_KEYS); passwords are never stored in plain text",
                 "servicePassword",
             )
-        return self.keyring.encrypt(password)
+        return self.keyring.encrypt(item.password)
 
-    def _create_values(
-        self, row: CsvRow, service: Integration, user_id: str, account_id: str
-    ) -> AccountValues:
-        mail, profile = self._common(row, service)
-        if cell(row, "immutableId"):
+    def _create_values(self, item: _Checked, service: _Service, user_id: str) -> AccountValues:
+        mail, profile = self._common(item, service)
+        if item.immutable_id:
             raise RowError(
                 "INVALID_VALUE",
                 "is assigned by the system; leave it blank on CREATE",
                 "immutableId",
             )
-        resource_id = cell(row, "scimUserResourceId") or None
-        if resource_id and service.settings.scim_user_resource_id_mode == "auto":
+        resource_id = item.resource_id or None
+        if resource_id and service.auto_ids:
             raise RowError(
                 "INVALID_VALUE",
                 f"'{service.display_name}' links SCIM resources automatically (mode auto); "
@@ -360,38 +447,33 @@ class ServiceAccountImporter:
         return AccountValues(
             integration_id=service.id,
             user_id=user_id,
-            account_id=account_id,
+            account_id=item.account_id,
             mail_proxy_active=mail,
             license_profile=profile,
-            immutable_id=new_immutable_id() if service.service.immutable_id else None,
+            immutable_id=new_immutable_id() if service.immutable_id else None,
             scim_user_resource_id=resource_id,
-            service_password_ciphertext=self._password(row, service, "CREATE"),
+            service_password_ciphertext=self._password(item, service, "CREATE"),
         )
 
     def _update_values(
-        self, row: CsvRow, service: Integration, current: AccountValues
+        self, item: _Checked, service: _Service, current: AccountValues
     ) -> AccountValues:
         """An empty cell leaves the stored value unchanged (project decision)."""
-        mail, profile = self._common(row, service)
-        for column, stored in (
-            ("immutableId", current.immutable_id),
-            ("scimUserResourceId", current.scim_user_resource_id),
+        mail, profile = self._common(item, service)
+        for column, given, stored in (
+            ("immutableId", item.immutable_id, current.immutable_id),
+            ("scimUserResourceId", item.resource_id, current.scim_user_resource_id),
         ):
-            given = cell(row, column)
             if given and stored and given != stored:
                 raise RowError(
                     "IMMUTABLE",
                     f"cannot be changed (stored: '{stored}', this row: '{given}')",
                     column,
                 )
-        if cell(row, "immutableId") and not current.immutable_id:
+        if item.immutable_id and not current.immutable_id:
             raise RowError("INVALID_VALUE", "is assigned by the system", "immutableId")
-        resource_id = cell(row, "scimUserResourceId")
-        if (
-            resource_id
-            and not current.scim_user_resource_id
-            and service.settings.scim_user_resource_id_mode == "auto"
-        ):
+        resource_id = item.resource_id
+        if resource_id and not current.scim_user_resource_id and service.auto_ids:
             raise RowError(
                 "INVALID_VALUE",
                 f"'{service.display_name}' links SCIM resources automatically (mode auto); "
@@ -403,12 +485,20 @@ class ServiceAccountImporter:
             mail_proxy_active=current.mail_proxy_active if mail is None else mail,
             license_profile=profile or current.license_profile,
             scim_user_resource_id=current.scim_user_resource_id or resource_id or None,
-            service_password_ciphertext=self._password(row, service, "UPDATE"),
+            service_password_ciphertext=self._password(item, service, "UPDATE"),
         )
 
 
+_OPERATIONS: dict[str, Operation] = {op: op for op in OPERATIONS}
+_BOOLEANS = {"TRUE": True, "FALSE": False}
+
+
 def _record_events(session: EventRecorder, slots: list[_Slot]) -> None:
-    """The batch's net changes as provisioning events, as the SCIM API records them."""
+    """The batch's net changes as provisioning events, as the SCIM API records them.
+
+    One statement for the batch when the session can write several events at once.
+    """
+    new: list[NewEvent] = []
     for slot in slots:
         if slot.deleted:
             if slot.row_id is None:
@@ -421,7 +511,7 @@ def _record_events(session: EventRecorder, slots: list[_Slot]) -> None:
         else:
             continue
         v = slot.values
-        data = {
+        data: dict[str, object] = {
             "integration_id": v.integration_id,
             "user_id": v.user_id,
             "account_id": v.account_id,
@@ -437,7 +527,15 @@ def _record_events(session: EventRecorder, slots: list[_Slot]) -> None:
                 }
             ]
         resource_id = f"{v.integration_id}:{v.account_id}"
-        session.record_event(NewEvent(kind, "ServiceAccount", resource_id, data, "csv"))
+        new.append(NewEvent(kind, "ServiceAccount", resource_id, data, "csv"))
+    if not new:
+        return
+    record_events = getattr(session, "record_events", None)
+    if record_events is not None:
+        record_events(new)
+    else:
+        for event in new:
+            session.record_event(event)
 
 
 def _values(account: ServiceAccount) -> AccountValues:

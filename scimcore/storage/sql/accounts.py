@@ -24,14 +24,39 @@ from ...accounts.models import (
     ServiceKind,
 )
 from ...errors import InvalidValue, NotFound, Uniqueness
-from ...provisioning.events import NewEvent
+from ...provisioning.events import USER_DELETED, NewEvent
+from ...provisioning.jobs import PLANNED_SOURCES
 from .engine import SQLITE_BEGIN_OPTION
 from .outbox import insert_event
 from .store import _unavailable
-from .tables import integrations, resources, service_accounts
+from .tables import events, integrations, resources, service_accounts
 
 #: Rows fetched per round trip when streaming an export.
 STREAM_CHUNK = 1000
+#: Keys per ``IN (...)`` lookup.
+LOOKUP_CHUNK = 500
+
+_c = service_accounts.c
+# Built once: a statement built per call costs more in SQLAlchemy's coercion and
+# cache-key generation than the rows it writes.
+_INSERT_ACCOUNTS = sa.insert(service_accounts)
+_INSERT_EVENTS = sa.insert(events)
+_UPDATE_ACCOUNTS = (
+    sa.update(service_accounts)
+    .where(_c.organization_id == sa.bindparam("org"), _c.id == sa.bindparam("row_id"))
+    .values(
+        account_id=sa.bindparam("new_account_id"),
+        mail_proxy_active=sa.bindparam("new_mail_proxy_active"),
+        license_profile=sa.bindparam("new_license_profile"),
+        immutable_id=sa.bindparam("new_immutable_id"),
+        scim_user_resource_id=sa.bindparam("new_scim_user_resource_id"),
+        service_password_ciphertext=sa.func.coalesce(
+            sa.bindparam("new_password", type_=sa.Text()),
+            _c.service_password_ciphertext,
+        ),
+        updated=sa.bindparam("now", type_=service_accounts.c.updated.type),
+    )
+)
 
 
 def _now() -> datetime:
@@ -92,14 +117,21 @@ class SqlAccountSession:
         if not keys:
             return {}
         r = resources.c
-        rows = self.conn.execute(
-            sa.select(r.name_key, r.id).where(
-                r.organization_id == self.org,
-                r.resource_type == "User",
-                r.name_key.in_(keys),
-            )
-        )
-        return {row[0]: row[1] for row in rows}
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = keys[start : start + LOOKUP_CHUNK]
+            if self.conn.dialect.name == "postgresql":
+                rows = self.conn.execute(_USER_LOOKUP, {"org": self.org, "keys": chunk})
+            else:
+                rows = self.conn.execute(
+                    sa.select(r.name_key, r.id).where(
+                        r.organization_id == self.org,
+                        r.resource_type == "User",
+                        r.name_key.in_(chunk),
+                    )
+                )
+            found.update((row[0], row[1]) for row in rows)
+        return found
 
     def find_accounts(
         self,
@@ -107,25 +139,37 @@ class SqlAccountSession:
         by_account: Collection[tuple[int, str]] = (),
     ) -> list[ServiceAccount]:
         c = service_accounts.c
-        # One ``integration_id = ? AND x IN (...)`` per integration: each is a range of
-        # the matching unique index, where a row-value IN would scan the table.
-        either: list[sa.ColumnElement[bool]] = []
+        # One statement per integration and key column, ``integration_id = ? AND x IN
+        # (...)``, and nothing else in the WHERE clause: exactly the leading columns of
+        # that column's unique index, so both planners probe it whatever they know about
+        # the table. (With ``organization_id`` in it too, SQLite and PostgreSQL - with the
+        # statistics of a table an import is filling - chose the organization's or the
+        # integration's index and compared every row with the list: quadratic in the
+        # import.) The organization is checked here instead. On PostgreSQL even that
+        # is not enough (without column statistics it still filters the integration's
+        # rows), so each key is probed on its own from ``unnest`` (see _LATERAL_LOOKUP).
+        found: dict[int, RowMapping] = {}
         for column, pairs in ((c.user_id, by_user), (c.account_id, by_account)):
             grouped: dict[int, list[str]] = {}
             for integration_id, value in pairs:
                 grouped.setdefault(integration_id, []).append(value)
-            either.extend(
-                sa.and_(c.integration_id == integration_id, column.in_(values))
-                for integration_id, values in grouped.items()
-            )
-        if not either:
-            return []
-        rows = self.conn.execute(
-            sa.select(service_accounts)
-            .where(c.organization_id == self.org, sa.or_(*either))
-            .order_by(c.id)
-        ).mappings()
-        return [_account(row) for row in rows]
+            for integration_id, values in grouped.items():
+                for start in range(0, len(values), LOOKUP_CHUNK):
+                    chunk = values[start : start + LOOKUP_CHUNK]
+                    if self.conn.dialect.name == "postgresql":
+                        statement = _LATERAL_LOOKUP[column.name]
+                        params = {"integration_id": integration_id, "keys": chunk}
+                        rows = self.conn.execute(statement, params).mappings()
+                    else:
+                        rows = self.conn.execute(
+                            sa.select(service_accounts).where(
+                                c.integration_id == integration_id, column.in_(chunk)
+                            )
+                        ).mappings()
+                    for row in rows:
+                        if row["organization_id"] == self.org:
+                            found[row["id"]] = row
+        return [_account(found[key]) for key in sorted(found)]
 
     def apply(
         self,
@@ -145,22 +189,10 @@ class SqlAccountSession:
                     )
                 if updates:
                     self.conn.execute(
-                        sa.update(service_accounts)
-                        .where(c.organization_id == self.org, c.id == sa.bindparam("row_id"))
-                        .values(
-                            account_id=sa.bindparam("new_account_id"),
-                            mail_proxy_active=sa.bindparam("new_mail_proxy_active"),
-                            license_profile=sa.bindparam("new_license_profile"),
-                            immutable_id=sa.bindparam("new_immutable_id"),
-                            scim_user_resource_id=sa.bindparam("new_scim_user_resource_id"),
-                            service_password_ciphertext=sa.func.coalesce(
-                                sa.bindparam("new_password", type_=sa.Text()),
-                                c.service_password_ciphertext,
-                            ),
-                            updated=now,
-                        ),
+                        _UPDATE_ACCOUNTS,
                         [
                             {
+                                "org": self.org,
                                 "row_id": row_id,
                                 "new_account_id": v.account_id,
                                 "new_mail_proxy_active": v.mail_proxy_active,
@@ -168,13 +200,14 @@ class SqlAccountSession:
                                 "new_immutable_id": v.immutable_id,
                                 "new_scim_user_resource_id": v.scim_user_resource_id,
                                 "new_password": v.service_password_ciphertext,
+                                "now": now,
                             }
                             for row_id, v in updates
                         ],
                     )
                 if inserts:
                     self.conn.execute(
-                        sa.insert(service_accounts),
+                        _INSERT_ACCOUNTS,
                         [
                             {
                                 "organization_id": self.org,
@@ -214,6 +247,32 @@ class SqlAccountSession:
         """Write ``event`` to the outbox in this transaction (see :mod:`.outbox`)."""
         insert_event(self.conn, self.org, event)
 
+    def record_events(self, new: Sequence[NewEvent]) -> None:
+        """Write several events with one statement: what :meth:`record_event` writes."""
+        if any(e.resource_type == "User" and e.type == USER_DELETED for e in new):
+            for event in new:  # these need their user's links read first
+                insert_event(self.conn, self.org, event)
+            return
+        if not new:
+            return
+        now = _now()
+        self.conn.execute(
+            _INSERT_EVENTS,
+            [
+                {
+                    "organization_id": self.org,
+                    "type": e.type,
+                    "resource_type": e.resource_type,
+                    "resource_id": e.resource_id,
+                    "data": dict(e.data),
+                    "source": e.source,
+                    "created": now,
+                    "planned": e.source not in PLANNED_SOURCES,
+                }
+                for e in new
+            ],
+        )
+
     def iter_accounts(self) -> Iterator[AccountListing]:
         c, i, r = service_accounts.c, integrations.c, resources.c
         q = (
@@ -232,6 +291,29 @@ class SqlAccountSession:
         )
         for row in self.conn.execute(q).mappings():
             yield AccountListing(_account(row), row["display_name"], row["user_name"])
+
+
+def _lateral_lookup(column: str) -> sa.TextualSelect:
+    """PostgreSQL: one probe of the unique index per key, the plan forced by LATERAL.
+
+    A full-key equality on a unique index is planned as an index scan whatever the
+    statistics say; ``= ANY(list)`` is not.
+    """
+    assert column in ("user_id", "account_id")
+    return sa.text(
+        "SELECT s.* FROM unnest(CAST(:keys AS text[])) AS k(v) CROSS JOIN LATERAL "
+        "(SELECT * FROM service_accounts WHERE integration_id = :integration_id "
+        f"AND {column} = k.v) AS s"
+    ).columns(*service_accounts.c)
+
+
+_LATERAL_LOOKUP = {name: _lateral_lookup(name) for name in ("user_id", "account_id")}
+#: PostgreSQL: users by lowered userName, one probe of the unique key each (as above).
+_USER_LOOKUP = sa.text(
+    "SELECT r.name_key, r.id FROM unnest(CAST(:keys AS text[])) AS k(v) CROSS JOIN LATERAL "
+    "(SELECT name_key, id FROM resources WHERE organization_id = :org "
+    "AND resource_type = 'User' AND name_key = k.v) AS r"
+)
 
 
 def _integration(row: RowMapping) -> Integration:
