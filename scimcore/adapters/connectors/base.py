@@ -203,3 +203,28 @@ class Connector(Protocol):
     def delete_account(
         self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
     ) -> None: ...
+
+
+class NoRemoteListing:
+    """For connectors that can only push (no DISCOVER capability): nothing to list or find.
+
+    The engine then creates instead of linking, and discovery skips the integration.
+    """
+
+    def iter_accounts(
+        self, ctx: ConnectorContext, *, page_size: int = 100
+    ) -> Iterator[RemoteAccount]:
+        return iter(())
+
+    def get_account(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount | None:
+        return None
+
+    def find_account(
+        self,
+        ctx: ConnectorContext,
+        *,
+        account_id: str | None = None,
+        email: str | None = None,
+        external_id: str | None = None,
+    ) -> RemoteAccount | None:
+        return None

@@ -7,7 +7,6 @@ list ("deactivate hanako's account in the in-house wiki"). Nothing is discovered
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import ClassVar
 
 from .base import (
@@ -18,11 +17,12 @@ from .base import (
     Capability,
     ConnectionCheck,
     ConnectorContext,
+    NoRemoteListing,
     RemoteAccount,
 )
 
 
-class ManualConnector:
+class ManualConnector(NoRemoteListing):
     name: ClassVar[str] = "manual"
     display_name: ClassVar[str] = "Manual (records only)"
     capabilities: ClassVar[Capability] = LIFECYCLE
@@ -32,24 +32,6 @@ class ManualConnector:
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
         return ConnectionCheck(True, "manual integration: nothing to connect to")
-
-    def iter_accounts(
-        self, ctx: ConnectorContext, *, page_size: int = 100
-    ) -> Iterator[RemoteAccount]:
-        return iter(())
-
-    def get_account(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount | None:
-        return None
-
-    def find_account(
-        self,
-        ctx: ConnectorContext,
-        *,
-        account_id: str | None = None,
-        email: str | None = None,
-        external_id: str | None = None,
-    ) -> RemoteAccount | None:
-        return None
 
     def create_account(
         self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str

@@ -17,7 +17,6 @@ Passwords and other secrets are never part of an event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -30,13 +29,14 @@ from .base import (
     Capability,
     ConnectionCheck,
     ConnectorContext,
+    NoRemoteListing,
     RemoteAccount,
 )
 from .errors import ConnectorError, PermanentError
 from .http import raise_for_status, send
 
 
-class WebhookConnector:
+class WebhookConnector(NoRemoteListing):
     name: ClassVar[str] = "webhook"
     display_name: ClassVar[str] = "Webhook (signed JSON events)"
     capabilities: ClassVar[Capability] = LIFECYCLE
@@ -73,24 +73,6 @@ class WebhookConnector:
         except ConnectorError as exc:
             return ConnectionCheck(False, exc.message)
         return ConnectionCheck(True, "the receiver accepted a ping")
-
-    def iter_accounts(
-        self, ctx: ConnectorContext, *, page_size: int = 100
-    ) -> Iterator[RemoteAccount]:
-        return iter(())
-
-    def get_account(self, ctx: ConnectorContext, ref: AccountRef) -> RemoteAccount | None:
-        return None
-
-    def find_account(
-        self,
-        ctx: ConnectorContext,
-        *,
-        account_id: str | None = None,
-        email: str | None = None,
-        external_id: str | None = None,
-    ) -> RemoteAccount | None:
-        return None
 
     def create_account(
         self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
