@@ -75,7 +75,7 @@ class SqlAccountSession:
         rows = self.conn.execute(
             sa.select(integrations).where(i.organization_id == self.org).order_by(i.id)
         ).mappings()
-        return [_integration(row) for row in rows]
+        return [integration_from_row(row) for row in rows]
 
     def create_integration(
         self,
@@ -316,7 +316,8 @@ _USER_LOOKUP = sa.text(
 )
 
 
-def _integration(row: RowMapping) -> Integration:
+def integration_from_row(row: RowMapping) -> Integration:
+    """An :class:`Integration` from an ``integrations`` row (shared with the provisioning store)."""
     return Integration(
         id=row["id"],
         organization_id=row["organization_id"],

@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from ...accounts.models import Integration, IntegrationSettings
 from ...provisioning.events import Event, NewEvent, user_snapshot
 from ...provisioning.jobs import MAX_ATTEMPTS, Job, JobStatus, plan_jobs
 from ...provisioning.store import (
@@ -33,6 +32,7 @@ from ...provisioning.store import (
     Outcome,
     SyncRun,
 )
+from .accounts import integration_from_row
 from .engine import SQLITE_BEGIN_OPTION
 from .outbox import insert_event
 from .store import _unavailable
@@ -670,21 +670,7 @@ class SqlProvisioningStore:
 
 
 def _binding(row: RowMapping) -> Binding:
-    integration = Integration(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        display_name=row["display_name"],
-        kind=row["kind"],
-        is_manual=row["is_manual"],
-        settings=IntegrationSettings(
-            license_profiles=tuple(row["license_profiles"] or ()),
-            scim_user_resource_id_mode=row["scim_user_resource_id_mode"],
-            on_service_account_delete=row["on_service_account_delete"],
-            provisioning_enabled=row["provisioning_enabled"],
-        ),
-        created=row["created"],
-        status=row["status"],
-    )
+    integration = integration_from_row(row)
     connector = row["connector"] or ("manual" if row["is_manual"] else row["kind"])
     return Binding(
         integration=integration,
