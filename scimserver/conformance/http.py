@@ -12,6 +12,8 @@ The runner may be pointed at any server, so the client is deliberately conservat
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -168,6 +170,9 @@ class ScimHttp:
                 text = ""
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
+            early = self._early_response(method, url, sent, data, exc)
+            if early is not None:
+                (status, resp_headers, text), error = early, None
         recorded_headers = {
             k: ("Bearer ***" if k == "Authorization" and auth else v) for k, v in sent.items()
         }
@@ -183,6 +188,44 @@ class ScimHttp:
         )
         self.log.append(exchange)
         return exchange
+
+    def _early_response(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        exc: BaseException,
+    ) -> tuple[int, dict[str, str], str] | None:
+        """The answer a server sent before it stopped reading the body.
+
+        A server may answer an oversized body (413) and close the connection while the
+        client is still sending; urllib then reports a broken pipe and drops the answer
+        already in the socket's buffer. Send once more, keep going after the pipe
+        breaks, and read what came back.
+        """
+        reason = getattr(exc, "reason", exc)
+        if data is None or not isinstance(reason, BrokenPipeError | ConnectionResetError):
+            return None
+        parts = urlsplit(url)
+        conn_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        conn = conn_class(parts.netloc, timeout=self.timeout)
+        try:
+            conn.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+            for name, value in {**headers, "Content-Length": str(len(data))}.items():
+                conn.putheader(name, value)
+            conn.endheaders()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                conn.send(data)
+            resp = conn.getresponse()
+            text = resp.read().decode("utf-8", errors="replace")
+            return resp.status, dict(resp.getheaders()), text
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
 
     def _relative(self, url: str) -> str:
         path = url[len(self.base_url) :] or "/"
