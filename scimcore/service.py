@@ -232,7 +232,7 @@ class _Context:
         if users is None:
             raise NotImplementedFeature("/Me needs the User resource type.")
         flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, readonly=True) as session:
             found = session.query("User", Query(filter=flt, count=2, relations=False))
         by_id = [r for r in found.resources if r["id"] == subject]
         if by_id or len(found.resources) == 1:
@@ -343,7 +343,7 @@ class _Context:
         total = 0
         offset = page.start_index - 1
         remaining = page.count
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, readonly=True) as session:
             for rt, query, projection in plans:
                 if len(plans) == 1:
                     result = session.query(
@@ -384,7 +384,7 @@ class _Context:
             rt.id, _text(params.get("filter")), _text(params.get("sortBy")), order
         )
         after = decode_cursor(str(params["cursor"]), fingerprint)
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, readonly=True) as session:
             result = session.query(rt.id, replace(query, keyset=True, after=after, count=count))
         rendered = [self.render(rt, r, projection) for r in result.resources]
         following = encode_cursor(result.next, fingerprint) if result.next else None
@@ -438,7 +438,7 @@ class _Context:
     def get(self, rt: ResourceType, id: str) -> ScimResponse:
         projection = self.projection(rt)
         relations = needs_relations(rt, projection, _relation(rt))
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, readonly=True) as session:
             resource = session.get(rt.id, id, relations=relations)
         version = resource["meta"]["version"]
         if_none_match = self.header("If-None-Match")

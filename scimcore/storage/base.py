@@ -184,7 +184,15 @@ class StoreSession(Protocol):
 class Store(Protocol):
     """A storage backend: resources per organization, organizations and their tokens."""
 
-    def session(self, organization_id: str) -> AbstractContextManager[StoreSession]: ...
+    def session(
+        self, organization_id: str, *, readonly: bool = False
+    ) -> AbstractContextManager[StoreSession]:
+        """One transaction in one organization: everything in it is kept or nothing is.
+
+        ``readonly`` promises the block only reads (GET, lists, searches), which lets a
+        store skip what writes need (SQLite's write lock, a copy to roll back to).
+        """
+        ...
 
     def create_organization(self, slug: str, name: str, profile: str = "auto") -> Organization:
         """Create a tenant; a taken slug raises :class:`~scimcore.errors.Uniqueness`.

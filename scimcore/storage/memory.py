@@ -335,8 +335,13 @@ class MemoryStore:
         self._tokens: list[_Token] = []
 
     @contextmanager
-    def session(self, organization_id: str) -> Iterator[MemorySession]:
+    def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[MemorySession]:
+        """A copy of the organization's state, kept only if the block ends without error;
+        a ``readonly`` session reads the state itself (reads return copies)."""
         with self._lock:
+            if readonly:
+                yield MemorySession(self._states.get(organization_id) or _OrgState(), self._names)
+                return
             state = copy.deepcopy(self._states.get(organization_id) or _OrgState())
             yield MemorySession(state, self._names)
             self._states[organization_id] = state

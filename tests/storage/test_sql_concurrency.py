@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from scimcore.errors import ServiceUnavailable, Uniqueness
+import pytest
+
+from scimcore.errors import NotFound, ServiceUnavailable, Uniqueness
 from scimcore.storage.base import Member
 from scimcore.storage.sql import SqlStore, make_engine
 from scimcore.testing import make_group, make_user, new_org
@@ -108,3 +111,59 @@ def test_unreachable_database_is_service_unavailable() -> None:
         pass
     else:  # pragma: no cover
         raise AssertionError("expected ServiceUnavailable")
+
+
+def test_readonly_session_reads_committed_data_while_a_writer_holds_its_transaction(
+    sql_store: SqlStore,
+) -> None:
+    """A GET is never queued behind a write: it reads the last committed state."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("before", "reader-visible"))
+    writing = threading.Event()
+    release = threading.Event()
+
+    def writer() -> None:
+        with sql_store.session(org.id) as s:
+            s.insert("User", make_user("during", "not-yet-committed"))
+            writing.set()
+            release.wait(timeout=30)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(timeout=10)
+        started = time.monotonic()
+        with sql_store.session(org.id, readonly=True) as s:
+            assert s.get("User", "before")["userName"] == "reader-visible"
+            with pytest.raises(NotFound):
+                s.get("User", "during")
+        # Far below SQLite's 30 s busy timeout: the reader did not wait for the lock.
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    with sql_store.session(org.id, readonly=True) as s:
+        assert s.get("User", "during")["userName"] == "not-yet-committed"
+
+
+def test_writers_in_one_process_take_turns_without_sleeping_on_sqlite_busy(
+    sql_store: SqlStore,
+) -> None:
+    """Writers of one process queue on a lock, so none fails or is lost."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("Group", make_group("g", "Team"))
+        for i in range(THREADS):
+            s.insert("User", make_user(f"m{i}", f"member{i}"))
+
+    def add(i: int) -> str:
+        for _ in range(5):
+            with sql_store.session(org.id) as s:
+                s.add_members("g", [Member(f"m{i}", "User")])
+        return "ok"
+
+    assert race(THREADS, add) == ["ok"] * THREADS
+    with sql_store.session(org.id, readonly=True) as s:
+        members = s.get("Group", "g")["members"]
+    assert sorted(m["value"] for m in members) == sorted(f"m{i}" for i in range(THREADS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -63,3 +64,50 @@ def test_relations_one_query_per_page(sql_store: SqlStore) -> None:
             page = s.query(rt, Query(count=25, relations=False))
         assert len(seen) == 2 and not [q for q in seen if "group_members" in q], seen
         assert all("members" not in r and "groups" not in r for r in page.resources)
+
+
+@contextmanager
+def executed(store: SqlStore) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement with its parameters, as the driver received them."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+
+
+def test_a_users_groups_are_read_by_probing_the_member_index(sql_store: SqlStore) -> None:
+    """GET /Users/{id} reads the user's memberships only, however large its groups are.
+
+    No ANALYZE on SQLite: a deployed SQLite file has no planner statistics either.
+    PostgreSQL's autovacuum keeps them, so the test gathers them as it would.
+    """
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        for i in range(MEMBERS):
+            s.insert("User", make_user(f"u{i}", f"user{i}"))
+        s.insert("Group", make_group("big", "Big", [f"u{i}" for i in range(MEMBERS)]))
+    with sql_store.session(org.id, readonly=True) as s, executed(sql_store) as seen:
+        user = s.get("User", "u7")
+    assert [g["value"] for g in user["groups"]] == ["big"]
+    lookup = [(q, p) for q, p in seen if "group_members" in q]
+    assert len(lookup) == 1, seen
+    statement, parameters = lookup[0]
+    with sql_store.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE group_members")
+            conn.exec_driver_sql("ANALYZE resources")
+            rows = conn.exec_driver_sql("EXPLAIN " + statement, parameters).all()
+            plan = "\n".join(r[0] for r in rows)
+            member_probe = re.compile(r"Index Cond: .*member_id")
+            assert any(member_probe.search(line) for line in plan.splitlines()), plan
+        else:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plan = "\n".join(str(r[-1]) for r in rows)
+            gm = [line for line in plan.splitlines() if " group_members " in f" {line} "]
+            assert gm and all("member_id=?" in line for line in gm), plan

@@ -26,9 +26,8 @@ from ...accounts.models import (
 from ...errors import InvalidValue, NotFound, Uniqueness
 from ...provisioning.events import USER_DELETED, NewEvent
 from ...provisioning.jobs import PLANNED_SOURCES
-from .engine import SQLITE_BEGIN_OPTION
+from .engine import transaction
 from .outbox import insert_event
-from .store import _unavailable
 from .tables import events, integrations, resources, service_accounts
 
 #: Rows fetched per round trip when streaming an export.
@@ -364,12 +363,5 @@ class SqlAccountStore:
         self, organization_id: str, *, readonly: bool = False
     ) -> Iterator[SqlAccountSession]:
         """A transaction; on SQLite a writing one takes the write lock up front."""
-        with _unavailable():
-            conn = self.engine.connect()
-            try:
-                if self.sqlite and not readonly:
-                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield SqlAccountSession(conn, organization_id)
-            finally:
-                conn.close()
+        with transaction(self.engine, write=not readonly) as conn:
+            yield SqlAccountSession(conn, organization_id)

@@ -18,8 +18,8 @@ processes here, so any number of workers or hosts serve the same console:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import Uniqueness
-from .engine import SQLITE_BEGIN_OPTION
+from .engine import transaction
 from .tables import (
     admin_accounts,
     admin_audit,
@@ -106,16 +106,8 @@ class SqlAdminStore:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
 
-    @contextmanager
-    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
-        conn = self.engine.connect()
-        try:
-            if self._sqlite and write:
-                conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            with conn.begin():
-                yield conn
-        finally:
-            conn.close()
+    def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, write=write)
 
     # -- administrators -----------------------------------------------------------------
 

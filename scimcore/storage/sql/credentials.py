@@ -15,7 +15,7 @@ rotation that was interrupted can simply be run again.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,8 +33,8 @@ from ...accounts.vault_store import (
     StoredCredential,
 )
 from ...errors import NotFound
-from .engine import SQLITE_BEGIN_OPTION
-from .store import _unavailable, fold
+from .engine import transaction
+from .store import fold
 from .tables import credentials, integrations, oauth_flows, resources, service_accounts
 
 #: Rows re-encrypted per transaction by :func:`reencrypt_secrets`.
@@ -46,18 +46,9 @@ class _Transactions:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
 
-    @contextmanager
-    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
+    def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
         """A transaction; on SQLite a writing one takes the write lock up front."""
-        with _unavailable():
-            conn = self.engine.connect()
-            try:
-                if self.sqlite and write:
-                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.close()
+        return transaction(self.engine, write=write)
 
 
 def _stored(row: RowMapping) -> StoredCredential:

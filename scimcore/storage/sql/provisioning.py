@@ -11,8 +11,8 @@ lock (``BEGIN IMMEDIATE``), which serializes them. A claim is a lease
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,9 +33,8 @@ from ...provisioning.store import (
     SyncRun,
 )
 from .accounts import integration_from_row
-from .engine import SQLITE_BEGIN_OPTION
+from .engine import transaction
 from .outbox import insert_event
-from .store import _unavailable
 from .tables import (
     events,
     integration_connectors,
@@ -64,17 +63,8 @@ class SqlProvisioningStore:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
 
-    @contextmanager
-    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
-        with _unavailable():
-            conn = self.engine.connect()
-            try:
-                if self.sqlite and write:
-                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.close()
+    def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, write=write)
 
     # -- bindings -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,6 @@ from ...errors import (
     InvalidValue,
     NotFound,
     PreconditionFailed,
-    ServiceUnavailable,
     Uniqueness,
 )
 from ...provisioning.events import NewEvent
@@ -35,19 +34,14 @@ from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
-from .engine import SQLITE_BEGIN_OPTION
+from .engine import transaction, unavailable_as_503
 from .filters import FilterCompiler
 from .outbox import insert_event
+from .statements import ids_params, statements
 from .tables import group_members, organizations, resource_emails, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
-_UNAVAILABLE = (
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    sa.exc.DisconnectionError,
-    sa.exc.TimeoutError,
-)
 
 
 def fold(value: Any) -> Any:
@@ -66,21 +60,7 @@ def unique_names(resource_types: Sequence[ResourceType]) -> dict[str, str | None
     return {rt.id: unique_attribute(rt) for rt in resource_types}
 
 
-#: Id lists up to this long are bound as ``IN (?, ...)`` on SQLite (see ``SqlSession._in``).
-_SQLITE_IN_LIMIT = 500
-
-#: SQLite reports mistakes in SQL as OperationalError too; those are bugs, not outages.
-_SQLITE_BUGS = ("no such table", "no such column", "no such function", "syntax error")
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        if any(text in str(exc) for text in _SQLITE_BUGS):
-            raise
-        raise ServiceUnavailable() from exc
+_unavailable = unavailable_as_503  # kept for the stores that import it from here
 
 
 def _now() -> datetime:
@@ -97,17 +77,16 @@ class SqlSession:
         self.org = organization_id
         self.dialect = conn.dialect.name
         self.names = names
+        self.st = statements(self.dialect)
 
     # -- resources ----------------------------------------------------------------------
 
     def get(
         self, resource_type: str, id: str, *, relations: bool = True, for_update: bool = False
     ) -> Resource:
-        r = resources.c
-        q = sa.select(r.data).where(*self._key(resource_type, id))
-        if for_update:  # SQLite: the session already holds the write lock (BEGIN IMMEDIATE)
-            q = q.with_for_update(of=resources)
-        data = self.conn.execute(q).scalar_one_or_none()
+        # SQLite: a writing session already holds the write lock (BEGIN IMMEDIATE).
+        q = self.st.get_for_update if for_update else self.st.get
+        data = self.conn.execute(q, self._key(resource_type, id)).scalar_one_or_none()
         if data is None:
             raise NotFound(f"{resource_type} '{id}' not found.")
         resource: Resource = dict(data)
@@ -119,9 +98,7 @@ class SqlSession:
         row = _row(resource_type, resource, self.names)
         with self._write(resource_type, row):
             self.conn.execute(
-                sa.insert(resources).values(
-                    organization_id=self.org, resource_type=resource_type, **row
-                )
+                self.st.insert, {"organization_id": self.org, "resource_type": resource_type, **row}
             )
             self._write_emails(resource_type, row["id"], resource, replace=False)
             if resource_type == "Group" and resource.get("members"):
@@ -133,11 +110,13 @@ class SqlSession:
     ) -> None:
         row = _row(resource_type, resource, self.names)
         id = row.pop("id")
-        conditions = list(self._key(resource_type, id))
+        params = {**self._key(resource_type, id), **row}
+        statement = self.st.update
         if expected_version is not None:
-            conditions.append(resources.c.version == expected_version)
+            statement = self.st.update_if_version
+            params["k_version"] = expected_version
         with self._write(resource_type, {**row, "id": id}):
-            done = self.conn.execute(sa.update(resources).where(*conditions).values(**row))
+            done = self.conn.execute(statement, params)
             if done.rowcount == 0:
                 self._require(resource_type, id)
                 raise PreconditionFailed(
@@ -147,7 +126,7 @@ class SqlSession:
             self._write_emails(resource_type, id, resource, replace=True)
 
     def delete(self, resource_type: str, id: str) -> None:
-        done = self.conn.execute(sa.delete(resources).where(*self._key(resource_type, id)))
+        done = self.conn.execute(self.st.delete, self._key(resource_type, id))
         if done.rowcount == 0:
             raise NotFound(f"{resource_type} '{id}' not found.")
 
@@ -240,13 +219,9 @@ class SqlSession:
     def remove_members(self, group_id: str, values: Sequence[str]) -> None:
         self._require("Group", group_id)
         if values:
-            gm = group_members.c
+            long, params = ids_params(self.dialect, list(dict.fromkeys(values)))
             self.conn.execute(
-                sa.delete(group_members).where(
-                    gm.organization_id == self.org,
-                    gm.group_id == group_id,
-                    self._in(gm.member_id, list(dict.fromkeys(values))),
-                )
+                self.st.remove_members(long), {"k_org": self.org, "k_group": group_id, **params}
             )
 
     def replace_members(self, group_id: str, members: Sequence[Member]) -> None:
@@ -254,13 +229,11 @@ class SqlSession:
         ids = list(dict.fromkeys(m.value for m in members))
         with self.conn.begin_nested():
             types = self._check_members(ids)
-            gm = group_members.c
-            stale = sa.delete(group_members).where(
-                gm.organization_id == self.org, gm.group_id == group_id
+            long, params = ids_params(self.dialect, ids)
+            self.conn.execute(
+                self.st.remove_members(long, keep=True),
+                {"k_org": self.org, "k_group": group_id, **params},
             )
-            if ids:
-                stale = stale.where(sa.not_(self._in(gm.member_id, ids)))
-            self.conn.execute(stale)
             self._add(group_id, members, types=types)
 
     def record_event(self, event: NewEvent) -> None:
@@ -269,37 +242,14 @@ class SqlSession:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _key(self, resource_type: str, id: str) -> tuple[sa.ColumnElement[bool], ...]:
-        r = resources.c
-        return (r.organization_id == self.org, r.id == id, r.resource_type == resource_type)
+    def _key(self, resource_type: str, id: str) -> dict[str, str]:
+        """Parameters naming one resource in the :class:`.statements.Statements`."""
+        return {"k_org": self.org, "k_id": id, "k_type": resource_type}
 
     def _require(self, resource_type: str, id: str) -> None:
-        found = self.conn.execute(
-            sa.select(resources.c.id).where(*self._key(resource_type, id))
-        ).first()
+        found = self.conn.execute(self.st.exists, self._key(resource_type, id)).first()
         if found is None:
             raise NotFound(f"{resource_type} '{id}' not found.")
-
-    def _in(self, column: Any, values: list[str]) -> sa.ColumnElement[bool]:
-        """``column IN values``, planned as index probes on both databases.
-
-        PostgreSQL gets one array parameter (``= ANY``). SQLite gets a plain
-        ``IN (?, ...)`` for up to ``_SQLITE_IN_LIMIT`` values: its planner probes the
-        index for a literal list, whereas for ``IN (SELECT ... json_each(?))`` it
-        scanned the organization's whole index prefix (measured: 1-4 ms at 10k users,
-        linear in the organization's size). Longer lists use json_each, one parameter.
-        """
-        if self.dialect == "postgresql":
-            matched: sa.ColumnElement[bool] = column == sa.any_(
-                sa.literal(values, type_=postgresql.ARRAY(sa.Text()))
-            )
-            return matched
-        if len(values) <= _SQLITE_IN_LIMIT:
-            listed: sa.ColumnElement[bool] = column.in_(values)
-            return listed
-        each = sa.func.json_each(sa.literal(json.dumps(values))).table_valued("value")
-        contained: sa.ColumnElement[bool] = column.in_(sa.select(each.c.value))
-        return contained
 
     def _check_members(self, ids: list[str]) -> dict[str, str]:
         """One set-based query: every id must be a User or Group of this organization.
@@ -309,14 +259,10 @@ class SqlSession:
         """
         if not ids:
             return {}
-        r = resources.c
+        long, params = ids_params(self.dialect, ids)
         found: dict[str, str] = {
             row[0]: row[1]
-            for row in self.conn.execute(
-                sa.select(r.id, r.resource_type).where(
-                    r.organization_id == self.org, self._in(r.id, ids)
-                )
-            )
+            for row in self.conn.execute(self.st.types_of(long), {"k_org": self.org, **params})
         }
         missing = [i for i in ids if i not in found]
         if missing:
@@ -397,49 +343,18 @@ class SqlSession:
         """``members`` / ``groups`` for a page of resources: one query, no N+1."""
         if not found:
             return
-        ids = [res["id"] for res in found]
-        gm = group_members.c
-        other = resources.alias("other")
+        long, params = ids_params(self.dialect, [res["id"] for res in found])
+        params["k_org"] = self.org
         lists: dict[str, list[dict[str, Any]]] = {}
-        q: sa.Select[Any]
         if resource_type == "Group":
-            q = (
-                sa.select(
-                    gm.group_id,
-                    gm.member_id,
-                    gm.member_type,
-                    gm.display,
-                    other.c.display_name,
-                    other.c.name,
-                )
-                .join_from(
-                    group_members,
-                    other,
-                    sa.and_(
-                        other.c.organization_id == gm.organization_id, other.c.id == gm.member_id
-                    ),
-                )
-                .where(gm.organization_id == self.org, self._in(gm.group_id, ids))
-            )
-            for row in self.conn.execute(q):
+            for row in self.conn.execute(self.st.members_of(long), params):
                 gid, value, type_, given, display, name = _cells(row, 6)
                 lists.setdefault(gid, []).append(
                     {"value": value, "type": type_, "display": given or display or name}
                 )
             attr = "members"
         else:
-            q = (
-                sa.select(gm.member_id, gm.group_id, other.c.name)
-                .join_from(
-                    group_members,
-                    other,
-                    sa.and_(
-                        other.c.organization_id == gm.organization_id, other.c.id == gm.group_id
-                    ),
-                )
-                .where(gm.organization_id == self.org, self._in(gm.member_id, ids))
-            )
-            for row in self.conn.execute(q):
+            for row in self.conn.execute(self.st.groups_of(long), params):
                 member_id, group_id, display = _cells(row, 3)
                 lists.setdefault(member_id, []).append(
                     {"value": group_id, "display": display, "type": "direct"}
@@ -533,21 +448,13 @@ class SqlStore:
         self.sqlite = engine.dialect.name == "sqlite"
         self.names = unique_names(resource_types)
 
-    @contextmanager
-    def _begin(self, *, write: bool = True) -> Iterator[Connection]:
-        with _unavailable():
-            conn = self.engine.connect()
-            try:
-                if self.sqlite and write:
-                    conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-            finally:
-                conn.close()
+    def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, write=write)
 
     @contextmanager
-    def session(self, organization_id: str) -> Iterator[SqlSession]:
-        with self._begin() as conn:
+    def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[SqlSession]:
+        """One transaction; ``readonly`` ones (GET, lists) never wait for a writer."""
+        with transaction(self.engine, write=not readonly) as conn:
             yield SqlSession(conn, organization_id, self.names)
 
     # -- organizations ------------------------------------------------------------------
@@ -654,13 +561,9 @@ class SqlStore:
         return TokenInfo(row[0], row[1], row[2], row[3], row[4])
 
     def find_active_token(self, token_hash: str) -> Organization | None:
-        t = scim_tokens.c
         with self._begin(write=False) as conn:
-            row = conn.execute(
-                sa.select(organizations)
-                .join(scim_tokens, t.organization_id == organizations.c.id)
-                .where(t.token_hash == token_hash, t.status == "active")
-            ).first()
+            st = statements(conn.dialect.name)
+            row = conn.execute(st.active_token, {"k_hash": token_hash}).first()
         return _org(row) if row is not None else None
 
     def mark_token_used(self, token_hash: str, at: datetime) -> None:

@@ -182,8 +182,9 @@ group_members = sa.Table(
         ["resources.organization_id", "resources.id"],
         ondelete="CASCADE",
     ),
-    # User.groups, and the cascade when a member is deleted.
-    sa.Index("ix_group_members_member_id", "organization_id", "member_id"),
+    # User.groups (covering: SQLite otherwise scans the primary key), and the cascade
+    # when a member is deleted (revision 0007).
+    sa.Index("ix_group_members_member_group", "organization_id", "member_id", "group_id"),
 )
 
 # -- integrations and service accounts (revision 0002) ----------------------------------
