@@ -81,7 +81,13 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
 @click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--min-interval-ms", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--min-interval-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Minimum gap between two requests to the service, over all workers.",
+)
 @click.option(
     "--sync-interval",
     help="Scheduled discovery by the worker: 30m, 6h, 1d, seconds, or off "

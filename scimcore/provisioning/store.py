@@ -13,6 +13,9 @@ Rules every implementation follows:
 * :meth:`ProvisioningStore.finish` applies a job's outcome, its change to the service
   account and its events in one transaction, and only if the worker still holds the
   lease: a job is never finished twice.
+* :meth:`ProvisioningStore.reserve_call` hands out an integration's request slots
+  ``min_interval_ms`` apart over all workers, reserved atomically in the database, so
+  the rate limit holds however many workers run.
 * Discovery results (:meth:`ProvisioningStore.apply_discovery`) are written in one
   transaction, so a failed run changes nothing.
 """
@@ -40,6 +43,7 @@ class Binding:
     connector: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     max_concurrency: int = 4
+    #: Minimum gap between two requests to the service, over all workers.
     min_interval_ms: int = 0
     paused_until: datetime | None = None
     last_error: str | None = None
@@ -153,6 +157,11 @@ class ProvisioningStore(Protocol):
     ) -> None: ...
 
     def pause(self, organization_id: str, integration_id: int, until: datetime) -> None: ...
+
+    def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
+        """Reserve the integration's next request slot, ``gap`` after the one before it
+        over all workers; the seconds to wait before sending (0: send now)."""
+        ...
 
     def record_events(self, organization_id: str, events: Sequence[NewEvent]) -> None: ...
 

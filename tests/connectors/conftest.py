@@ -75,6 +75,7 @@ class Env:
         on_delete: str = "deactivate_remote",
         provisioning: bool = True,
         max_concurrency: int = 4,
+        min_interval_ms: int = 0,
     ) -> int:
         with self.accounts.accounts(self.org.id) as session:
             integration = session.create_integration(
@@ -83,7 +84,12 @@ class Env:
                 IntegrationSettings(on_service_account_delete=on_delete),  # type: ignore[arg-type]
             )
         self.prov.bind(
-            self.org.id, integration.id, connector, settings, max_concurrency=max_concurrency
+            self.org.id,
+            integration.id,
+            connector,
+            settings,
+            max_concurrency=max_concurrency,
+            min_interval_ms=min_interval_ms,
         )
         set_provisioning(
             self.store.engine,

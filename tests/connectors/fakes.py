@@ -12,8 +12,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+
+from scimcore.adapters.connectors.base import (
+    AccountRef,
+    AccountSpec,
+    ConnectorContext,
+    HttpRequest,
+    RemoteAccount,
+)
+from scimcore.adapters.connectors.manual import ManualConnector
 
 LOOPBACK = "127.0.0.1"
 _FILTER = re.compile(r'^(userName|emails\.value|externalId) eq "(.*)"$')
@@ -208,3 +217,37 @@ def receiver_server(receiver: Receiver) -> Iterator[Receiver]:
     with serve(receiver.handle) as url:
         receiver.url = url
         yield receiver
+
+
+class CountingConnector(ManualConnector):
+    """An in-process connector whose every lifecycle call is ``requests_per_call``
+    requests: each applies ``ctx.auth`` (as every connector must) and is time-stamped
+    (``time.time()``) when it would leave. ``failure``, when set, is raised instead."""
+
+    name: ClassVar[str] = "counting"
+
+    def __init__(self, requests_per_call: int = 1) -> None:
+        self.requests_per_call = requests_per_call
+        self.sent: list[float] = []
+        self.failure: Exception | None = None
+        self.lock = threading.Lock()
+
+    def _send(self, ctx: ConnectorContext) -> None:
+        for _ in range(self.requests_per_call):
+            ctx.auth.apply(HttpRequest("POST", "http://127.0.0.1/never-sent", {}))
+            with self.lock:
+                self.sent.append(time.time())
+        if self.failure is not None:
+            raise self.failure
+
+    def create_account(
+        self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount:
+        self._send(ctx)
+        return super().create_account(ctx, spec, idempotency_key=idempotency_key)
+
+    def update_account(
+        self, ctx: ConnectorContext, ref: AccountRef, desired: AccountSpec, *, idempotency_key: str
+    ) -> RemoteAccount:
+        self._send(ctx)
+        return super().update_account(ctx, ref, desired, idempotency_key=idempotency_key)

@@ -21,6 +21,9 @@ running out of attempts, leaves the job ``dead`` for ``scimserver jobs retry``. 
 is retried with the same idempotency key, and a job interrupted after the remote call
 (a killed worker) finds the account it made instead of making a second one.
 
+An integration's ``min_interval_ms`` paces every request over all workers: each one
+waits for a slot reserved in the database (:mod:`.pacing`).
+
 Given a ``discovery`` scheduler (:class:`~.discovery.DiscoveryScheduler`), each round
 also runs one due discovery sync after the batch of jobs.
 """
@@ -53,6 +56,7 @@ from .errors import (
     TransientError,
     UnsupportedOperation,
 )
+from .pacing import PacedAuth
 from .registry import load
 
 log = logging.getLogger(__name__)
@@ -183,7 +187,6 @@ class Worker:
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.discovery = discovery
-        self._last_call: dict[int, float] = {}
         self._blocked: set[int] = set()
 
     # -- loop -------------------------------------------------------------------------------
@@ -256,11 +259,10 @@ class Worker:
                 organization_id=job.organization_id,
                 integration_id=job.integration_id,
                 settings=binding.settings,
-                auth=self.credentials.auth_for(binding, connector),
+                auth=self._paced(binding, self.credentials.auth_for(binding, connector)),
                 timeout=self.timeout,
                 max_response_bytes=self.max_response_bytes,
             )
-            self._pace(binding)
             done = self._execute(job, binding, connector, ctx)
         except RateLimited as exc:
             delay = next_delay(job.attempts + 1, exc.retry_after, rng=self.rng)
@@ -324,16 +326,20 @@ class Worker:
         )
         return Outcome("dead", error=_clip(message), events=[event])
 
-    def _pace(self, binding: Binding) -> None:
-        """The integration's per-worker rate limit: a minimum gap between calls."""
-        gap = binding.min_interval_ms / 1000
-        if gap <= 0:
-            return
-        last = self._last_call.get(binding.integration.id)
-        now = time.monotonic()
-        if last is not None and now - last < gap:
-            self.sleep(gap - (now - last))
-        self._last_call[binding.integration.id] = time.monotonic()
+    def _paced(self, binding: Binding, auth: Auth) -> Auth:
+        """The integration's rate limit: each request waits for a slot reserved in the
+        database, ``min_interval_ms`` after the previous one of *any* worker."""
+        if binding.min_interval_ms <= 0:
+            return auth
+        gap = timedelta(milliseconds=binding.min_interval_ms)
+        integration = binding.integration
+
+        def wait() -> None:
+            delay = self.store.reserve_call(integration.organization_id, integration.id, gap)
+            if delay > 0:
+                self.sleep(delay)
+
+        return PacedAuth(auth, wait)
 
     # -- operations -------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from ...provisioning.store import (
 from .accounts import integration_from_row
 from .engine import transaction
 from .outbox import insert_event
+from .pacing import reserve_call
 from .tables import (
     events,
     integration_connectors,
@@ -426,6 +427,9 @@ class SqlProvisioningStore:
                     .where(ic.integration_id == integration_id)
                     .values(last_error=error, last_error_at=now)
                 )
+
+    def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
+        return reserve_call(self.engine, organization_id, integration_id, gap)
 
     def pause(self, organization_id: str, integration_id: int, until: datetime) -> None:
         ic = integration_connectors.c

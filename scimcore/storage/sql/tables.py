@@ -496,8 +496,11 @@ integration_connectors = sa.Table(
     sa.Column("settings", JsonDoc, nullable=False),
     # Jobs of this integration running at once, over all workers.
     sa.Column("max_concurrency", sa.Integer(), nullable=False),
-    # Minimum milliseconds between two calls of one worker (a per-worker rate limit).
+    # Minimum milliseconds between two requests to the service, over all workers.
     sa.Column("min_interval_ms", sa.Integer(), nullable=False),
+    # Added by revision 0009: the next free request slot, microseconds since the epoch
+    # (scimcore.storage.sql.pacing reserves slots with one UPDATE ... RETURNING).
+    sa.Column("next_call_us", sa.BigInteger(), nullable=True),
     # Set from a Retry-After: no worker calls the service before then.
     sa.Column("paused_until", UTCDateTime(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
