@@ -151,6 +151,8 @@ def seed_ours(database_url: str, org_slug: str, ds: DataSet) -> dict[str, Any]:
 
     def row_of(rt: str, data: dict[str, Any]) -> dict[str, Any]:
         row = sql_store._row(rt, data, names) if takes_names else sql_store._row(rt, data)
+        if isinstance(row, tuple):  # (columns, document as JSON) since the read-back cache
+            row = row[0]
         return {"organization_id": org.id, "resource_type": rt, **row}
 
     def stamp(rt: Any, id: str, data: dict[str, Any]) -> dict[str, Any]:

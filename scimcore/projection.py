@@ -10,12 +10,13 @@ never loads the members of a large group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidPath, InvalidValue
 from .paths import ResolvedPath, resolve
-from .schema.attributes import Attribute, ResourceType, Returned, Schema
+from .schema.attributes import Attribute, ResourceType, Returned
 from .schema.core import COMMON_ATTRIBUTES
 
 Resource = dict[str, Any]
@@ -25,6 +26,11 @@ Resource = dict[str, Any]
 class Projection:
     attributes: tuple[ResolvedPath, ...] = ()
     excluded: tuple[ResolvedPath, ...] = ()
+    # What this projection keeps of each resource type, worked out on first use
+    # (see :func:`project`): id(rt) -> (rt, plan).
+    _plans: dict[int, tuple[ResourceType, _Plan]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
     def parse(
@@ -41,7 +47,26 @@ class Projection:
         spans every resource type (RFC 7644 3.4.3), and ``members`` only means
         something for Groups.
         """
+        if not attributes and not excluded:
+            return DEFAULT  # shared, so its plans outlive the request
         return cls(_parse_list(rt, attributes, lenient), _parse_list(rt, excluded, lenient))
+
+    def plan(self, rt: ResourceType) -> _Plan:
+        """What this projection keeps of ``rt``'s attributes."""
+        known = self._plans.get(id(rt))
+        if known is not None and known[0] is rt:
+            return known[1]
+        main: list[tuple[str | None, bool, Attribute]] = [
+            (None, False, a) for a in COMMON_ATTRIBUTES
+        ]
+        main += [(rt.schema.id, False, a) for a in rt.schema.attributes]
+        extensions = []
+        for e in rt.extensions:
+            fields = _fields(self, [(e.schema.id, True, a) for a in e.schema.attributes])
+            extensions.append((e.schema.id, _Plan(fields)))
+        plan = _Plan(_fields(self, main), tuple(extensions))
+        self._plans[id(rt)] = (rt, plan)
+        return plan
 
     def includes(self, path: ResolvedPath) -> bool:
         """Whether ``path`` (a top-level attribute) is emitted under this projection."""
@@ -86,73 +111,105 @@ def needs_relations(rt: ResourceType, projection: Projection, relation: str) -> 
 
 def project(rt: ResourceType, resource: Resource, projection: Projection) -> Resource:
     """Return a new dict holding only what the client may and asked to see."""
+    plan = projection.plan(rt)
     out: Resource = {"schemas": resource.get("schemas", [rt.schema.id])}
-    for common in COMMON_ATTRIBUTES:
-        _emit(out, resource, None, False, common, projection)
-    _emit_schema(out, resource, rt.schema, False, projection)
-    for ext in rt.extensions:
-        sub = resource.get(ext.schema.id)
+    plan.emit(resource, out)
+    for schema_id, ext_plan in plan.extensions:
+        sub = resource.get(schema_id)
         if isinstance(sub, dict):
             ext_out: Resource = {}
-            _emit_schema(ext_out, sub, ext.schema, True, projection)
+            ext_plan.emit(sub, ext_out)
             if ext_out:
-                out[ext.schema.id] = ext_out
+                out[schema_id] = ext_out
     out["schemas"] = [s for s in out["schemas"] if s == rt.schema.id or s in out]
     return out
 
 
-def _emit_schema(
-    out: Resource, source: Resource, schema: Schema, ext: bool, projection: Projection
-) -> None:
-    for attr in schema.attributes:
-        _emit(out, source, schema.id, ext, attr, projection)
+@dataclass(frozen=True)
+class _SubFilter:
+    """Which sub-attributes of a complex value are kept."""
 
+    never: frozenset[str]
+    dropped: frozenset[str]
+    chosen: frozenset[str]
+    whole: bool
 
-def _emit(
-    out: Resource,
-    source: Resource,
-    schema_id: str | None,
-    ext: bool,
-    attr: Attribute,
-    projection: Projection,
-) -> None:
-    if attr.name not in source:
-        return
-    path = ResolvedPath(schema_id, ext, attr)
-    if not projection.includes(path):
-        return
-    value = source[attr.name]
-    if attr.is_complex and value is not None:
-        value = _filter_subs(path, value, projection)
-        if value in ({}, []):
-            return
-    out[attr.name] = value
-
-
-def _filter_subs(path: ResolvedPath, value: Any, projection: Projection) -> Any:
-    """Apply sub-attribute selections (``name.givenName``) and ``returned`` of sub-attributes."""
-    chosen = [
-        p.sub_attribute.name
-        for p in projection.attributes
-        if _same_attr(p, path) and p.sub_attribute is not None
-    ]
-    whole = any(_same_attr(p, path) and p.sub_attribute is None for p in projection.attributes)
-    dropped = {
-        p.sub_attribute.name
-        for p in projection.excluded
-        if _same_attr(p, path) and p.sub_attribute is not None
-    }
-    never = {s.name for s in path.attribute.sub_attributes if s.returned is Returned.NEVER}
-
-    def keep(item: Any) -> Any:
+    def keep(self, item: Any) -> Any:
         if not isinstance(item, dict):
             return item
         return {
             k: v
             for k, v in item.items()
-            if k not in never and k not in dropped and (whole or not chosen or k in chosen)
+            if k not in self.never
+            and k not in self.dropped
+            and (self.whole or not self.chosen or k in self.chosen)
         }
 
-    if isinstance(value, list):
-        return [keep(v) for v in value]
-    return keep(value)
+
+@dataclass(frozen=True)
+class _Field:
+    """One attribute a projection emits: complex values are filtered by ``subs`` (when
+    anything is to be taken out of them) and left out when that leaves them empty."""
+
+    name: str
+    complex: bool
+    subs: _SubFilter | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A projection worked out for one schema: the emitted attributes in order, and the
+    plans of the extension schemas."""
+
+    fields: tuple[_Field, ...]
+    extensions: tuple[tuple[str, _Plan], ...] = ()
+
+    def emit(self, source: Resource, out: Resource) -> None:
+        for f in self.fields:
+            if f.name not in source:
+                continue
+            value = source[f.name]
+            if f.complex and value is not None:
+                if f.subs is not None:
+                    value = (
+                        [f.subs.keep(v) for v in value]
+                        if isinstance(value, list)
+                        else f.subs.keep(value)
+                    )
+                if value in ({}, []):
+                    continue
+            out[f.name] = value
+
+
+def _fields(
+    projection: Projection, attrs: Sequence[tuple[str | None, bool, Attribute]]
+) -> tuple[_Field, ...]:
+    """Part of :meth:`Projection.plan`: the attributes (schema id, whether in an
+    extension, attribute) that ``projection`` emits, and how."""
+    out = []
+    for schema_id, ext, attr in attrs:
+        path = ResolvedPath(schema_id, ext, attr)
+        if not projection.includes(path):
+            continue
+        if not attr.is_complex:
+            out.append(_Field(attr.name, False, None))
+            continue
+        chosen = frozenset(
+            p.sub_attribute.name
+            for p in projection.attributes
+            if _same_attr(p, path) and p.sub_attribute is not None
+        )
+        whole = any(_same_attr(p, path) and p.sub_attribute is None for p in projection.attributes)
+        dropped = frozenset(
+            p.sub_attribute.name
+            for p in projection.excluded
+            if _same_attr(p, path) and p.sub_attribute is not None
+        )
+        never = frozenset(s.name for s in attr.sub_attributes if s.returned is Returned.NEVER)
+        filtered = bool(never or dropped or (chosen and not whole))
+        subs = _SubFilter(never, dropped, chosen, whole) if filtered else None
+        out.append(_Field(attr.name, True, subs))
+    return tuple(out)
+
+
+DEFAULT = Projection()

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import event
 
+from scimcore.filters import parse_filter
+from scimcore.schema.core import USER_RESOURCE
 from scimcore.storage.base import Member, Query
 from scimcore.storage.sql import SqlStore
 from scimcore.testing import make_group, make_user, new_org
@@ -111,3 +113,36 @@ def test_a_users_groups_are_read_by_probing_the_member_index(sql_store: SqlStore
             plan = "\n".join(str(r[-1]) for r in rows)
             gm = [line for line in plan.splitlines() if " group_members " in f" {line} "]
             assert gm and all("member_id=?" in line for line in gm), plan
+
+
+def test_updating_a_user_reads_it_once_and_leaves_unchanged_emails_alone(
+    sql_store: SqlStore,
+) -> None:
+    """What a PATCH of ``active`` runs: lock the row, write it, read it back (from what
+    was written), and the user's groups; the email rows are not rewritten."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("u1", "user1", emails=[{"value": "One@example.com"}]))
+    with sql_store.session(org.id) as s, statements(sql_store) as seen:
+        current = s.get("User", "u1", relations=False, for_update=True)
+        s.update("User", {**current, "active": False})
+        stored = s.get("User", "u1")
+    assert stored["active"] is False and stored["emails"] == [{"value": "One@example.com"}]
+    assert not [q for q in seen if "resource_emails" in q], seen
+    reads = [q for q in seen if q.startswith("SELECT resources.data")]
+    assert len(reads) == 1, seen
+
+
+def test_changed_emails_are_rewritten_and_found_by_filter(sql_store: SqlStore) -> None:
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("u1", "user1", emails=[{"value": "old@example.com"}]))
+    with sql_store.session(org.id) as s:
+        current = s.get("User", "u1", relations=False, for_update=True)
+        s.update("User", {**current, "emails": [{"value": "New@example.com"}]})
+        # and back within the same transaction: the second write compares with the first
+        s.update("User", {**current, "emails": [{"value": "third@example.com"}]})
+    with sql_store.session(org.id, readonly=True) as s:
+        for address, found in (("old", 0), ("new", 0), ("third", 1)):
+            flt = parse_filter(f'emails.value eq "{address}@example.com"', USER_RESOURCE)
+            assert s.query("User", Query(filter=flt)).total == found, address

@@ -82,6 +82,20 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read statement, which needs no transaction of its own.
+
+    On SQLite it runs without ``BEGIN`` and ``COMMIT`` (the statement is its own
+    transaction): the token lookup every request makes spent as long on those and
+    their bookkeeping as on the lookup.
+    """
+    with unavailable_as_503(), engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "NONE"})
+        yield conn
+
+
 def _writer_lock(engine: Engine) -> threading.RLock:
     with _WRITERS_GUARD:
         lock = _WRITERS.get(engine)
@@ -152,6 +166,7 @@ def _sqlite_engine(u: URL, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+        if mode != "NONE":  # NONE: see single_read
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine

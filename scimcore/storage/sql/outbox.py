@@ -15,6 +15,9 @@ from ...provisioning.events import USER_DELETED, NewEvent
 from ...provisioning.jobs import PLANNED_SOURCES
 from .tables import events, service_accounts
 
+#: Built once: an INSERT built per event cost more than running it.
+_INSERT = sa.insert(events)
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -38,14 +41,15 @@ def insert_event(conn: Connection, organization_id: str, event: NewEvent) -> Non
             {"integration_id": r[0], "account_id": r[1], "remote_id": r[2]} for r in rows
         ]
     conn.execute(
-        sa.insert(events).values(
-            organization_id=organization_id,
-            type=event.type,
-            resource_type=event.resource_type,
-            resource_id=event.resource_id,
-            data=data,
-            source=event.source,
-            created=_now(),
-            planned=event.source not in PLANNED_SOURCES,
-        )
+        _INSERT,
+        {
+            "organization_id": organization_id,
+            "type": event.type,
+            "resource_type": event.resource_type,
+            "resource_id": event.resource_id,
+            "data": data,
+            "source": event.source,
+            "created": _now(),
+            "planned": event.source not in PLANNED_SOURCES,
+        },
     )

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from .tables import group_members, organizations, resources, scim_tokens
+from .tables import group_members, organizations, resource_emails, resources, scim_tokens
 
 #: Id lists up to this long are bound as ``IN (?, ...)`` on SQLite (see :func:`id_in`).
 SQLITE_IN_LIMIT = 500
@@ -74,6 +74,12 @@ class Statements:
         self.insert = sa.insert(resources)
         self.update = sa.update(resources).where(*key)
         self.update_if_version = self.update.where(r.version == sa.bindparam("k_version"))
+
+        e = resource_emails.c
+        self.delete_emails = sa.delete(resource_emails).where(
+            e.organization_id == sa.bindparam("k_org"), e.resource_id == sa.bindparam("k_id")
+        )
+        self.insert_emails = sa.insert(resource_emails)
 
         t = scim_tokens.c
         self.active_token = (

@@ -34,11 +34,11 @@ from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
-from .engine import transaction, unavailable_as_503
+from .engine import single_read, transaction, unavailable_as_503
 from .filters import FilterCompiler
 from .outbox import insert_event
 from .statements import ids_params, statements
-from .tables import group_members, organizations, resource_emails, resources, scim_tokens
+from .tables import group_members, organizations, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -78,24 +78,35 @@ class SqlSession:
         self.dialect = conn.dialect.name
         self.names = names
         self.st = statements(self.dialect)
+        # What this transaction wrote, so reading it back costs no query (the document
+        # as stored, in JSON), and the email keys of the users it holds, so a write
+        # that leaves the emails as they were does not rewrite their rows.
+        self._written: dict[tuple[str, str], str] = {}
+        self._emails: dict[tuple[str, str], list[str]] = {}
 
     # -- resources ----------------------------------------------------------------------
 
     def get(
         self, resource_type: str, id: str, *, relations: bool = True, for_update: bool = False
     ) -> Resource:
-        # SQLite: a writing session already holds the write lock (BEGIN IMMEDIATE).
-        q = self.st.get_for_update if for_update else self.st.get
-        data = self.conn.execute(q, self._key(resource_type, id)).scalar_one_or_none()
-        if data is None:
-            raise NotFound(f"{resource_type} '{id}' not found.")
+        written = None if for_update else self._written.get((resource_type, id))
+        if written is not None:
+            data = json.loads(written)
+        else:
+            # SQLite: a writing session already holds the write lock (BEGIN IMMEDIATE).
+            q = self.st.get_for_update if for_update else self.st.get
+            data = self.conn.execute(q, self._key(resource_type, id)).scalar_one_or_none()
+            if data is None:
+                raise NotFound(f"{resource_type} '{id}' not found.")
+            if for_update and resource_type == "User":
+                self._emails[(resource_type, id)] = _email_keys(data)
         resource: Resource = dict(data)
         if relations:
             self._fill_relations(resource_type, [resource])
         return resource
 
     def insert(self, resource_type: str, resource: Resource) -> None:
-        row = _row(resource_type, resource, self.names)
+        row, text = _row(resource_type, resource, self.names)
         with self._write(resource_type, row):
             self.conn.execute(
                 self.st.insert, {"organization_id": self.org, "resource_type": resource_type, **row}
@@ -104,11 +115,12 @@ class SqlSession:
             if resource_type == "Group" and resource.get("members"):
                 members = [_member(m) for m in resource["members"]]
                 self._add(row["id"], members)
+        self._written[(resource_type, row["id"])] = text
 
     def update(
         self, resource_type: str, resource: Resource, *, expected_version: str | None = None
     ) -> None:
-        row = _row(resource_type, resource, self.names)
+        row, text = _row(resource_type, resource, self.names)
         id = row.pop("id")
         params = {**self._key(resource_type, id), **row}
         statement = self.st.update
@@ -124,9 +136,12 @@ class SqlSession:
                     f"{expected_version}."
                 )
             self._write_emails(resource_type, id, resource, replace=True)
+        self._written[(resource_type, id)] = text
 
     def delete(self, resource_type: str, id: str) -> None:
         done = self.conn.execute(self.st.delete, self._key(resource_type, id))
+        self._written.pop((resource_type, id), None)
+        self._emails.pop((resource_type, id), None)
         if done.rowcount == 0:
             raise NotFound(f"{resource_type} '{id}' not found.")
 
@@ -306,17 +321,17 @@ class SqlSession:
     ) -> None:
         if resource_type != "User":
             return
-        e = resource_emails.c
-        if replace:
-            self.conn.execute(
-                sa.delete(resource_emails).where(e.organization_id == self.org, e.resource_id == id)
-            )
         keys = _email_keys(resource)
+        if replace and self._emails.get((resource_type, id)) == keys:
+            return  # the emails this session read are unchanged
+        if replace:
+            self.conn.execute(self.st.delete_emails, {"k_org": self.org, "k_id": id})
         if keys:
             self.conn.execute(
-                sa.insert(resource_emails),
+                self.st.insert_emails,
                 [{"organization_id": self.org, "resource_id": id, "value_key": k} for k in keys],
             )
+        self._emails[(resource_type, id)] = keys
 
     @contextmanager
     def _write(self, resource_type: str, row: dict[str, Any]) -> Iterator[None]:
@@ -399,8 +414,11 @@ def _email_keys(resource: Resource) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _row(resource_type: str, resource: Resource, names: dict[str, str | None]) -> dict[str, Any]:
-    """Column values for ``resource`` (everything but organization and resource type)."""
+def _row(
+    resource_type: str, resource: Resource, names: dict[str, str | None]
+) -> tuple[dict[str, Any], str]:
+    """Column values for ``resource`` (everything but organization and resource type),
+    and the stored document as JSON text."""
     if resource_type not in names:
         raise InvalidValue(f"Unknown resource type '{resource_type}'.")
     id = resource.get("id")
@@ -410,9 +428,8 @@ def _row(resource_type: str, resource: Resource, names: dict[str, str | None]) -
         raise InvalidValue(f"The {resource_type} has no id.")
     if attr and not isinstance(name, str):
         raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
-    data = json.loads(
-        json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
-    )
+    text = json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
+    data = json.loads(text)
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     display = resource.get("displayName")
     external_id = resource.get("externalId")
@@ -430,7 +447,7 @@ def _row(resource_type: str, resource: Resource, names: dict[str, str | None]) -
         "version": version if isinstance(version, str) else None,
         "data": data,
         "folded": fold(data),
-    }
+    }, text
 
 
 class SqlStore:
@@ -561,7 +578,7 @@ class SqlStore:
         return TokenInfo(row[0], row[1], row[2], row[3], row[4])
 
     def find_active_token(self, token_hash: str) -> Organization | None:
-        with self._begin(write=False) as conn:
+        with single_read(self.engine) as conn:
             st = statements(conn.dialect.name)
             row = conn.execute(st.active_token, {"k_hash": token_hash}).first()
         return _org(row) if row is not None else None
