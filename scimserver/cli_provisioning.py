@@ -1,5 +1,6 @@
-"""``scimserver worker``, ``sync``, ``jobs``, ``domains``, ``connectors`` and
-``services connect``: thin glue over :mod:`scimcore.adapters.connectors`.
+"""``scimserver worker``, ``sync``, ``jobs``, ``domains``, ``connectors``,
+``services connect`` and ``integrations list``/``lift-quarantine``: thin glue over
+:mod:`scimcore.adapters.connectors`.
 
 Exit codes: ``sync`` exits 1 when the run failed (nothing was changed); ``jobs retry``
 exits 1 when the job is not dead.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import click
@@ -25,10 +26,12 @@ from scimcore.adapters.connectors.discovery import (
 from scimcore.adapters.connectors.discovery import sync as run_sync
 from scimcore.adapters.connectors.engine import CredentialSource, VaultCredentials, Worker
 from scimcore.provisioning.jobs import JOB_STATUSES
+from scimcore.provisioning.quarantine import QUARANTINED
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
 from scimcore.storage.sql.schedule import SqlSyncSchedule
 
+from .cli_credentials import integrations
 from .cli_csv import services
 from .config import Settings
 
@@ -350,3 +353,55 @@ def domains_list(org: str) -> None:
 def connectors() -> None:
     for name, where in available().items():
         click.echo(f"{name}\t{where}")
+
+
+@integrations.command("list", help="The organization's integrations and their status.")
+@click.argument("org")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def integrations_list(org: str, as_json: bool) -> None:
+    _, store, organization = _open(org)
+    assert organization is not None
+    prov = SqlProvisioningStore(store.engine)
+    with SqlAccountStore(store.engine).accounts(organization.id, readonly=True) as session:
+        found = session.integrations()
+    rows = []
+    for integration in found:
+        binding = prov.binding(organization.id, integration.id)
+        rows.append(
+            {
+                "id": integration.id,
+                "display_name": integration.display_name,
+                "status": binding.integration.status if binding else integration.status,
+                "connector": binding.connector if binding else None,
+                "provisioning_enabled": integration.settings.provisioning_enabled,
+                "quarantined_since": _stamp(binding.quarantined_since if binding else None),
+                "next_trial": _stamp(binding.quarantine_next_trial if binding else None),
+                "last_error": binding.last_error if binding else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        line = f"{r['id']}\t{r['display_name']}\t{r['status']}"
+        if r["status"] == QUARANTINED:
+            line += f"\tsince {r['quarantined_since']}, next try {r['next_trial']}"
+        click.echo(line)
+
+
+@integrations.command(
+    "lift-quarantine", help="End a quarantine: the integration's jobs run again at once."
+)
+@click.argument("org")
+@click.argument("integration")
+def integrations_lift_quarantine(org: str, integration: str) -> None:
+    _, store, organization = _open(org)
+    assert organization is not None
+    target = _integration(store, organization, integration)
+    if not SqlProvisioningStore(store.engine).lift_quarantine(organization.id, target.id):
+        raise click.ClickException(f"{target.display_name!r} is not quarantined")
+    click.echo(f"{target.display_name!r} is out of quarantine; its jobs run again")
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -22,9 +22,18 @@ LinkStatus: TypeAlias = Literal["linked", "unlinked"]
 LinkMethod: TypeAlias = Literal["csv", "manual", "auto_matched", "created_by_us"]
 #: domain.md 1.6; ``active`` is an integration that is usable as configured.
 #: ``needs_reauth``: the service refused our credential; nothing retries until an admin
-#: stores a new one (or runs the OAuth "Integrate" flow again).
+#: stores a new one (or runs the OAuth "Integrate" flow again). ``quarantined``: most of
+#: its recent jobs failed; it is tried rarely until one succeeds
+#: (scimcore.provisioning.quarantine).
 IntegrationStatus: TypeAlias = Literal[
-    "active", "pending_auth", "syncing", "synced", "sync_failed", "needs_reauth", "disabled"
+    "active",
+    "pending_auth",
+    "syncing",
+    "synced",
+    "sync_failed",
+    "needs_reauth",
+    "disabled",
+    "quarantined",
 ]
 
 SERVICE_KINDS: tuple[ServiceKind, ...] = get_args(ServiceKind)

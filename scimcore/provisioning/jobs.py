@@ -24,7 +24,14 @@ Operation: TypeAlias = Literal["provision", "update", "deactivate", "reactivate"
 JobStatus: TypeAlias = Literal["pending", "running", "succeeded", "dead"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("pending", "running", "succeeded", "dead")
 IntegrationStatus: TypeAlias = Literal[
-    "pending_auth", "ready", "syncing", "synced", "sync_failed", "needs_reauth", "disabled"
+    "pending_auth",
+    "ready",
+    "syncing",
+    "synced",
+    "sync_failed",
+    "needs_reauth",
+    "disabled",
+    "quarantined",
 ]
 
 #: Event type -> the operation run for it in each integration.

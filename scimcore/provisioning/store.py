@@ -9,10 +9,12 @@ Rules every implementation follows:
   jobs when the lease ends, and they are claimed again. A job is not claimed while an
   earlier open job of the same user in the same integration exists, while its
   integration is parked (``needs_reauth``, ``disabled``) or paused (Retry-After), or
-  beyond the integration's ``max_concurrency``.
+  beyond the integration's ``max_concurrency``. Of a ``quarantined`` integration, one
+  job is claimed when its next trial is due (:mod:`.quarantine`), by one worker.
 * :meth:`ProvisioningStore.finish` applies a job's outcome, its change to the service
   account and its events in one transaction, and only if the worker still holds the
-  lease: a job is never finished twice.
+  lease: a job is never finished twice. In the same transaction a succeeded job lifts
+  its integration's quarantine and a dead one may start it.
 * :meth:`ProvisioningStore.reserve_call` hands out an integration's request slots
   ``min_interval_ms`` apart over all workers, reserved atomically in the database, so
   the rate limit holds however many workers run.
@@ -46,6 +48,9 @@ class Binding:
     #: Minimum gap between two requests to the service, over all workers.
     min_interval_ms: int = 0
     paused_until: datetime | None = None
+    #: While ``quarantined`` (:mod:`.quarantine`): since when, and the next trial.
+    quarantined_since: datetime | None = None
+    quarantine_next_trial: datetime | None = None
     last_error: str | None = None
     last_successful_sync: datetime | None = None
     account_count: int | None = None
@@ -157,6 +162,8 @@ class ProvisioningStore(Protocol):
     ) -> None: ...
 
     def pause(self, organization_id: str, integration_id: int, until: datetime) -> None: ...
+
+    def lift_quarantine(self, organization_id: str, integration_id: int) -> bool: ...
 
     def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
         """Reserve the integration's next request slot, ``gap`` after the one before it

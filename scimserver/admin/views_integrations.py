@@ -63,6 +63,7 @@ STATUS_LABELS = {
     "sync_failed": "failed",
     "needs_reauth": "needs re-auth",
     "disabled": "disabled",
+    "quarantined": "quarantined",
 }
 #: Credential kinds the console's forms set (OAuth clients are set with the CLI).
 FORM_KINDS = ("api_key", "bearer", "id_password")

@@ -228,7 +228,8 @@ class CountingConnector(ManualConnector):
 
     def __init__(self, requests_per_call: int = 1) -> None:
         self.requests_per_call = requests_per_call
-        self.sent: list[float] = []
+        #: (integration id, time) of each request.
+        self.sent: list[tuple[int, float]] = []
         self.failure: Exception | None = None
         self.lock = threading.Lock()
 
@@ -236,9 +237,14 @@ class CountingConnector(ManualConnector):
         for _ in range(self.requests_per_call):
             ctx.auth.apply(HttpRequest("POST", "http://127.0.0.1/never-sent", {}))
             with self.lock:
-                self.sent.append(time.time())
+                self.sent.append((ctx.integration_id, time.time()))
         if self.failure is not None:
             raise self.failure
+
+    def times(self, integration_id: int) -> list[float]:
+        """When the requests to ``integration_id`` left, in order."""
+        with self.lock:
+            return sorted(at for i, at in self.sent if i == integration_id)
 
     def create_account(
         self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from ...provisioning.events import Event, NewEvent, user_snapshot
 from ...provisioning.jobs import MAX_ATTEMPTS, Job, JobStatus, plan_jobs
+from ...provisioning.quarantine import QUARANTINED
 from ...provisioning.store import (
     Binding,
     DirectoryUser,
@@ -36,6 +37,7 @@ from .accounts import integration_from_row
 from .engine import transaction
 from .outbox import insert_event
 from .pacing import reserve_call
+from .quarantine import after_finish, claim_trial, lift
 from .tables import (
     events,
     integration_connectors,
@@ -253,7 +255,9 @@ class SqlProvisioningStore:
         )
         with self._begin() as conn:
             candidates = conn.execute(
-                sa.select(j.id, j.integration_id, ic.max_concurrency)
+                sa.select(
+                    j.id, j.integration_id, ic.max_concurrency, i.status, ic.quarantine_trials
+                )
                 .join(integrations, i.id == j.integration_id)
                 .outerjoin(integration_connectors, ic.integration_id == j.integration_id)
                 .where(
@@ -262,6 +266,8 @@ class SqlProvisioningStore:
                         sa.and_(j.status == "running", j.locked_until < now),
                     ),
                     i.status.not_in(PARKED),
+                    # A quarantined integration lets one trial job through when it is due.
+                    sa.or_(i.status != QUARANTINED, ic.quarantine_next_trial <= now),
                     sa.or_(ic.paused_until.is_(None), ic.paused_until <= now),
                     ~blocked,
                 )
@@ -287,11 +293,18 @@ class SqlProvisioningStore:
                 ).all()
             )
             chosen: list[int] = []
-            for job_id, integration_id, max_concurrency in candidates:
+            trials: set[int] = set()
+            for job_id, integration_id, max_concurrency, status, tried in candidates:
                 if len(chosen) >= limit:
                     break
                 if running.get(integration_id, 0) >= (max_concurrency or 4):
                     continue
+                if status == QUARANTINED:
+                    if integration_id in trials or not claim_trial(
+                        conn, integration_id, tried or 0, now
+                    ):
+                        continue
+                    trials.add(integration_id)
                 running[integration_id] = running.get(integration_id, 0) + 1
                 chosen.append(job_id)
             if not chosen:
@@ -333,6 +346,7 @@ class SqlProvisioningStore:
                 self._change_link(conn, job, outcome.link, now)
             for event in outcome.events:
                 insert_event(conn, job.organization_id, event)
+            after_finish(conn, job, status, now)
             return True
 
     def _change_link(self, conn: Connection, job: Job, change: LinkChange, now: datetime) -> None:
@@ -430,6 +444,13 @@ class SqlProvisioningStore:
 
     def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
         return reserve_call(self.engine, organization_id, integration_id, gap)
+
+    def lift_quarantine(self, organization_id: str, integration_id: int) -> bool:
+        """An admin ends the integration's quarantine: its jobs run again at once."""
+        with self._begin() as conn:
+            return lift(
+                conn, organization_id, integration_id, _now(), "lifted by an admin", "admin"
+            )
 
     def pause(self, organization_id: str, integration_id: int, until: datetime) -> None:
         ic = integration_connectors.c
@@ -554,7 +575,9 @@ class SqlProvisioningStore:
             .where(
                 i.organization_id == organization_id,
                 i.id == integration_id,
-                i.status.not_in(("needs_reauth", "disabled"))
+                # Discovery never clears a parked or quarantined status (only
+                # a refused credential overrides it).
+                i.status.not_in(("needs_reauth", "disabled", QUARANTINED))
                 if status != "needs_reauth"
                 else sa.true(),
             )
@@ -673,6 +696,8 @@ def _binding(row: RowMapping) -> Binding:
         max_concurrency=row["max_concurrency"] or 4,
         min_interval_ms=row["min_interval_ms"] or 0,
         paused_until=row["paused_until"],
+        quarantined_since=row["quarantined_since"],
+        quarantine_next_trial=row["quarantine_next_trial"],
         last_error=row["last_error"],
         last_successful_sync=row["last_successful_sync"],
         account_count=row["account_count"],

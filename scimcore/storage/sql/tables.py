@@ -234,7 +234,7 @@ integrations = sa.Table(
     ),
     sa.CheckConstraint(
         "status IN ('active', 'pending_auth', 'syncing', 'synced', 'sync_failed',"
-        " 'needs_reauth', 'disabled')",
+        " 'needs_reauth', 'disabled', 'quarantined')",
         name="status",
     ),
     sqlite_autoincrement=True,
@@ -510,6 +510,12 @@ integration_connectors = sa.Table(
     sa.Column("last_successful_sync", UTCDateTime(), nullable=True),
     sa.Column("account_count", sa.Integer(), nullable=True),
     sa.Column("updated", UTCDateTime(), nullable=False),
+    # Added by revision 0009: while the integration is ``quarantined``
+    # (scimcore.provisioning.quarantine), since when, when one job may next be tried,
+    # and how many trials have been let through.
+    sa.Column("quarantined_since", UTCDateTime(), nullable=True),
+    sa.Column("quarantine_next_trial", UTCDateTime(), nullable=True),
+    sa.Column("quarantine_trials", sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(
         ["organization_id", "integration_id"],
         ["integrations.organization_id", "integrations.id"],
