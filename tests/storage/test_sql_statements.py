@@ -57,11 +57,15 @@ def test_relations_one_query_per_page(sql_store: SqlStore) -> None:
             s.insert("User", make_user(f"u{i}", f"user{i}"))
         for i in range(30):
             s.insert("Group", make_group(f"g{i}", f"group{i}", [f"u{i}", f"u{(i + 1) % 30}"]))
-    for rt in ("User", "Group"):
+    for rt, statements_run in (("User", 2), ("Group", 3)):
         with sql_store.session(org.id) as s, statements(sql_store) as seen:
             page = s.query(rt, Query(count=25))
         assert len(page.resources) == 25
-        assert len(seen) == 3, seen  # count, page, relations
+        # users: the page with each user's groups, and the count;
+        # groups: the page, the count, and the members of the page's groups
+        assert len(seen) == statements_run, seen
+        relation = "groups" if rt == "User" else "members"
+        assert all(len(r[relation]) == 2 for r in page.resources), page.resources[:2]
         with sql_store.session(org.id) as s, statements(sql_store) as seen:
             page = s.query(rt, Query(count=25, relations=False))
         assert len(seen) == 2 and not [q for q in seen if "group_members" in q], seen
@@ -118,8 +122,8 @@ def test_a_users_groups_are_read_by_probing_the_member_index(sql_store: SqlStore
 def test_updating_a_user_reads_it_once_and_leaves_unchanged_emails_alone(
     sql_store: SqlStore,
 ) -> None:
-    """What a PATCH of ``active`` runs: lock the row, write it, read it back (from what
-    was written), and the user's groups; the email rows are not rewritten."""
+    """What a PATCH of ``active`` runs: lock the row, write it, read it back with the
+    user's groups; the email rows are not rewritten."""
     org = new_org(sql_store)
     with sql_store.session(org.id) as s:
         s.insert("User", make_user("u1", "user1", emails=[{"value": "One@example.com"}]))
@@ -129,8 +133,7 @@ def test_updating_a_user_reads_it_once_and_leaves_unchanged_emails_alone(
         stored = s.get("User", "u1")
     assert stored["active"] is False and stored["emails"] == [{"value": "One@example.com"}]
     assert not [q for q in seen if "resource_emails" in q], seen
-    reads = [q for q in seen if q.startswith("SELECT resources.data")]
-    assert len(reads) == 1, seen
+    assert [q.split()[0] for q in seen] == ["SELECT", "UPDATE", "SELECT"], seen
 
 
 def test_changed_emails_are_rewritten_and_found_by_filter(sql_store: SqlStore) -> None:

@@ -68,6 +68,9 @@ class Statements:
             r.resource_type == sa.bindparam("k_type"),
         )
         self.get = sa.select(r.data).where(*key)
+        self.user_groups = self._user_groups()
+        self.get_with_groups = sa.select(r.data, self.user_groups).where(*key)
+        self.get_with_groups_for_update = self.get_with_groups.with_for_update(of=resources)
         self.get_for_update = self.get.with_for_update(of=resources)
         self.exists = sa.select(r.id).where(*key)
         self.delete = sa.delete(resources).where(*key)
@@ -86,6 +89,34 @@ class Statements:
             sa.select(organizations)
             .join(scim_tokens, t.organization_id == organizations.c.id)
             .where(t.token_hash == sa.bindparam("k_hash"), t.status == "active")
+        )
+
+    def _user_groups(self) -> sa.Label[Any]:
+        """A column for a User row: its groups as a JSON array of [group id, group name]
+        (NULL or ``[]`` when it has none), read with the row by a correlated subquery
+        that probes the member index: a GET or a page of users is one statement."""
+        gm = group_members.c
+        group = resources.alias("of_group")
+        if self.dialect == "postgresql":
+            groups = sa.func.json_agg(sa.func.json_build_array(gm.group_id, group.c.name))
+        else:
+            groups = sa.func.json_group_array(sa.func.json_array(gm.group_id, group.c.name))
+        return (
+            sa.select(groups)
+            .select_from(
+                group_members.join(
+                    group,
+                    sa.and_(
+                        group.c.organization_id == gm.organization_id, group.c.id == gm.group_id
+                    ),
+                )
+            )
+            .where(
+                gm.organization_id == resources.c.organization_id,
+                gm.member_id == resources.c.id,
+            )
+            .scalar_subquery()
+            .label("groups")
         )
 
     @cache  # noqa: B019 - one instance per dialect, kept for the process's life
@@ -113,24 +144,6 @@ class Statements:
             .where(
                 gm.organization_id == sa.bindparam("k_org"),
                 id_in(gm.group_id, self.dialect, long=long),
-            )
-        )
-
-    @cache  # noqa: B019
-    def groups_of(self, long: bool) -> sa.Select[Any]:
-        """Groups of the members ``k_ids``: (member, group, the group's displayName)."""
-        gm = group_members.c
-        group = resources.alias("of_group")
-        return (
-            sa.select(gm.member_id, gm.group_id, group.c.name)
-            .join_from(
-                group_members,
-                group,
-                sa.and_(group.c.organization_id == gm.organization_id, group.c.id == gm.group_id),
-            )
-            .where(
-                gm.organization_id == sa.bindparam("k_org"),
-                id_in(gm.member_id, self.dialect, long=long),
             )
         )
 

@@ -89,6 +89,12 @@ class SqlSession:
     def get(
         self, resource_type: str, id: str, *, relations: bool = True, for_update: bool = False
     ) -> Resource:
+        if relations and resource_type != "Group":
+            q = self.st.get_with_groups_for_update if for_update else self.st.get_with_groups
+            row = self.conn.execute(q, self._key(resource_type, id)).first()
+            if row is None:
+                raise NotFound(f"{resource_type} '{id}' not found.")
+            return _with_groups(row[0], row[1])
         written = None if for_update else self._written.get((resource_type, id))
         if written is not None:
             data = json.loads(written)
@@ -102,7 +108,7 @@ class SqlSession:
                 self._emails[(resource_type, id)] = _email_keys(data)
         resource: Resource = dict(data)
         if relations:
-            self._fill_relations(resource_type, [resource])
+            self._fill_members([resource])
         return resource
 
     def insert(self, resource_type: str, resource: Resource) -> None:
@@ -176,19 +182,23 @@ class SqlSession:
                     key.desc().nulls_first() if query.sort.descending else key.asc().nulls_last()
                 )
         order.append(r.id)
+        groups = query.relations and resource_type != "Group"
+        columns = [r.data, self.st.user_groups] if groups else [r.data]
         if not query.keyset:
             rows = self.conn.execute(
-                sa.select(r.data).where(*where).order_by(*order).offset(offset).limit(query.count)
-            ).scalars()
-            found: list[Resource] = [dict(data) for data in rows]
+                sa.select(*columns).where(*where).order_by(*order).offset(offset).limit(query.count)
+            ).all()
+            found: list[Resource] = [
+                _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
+            ]
             # A short first page is the only one, so it tells the total by itself: a
             # userName eq lookup or a small collection needs no COUNT over the filter.
             if known is not None:
                 total = known
             else:
                 total = len(found) if len(found) < query.count else count()
-            if query.relations:
-                self._fill_relations(resource_type, found)
+            if query.relations and not groups:
+                self._fill_members(found)
             return Page(total=total, resources=found)
         return self._keyset_page(resource_type, query, where, order, key, count)
 
@@ -207,19 +217,22 @@ class SqlSession:
         if query.after is not None:
             where = [*where, _after(key, r.id, query.after, query.sort)]
         key_column = key if key is not None else sa.null()
+        groups = query.relations and resource_type != "Group"
         rows = self.conn.execute(
-            sa.select(r.data, key_column, r.id)
+            sa.select(r.data, key_column, r.id, *([self.st.user_groups] if groups else []))
             .where(*where)
             .order_by(*order)
             .limit(query.count + 1)
         ).all()
-        found = [dict(row[0]) for row in rows[: query.count]]
+        found = [
+            _with_groups(row[0], row[3]) if groups else dict(row[0]) for row in rows[: query.count]
+        ]
         following = None
         if len(rows) > query.count:
             last = rows[query.count - 1]
             following = Keyset(last[1] if key is not None else None, last[2])
-        if query.relations:
-            self._fill_relations(resource_type, found)
+        if query.relations and not groups:
+            self._fill_members(found)
         # A walk that fits in its first page knows its total without a COUNT.
         total = len(found) if query.after is None and following is None else count()
         return Page(total=total, resources=found, next=following)
@@ -354,39 +367,45 @@ class SqlSession:
         except sa.exc.DataError as exc:
             raise InvalidValue(f"The {resource_type} has a value the database rejects.") from exc
 
-    def _fill_relations(self, resource_type: str, found: list[Resource]) -> None:
-        """``members`` / ``groups`` for a page of resources: one query, no N+1."""
+    def _fill_members(self, found: list[Resource]) -> None:
+        """``members`` of a page of groups: one query, no N+1. (Any other resource's
+        ``groups`` come with its row: :attr:`.statements.Statements.user_groups`.)"""
         if not found:
             return
         long, params = ids_params(self.dialect, [res["id"] for res in found])
         params["k_org"] = self.org
         lists: dict[str, list[dict[str, Any]]] = {}
-        if resource_type == "Group":
-            for row in self.conn.execute(self.st.members_of(long), params):
-                gid, value, type_, given, display, name = _cells(row, 6)
-                lists.setdefault(gid, []).append(
-                    {"value": value, "type": type_, "display": given or display or name}
-                )
-            attr = "members"
-        else:
-            for row in self.conn.execute(self.st.groups_of(long), params):
-                member_id, group_id, display = _cells(row, 3)
-                lists.setdefault(member_id, []).append(
-                    {"value": group_id, "display": display, "type": "direct"}
-                )
-            attr = "groups"
+        for row in self.conn.execute(self.st.members_of(long), params):
+            gid, value, type_, given, display, name = _cells(row, 6)
+            lists.setdefault(gid, []).append(
+                {"value": value, "type": type_, "display": given or display or name}
+            )
         for res in found:
             res.pop("members", None)
             res.pop("groups", None)
             entries = lists.get(res["id"])
             if entries:
-                res[attr] = sorted(entries, key=lambda m: str(m["value"]))
+                res["members"] = sorted(entries, key=lambda m: str(m["value"]))
 
 
 def _cells(row: Any, n: int) -> tuple[Any, ...]:
     cells = tuple(row)
     assert len(cells) == n
     return cells
+
+
+def _with_groups(data: Any, groups: Any) -> Resource:
+    """A User from its stored document and its :attr:`~.statements.Statements.user_groups`."""
+    resource: Resource = dict(data)
+    resource.pop("groups", None)
+    if isinstance(groups, str):  # SQLite returns the JSON text
+        groups = json.loads(groups)
+    if groups:
+        resource["groups"] = [
+            {"value": gid, "display": name, "type": "direct"}
+            for gid, name in sorted(groups, key=lambda pair: str(pair[0]))
+        ]
+    return resource
 
 
 def _member(entry: Any) -> Member:
