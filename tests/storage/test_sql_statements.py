@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
+from scimcore.errors import NotFound
 from scimcore.filters import parse_filter
 from scimcore.schema.core import USER_RESOURCE
 from scimcore.storage.base import Member, Query
@@ -149,3 +151,25 @@ def test_changed_emails_are_rewritten_and_found_by_filter(sql_store: SqlStore) -
         for address, found in (("old", 0), ("new", 0), ("third", 1)):
             flt = parse_filter(f'emails.value eq "{address}@example.com"', USER_RESOURCE)
             assert s.query("User", Query(filter=flt)).total == found, address
+
+
+def test_a_member_patch_does_not_look_up_the_group_it_holds(sql_store: SqlStore) -> None:
+    """PATCH add+remove one member: the group row locked by the read is not looked
+    up again before each membership change."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        for i in range(3):
+            s.insert("User", make_user(f"u{i}", f"user{i}"))
+        s.insert("Group", make_group("g", "Team", ["u0", "u1"]))
+    with sql_store.session(org.id) as s, statements(sql_store) as seen:
+        s.get("Group", "g", relations=False, for_update=True)
+        s.add_members("g", [Member("u2")])
+        s.remove_members("g", ["u0"])
+    # the locked read; the new member's type; the insert; the delete
+    assert len(seen) == 4, seen
+    with sql_store.session(org.id, readonly=True) as s:
+        assert [m["value"] for m in s.get("Group", "g")["members"]] == ["u1", "u2"]
+    with sql_store.session(org.id) as s:
+        s.delete("Group", "g")
+        with pytest.raises(NotFound):
+            s.add_members("g", [Member("u0")])

@@ -83,6 +83,8 @@ class SqlSession:
         # that leaves the emails as they were does not rewrite their rows.
         self._written: dict[tuple[str, str], str] = {}
         self._emails: dict[tuple[str, str], list[str]] = {}
+        # Rows this transaction locked or wrote: known to exist until it deletes them.
+        self._held: set[tuple[str, str]] = set()
 
     # -- resources ----------------------------------------------------------------------
 
@@ -94,6 +96,8 @@ class SqlSession:
             row = self.conn.execute(q, self._key(resource_type, id)).first()
             if row is None:
                 raise NotFound(f"{resource_type} '{id}' not found.")
+            if for_update:
+                self._held.add((resource_type, id))
             return _with_groups(row[0], row[1])
         written = None if for_update else self._written.get((resource_type, id))
         if written is not None:
@@ -104,8 +108,10 @@ class SqlSession:
             data = self.conn.execute(q, self._key(resource_type, id)).scalar_one_or_none()
             if data is None:
                 raise NotFound(f"{resource_type} '{id}' not found.")
-            if for_update and resource_type == "User":
-                self._emails[(resource_type, id)] = _email_keys(data)
+            if for_update:
+                self._held.add((resource_type, id))
+                if resource_type == "User":
+                    self._emails[(resource_type, id)] = _email_keys(data)
         resource: Resource = dict(data)
         if relations:
             self._fill_members([resource])
@@ -122,6 +128,7 @@ class SqlSession:
                 members = [_member(m) for m in resource["members"]]
                 self._add(row["id"], members)
         self._written[(resource_type, row["id"])] = text
+        self._held.add((resource_type, row["id"]))
 
     def update(
         self, resource_type: str, resource: Resource, *, expected_version: str | None = None
@@ -143,11 +150,13 @@ class SqlSession:
                 )
             self._write_emails(resource_type, id, resource, replace=True)
         self._written[(resource_type, id)] = text
+        self._held.add((resource_type, id))
 
     def delete(self, resource_type: str, id: str) -> None:
         done = self.conn.execute(self.st.delete, self._key(resource_type, id))
         self._written.pop((resource_type, id), None)
         self._emails.pop((resource_type, id), None)
+        self._held.discard((resource_type, id))
         if done.rowcount == 0:
             raise NotFound(f"{resource_type} '{id}' not found.")
 
@@ -275,6 +284,8 @@ class SqlSession:
         return {"k_org": self.org, "k_id": id, "k_type": resource_type}
 
     def _require(self, resource_type: str, id: str) -> None:
+        if (resource_type, id) in self._held:
+            return  # locked or written by this transaction, and not deleted since
         found = self.conn.execute(self.st.exists, self._key(resource_type, id)).first()
         if found is None:
             raise NotFound(f"{resource_type} '{id}' not found.")
