@@ -16,7 +16,7 @@ from scimcore.compat import DEFAULT_PROFILE, get_profile
 from .cli_admins import admins
 from .cli_credentials import integrations, keys
 from .cli_csv import csv, services
-from .cli_provisioning import connectors, domains, jobs, sync, worker
+from .cli_provisioning import connectors, domains, events, jobs, sync, worker
 from .config import ConfigError, Settings
 from .conformance.cli import check
 
@@ -227,6 +227,7 @@ main.add_command(services)
 main.add_command(worker)
 main.add_command(sync)
 main.add_command(jobs)
+main.add_command(events)
 main.add_command(domains)
 main.add_command(connectors)
 main.add_command(integrations)

@@ -1,6 +1,6 @@
-"""``scimserver worker``, ``sync``, ``jobs``, ``domains``, ``connectors``,
-``services connect`` and ``integrations list``/``lift-quarantine``: thin glue over
-:mod:`scimcore.adapters.connectors`.
+"""``scimserver worker``, ``sync``, ``jobs``, ``events prune``, ``domains``,
+``connectors``, ``services connect`` and ``integrations list``/``lift-quarantine``:
+thin glue over :mod:`scimcore.adapters.connectors`.
 
 Exit codes: ``sync`` exits 1 when the run failed (nothing was changed); ``jobs retry``
 exits 1 when the job is not dead.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -29,6 +29,7 @@ from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+from scimcore.storage.sql.retention import PRUNE_BATCH
 from scimcore.storage.sql.schedule import SqlSyncSchedule
 
 from .cli_credentials import integrations
@@ -231,6 +232,7 @@ def worker(
         lease=timedelta(seconds=lease_seconds),
         timeout=timeout,
         discovery=scheduler,
+        retention=_retention(settings.event_retention_days),
     )
     try:
         stats = w.run(max_seconds=max_seconds, idle_sleep=idle_sleep, until_idle=once)
@@ -405,3 +407,46 @@ def integrations_lift_quarantine(org: str, integration: str) -> None:
 
 def _stamp(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _retention(days: int) -> timedelta | None:
+    return timedelta(days=days) if days > 0 else None
+
+
+@click.group(help="The event log (the provisioning outbox).")
+def events() -> None:
+    pass
+
+
+@events.command(
+    "prune",
+    help="Delete events older than the retention (never one a pending or running job needs).",
+)
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(0),
+    help="Age in days [default: SCIMSERVER_EVENT_RETENTION_DAYS, 90].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def events_prune(days: int | None, as_json: bool) -> None:
+    settings, store, _ = _open()
+    if days is None:
+        days = settings.event_retention_days
+        if days == 0:
+            raise click.ClickException(
+                "SCIMSERVER_EVENT_RETENTION_DAYS is 0 (keep events forever): "
+                "pass --older-than DAYS to prune anyway"
+            )
+    before = datetime.now(UTC) - timedelta(days=days)
+    prov = SqlProvisioningStore(store.engine)
+    pruned = 0
+    while True:  # each batch deletes rows, so this ends
+        deleted = prov.prune_events(before, limit=PRUNE_BATCH)
+        pruned += deleted
+        if deleted < PRUNE_BATCH:
+            break
+    if as_json:
+        click.echo(json.dumps({"pruned": pruned, "before": before.isoformat()}))
+        return
+    click.echo(f"pruned {pruned} events created before {before.isoformat()}")

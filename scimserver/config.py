@@ -59,6 +59,8 @@ class Settings:
     #: Fernet keys encrypting stored secrets (service passwords); the first encrypts.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     prepared_statements: bool = True
+    #: Events (the provisioning outbox) older than this many days are pruned; 0: never.
+    event_retention_days: int = 90
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
             secret_keys=_secret_keys(env),
             prepared_statements=env.get("SCIMSERVER_DATABASE_PREPARED_STATEMENTS", "1")
             not in ("0", "false", "no"),
+            event_retention_days=_int(env, "SCIMSERVER_EVENT_RETENTION_DAYS", 90, minimum=0),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(

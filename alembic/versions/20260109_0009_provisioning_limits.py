@@ -1,4 +1,4 @@
-"""Provisioning limits: a shared request slot per integration, and quarantine.
+"""Provisioning limits: a shared request slot per integration, quarantine, event pruning.
 
 Revision ID: 0009
 Revises: 0007
@@ -12,6 +12,8 @@ them):
 * ``integration_connectors.quarantined_since``, ``quarantine_next_trial``,
   ``quarantine_trials`` and the ``quarantined`` value of ``integrations.status``
   (scimcore.provisioning.quarantine).
+* ``ix_events_created``: pruning finds events past the retention by age
+  (scimcore.storage.sql.retention).
 
 All new columns are nullable, so existing rows need no backfill. On SQLite the status
 CHECK is widened by rewriting its text in ``sqlite_schema`` (the procedure SQLite's
@@ -81,10 +83,12 @@ def upgrade() -> None:
         "integration_connectors", sa.Column("quarantine_trials", sa.Integer(), nullable=True)
     )
     _status_check(STATUSES.format(", 'quarantined'"))
+    op.create_index("ix_events_created", "events", ["created"])
 
 
 def downgrade() -> None:
     """Lift every quarantine, then drop the columns (workers pace nothing until upgraded)."""
+    op.drop_index("ix_events_created", table_name="events")
     op.execute("UPDATE integrations SET status = 'active' WHERE status = 'quarantined'")
     _status_check(STATUSES.format(""))
     for column in ("next_call_us", *QUARANTINE_COLUMNS):

@@ -165,6 +165,11 @@ class ProvisioningStore(Protocol):
 
     def lift_quarantine(self, organization_id: str, integration_id: int) -> bool: ...
 
+    def prune_events(self, before: datetime, *, limit: int = 1000) -> int:
+        """Delete up to ``limit`` events created before ``before``, never one that is
+        not planned yet or that a pending or running job refers to; how many went."""
+        ...
+
     def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
         """Reserve the integration's next request slot, ``gap`` after the one before it
         over all workers; the seconds to wait before sending (0: send now)."""

@@ -25,7 +25,9 @@ An integration's ``min_interval_ms`` paces every request over all workers: each 
 waits for a slot reserved in the database (:mod:`.pacing`).
 
 Given a ``discovery`` scheduler (:class:`~.discovery.DiscoveryScheduler`), each round
-also runs one due discovery sync after the batch of jobs.
+also runs one due discovery sync after the batch of jobs. Given a ``retention``, the
+worker also deletes events older than that (``ProvisioningStore.prune_events``) every
+``prune_every``, in bounded batches.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ from .registry import load
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=5)
+#: How often a worker with a retention prunes old events, and how much per round.
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BATCH = 1000
+PRUNE_BATCHES = 10
 #: Longest an error message kept on a job or an integration.
 MAX_ERROR = 500
 
@@ -141,6 +147,8 @@ class WorkerStats:
     #: Scheduled discovery runs, and how many of them failed.
     synced: int = 0
     sync_failed: int = 0
+    #: Events deleted because they were older than the retention.
+    pruned: int = 0
 
     def add(self, other: WorkerStats) -> None:
         for name in self.__dataclass_fields__:
@@ -175,6 +183,9 @@ class Worker:
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
         discovery: ScheduledDiscovery | None = None,
+        retention: timedelta | None = None,
+        prune_every: timedelta = PRUNE_EVERY,
+        prune_batch: int = PRUNE_BATCH,
     ) -> None:
         self.store = store
         self.credentials = credentials
@@ -187,6 +198,10 @@ class Worker:
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.discovery = discovery
+        self.retention = retention
+        self.prune_every = prune_every
+        self.prune_batch = max(1, prune_batch)
+        self._next_prune = 0.0
         self._blocked: set[int] = set()
 
     # -- loop -------------------------------------------------------------------------------
@@ -206,7 +221,26 @@ class Worker:
                     stats.sync_failed += 0 if result.ok else 1
             except Exception:  # discovery must never stop provisioning
                 log.exception("scheduled discovery failed")
+        if self.retention is not None and time.monotonic() >= self._next_prune:
+            try:
+                stats.pruned = self._prune(self.retention)
+            except Exception:  # nor must pruning
+                log.exception("pruning events failed")
         return stats
+
+    def _prune(self, retention: timedelta) -> int:
+        """At most :data:`PRUNE_BATCHES` batches; a backlog left over is pruned next round."""
+        before = _now() - retention
+        pruned = 0
+        for _ in range(PRUNE_BATCHES):
+            deleted = self.store.prune_events(before, limit=self.prune_batch)
+            pruned += deleted
+            if deleted < self.prune_batch:
+                self._next_prune = time.monotonic() + self.prune_every.total_seconds()
+                break
+        if pruned:
+            log.info("pruned %s events older than %s", pruned, before.isoformat())
+        return pruned
 
     def run(
         self,

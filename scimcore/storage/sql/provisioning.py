@@ -38,6 +38,7 @@ from .engine import transaction
 from .outbox import insert_event
 from .pacing import reserve_call
 from .quarantine import after_finish, claim_trial, lift
+from .retention import PRUNE_BATCH, prune_events
 from .tables import (
     events,
     integration_connectors,
@@ -444,6 +445,9 @@ class SqlProvisioningStore:
 
     def reserve_call(self, organization_id: str, integration_id: int, gap: timedelta) -> float:
         return reserve_call(self.engine, organization_id, integration_id, gap)
+
+    def prune_events(self, before: datetime, *, limit: int = PRUNE_BATCH) -> int:
+        return prune_events(self.engine, before, limit=limit)
 
     def lift_quarantine(self, organization_id: str, integration_id: int) -> bool:
         """An admin ends the integration's quarantine: its jobs run again at once."""

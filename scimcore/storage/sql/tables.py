@@ -543,6 +543,8 @@ events = sa.Table(
     sa.Column("planned", sa.Boolean(), nullable=False),
     sa.CheckConstraint("source IN ('scim', 'csv', 'engine', 'admin')", name="source"),
     sa.Index("ix_events_organization_id_id", "organization_id", "id"),
+    # Added by revision 0009: pruning finds events past the retention by age.
+    sa.Index("ix_events_created", "created"),
     # The worker's queue: only unplanned rows are in it.
     sa.Index(
         "ix_events_unplanned",
