@@ -68,6 +68,12 @@ class Statements:
             r.resource_type == sa.bindparam("k_type"),
         )
         self.get = sa.select(r.data).where(*key)
+        # a collection: k_org and k_type
+        self.collection = (
+            r.organization_id == sa.bindparam("k_org"),
+            r.resource_type == sa.bindparam("k_type"),
+        )
+        self.count = sa.select(sa.func.count()).select_from(resources).where(*self.collection)
         self.user_groups = self._user_groups()
         self.get_with_groups = sa.select(r.data, self.user_groups).where(*key)
         self.get_with_groups_for_update = self.get_with_groups.with_for_update(of=resources)

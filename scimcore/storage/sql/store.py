@@ -163,16 +163,14 @@ class SqlSession:
     def query(self, resource_type: str, query: Query) -> Page:
         r = resources.c
         compiler = FilterCompiler(self.dialect, self.org, resource_type)
-        where = [r.organization_id == self.org, r.resource_type == resource_type]
+        where = list(self.st.collection)
+        collection = {"k_org": self.org, "k_type": resource_type}
         if query.filter is not None:
             where.append(compiler.where(query.filter))
 
         def count() -> int:
-            return int(
-                self.conn.execute(
-                    sa.select(sa.func.count()).select_from(resources).where(*where)
-                ).scalar_one()
-            )
+            statement = self.st.count if query.filter is None else self.st.count.where(where[-1])
+            return int(self.conn.execute(statement, collection).scalar_one())
 
         offset = 0 if query.keyset else max(query.start_index, 1) - 1
         known: int | None = None
@@ -195,7 +193,12 @@ class SqlSession:
         columns = [r.data, self.st.user_groups] if groups else [r.data]
         if not query.keyset:
             rows = self.conn.execute(
-                sa.select(*columns).where(*where).order_by(*order).offset(offset).limit(query.count)
+                sa.select(*columns)
+                .where(*where)
+                .order_by(*order)
+                .offset(offset)
+                .limit(query.count),
+                collection,
             ).all()
             found: list[Resource] = [
                 _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
@@ -209,7 +212,7 @@ class SqlSession:
             if query.relations and not groups:
                 self._fill_members(found)
             return Page(total=total, resources=found)
-        return self._keyset_page(resource_type, query, where, order, key, count)
+        return self._keyset_page(resource_type, query, where, order, key, count, collection)
 
     def _keyset_page(
         self,
@@ -219,6 +222,7 @@ class SqlSession:
         order: list[Any],
         key: Any,
         count: Callable[[], int],
+        collection: dict[str, str],
     ) -> Page:
         """One page after ``query.after`` in (sort key, id) order: an index range scan
         for the default order, however deep the page (RFC 9865 cursors)."""
@@ -231,7 +235,8 @@ class SqlSession:
             sa.select(r.data, key_column, r.id, *([self.st.user_groups] if groups else []))
             .where(*where)
             .order_by(*order)
-            .limit(query.count + 1)
+            .limit(query.count + 1),
+            collection,
         ).all()
         found = [
             _with_groups(row[0], row[3]) if groups else dict(row[0]) for row in rows[: query.count]
