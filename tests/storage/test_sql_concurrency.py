@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scimcore.errors import NotFound, ServiceUnavailable, Uniqueness
 from scimcore.storage.base import Member
+from scimcore.storage.migrate import upgrade
 from scimcore.storage.sql import SqlStore, make_engine
 from scimcore.testing import make_group, make_user, new_org
 
@@ -167,3 +170,26 @@ def test_writers_in_one_process_take_turns_without_sleeping_on_sqlite_busy(
     with sql_store.session(org.id, readonly=True) as s:
         members = s.get("Group", "g")["members"]
     assert sorted(m["value"] for m in members) == sorted(f"m{i}" for i in range(THREADS))
+
+
+def test_a_database_locked_by_another_process_is_reported_as_unavailable(
+    tmp_path: Path,
+) -> None:
+    """A writer that cannot get SQLite's lock in time gets ServiceUnavailable (503)."""
+    path = tmp_path / "locked.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    store = SqlStore(make_engine(url, connect_args={"timeout": 0.2}))
+    org = new_org(store)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        store.engine.dispose()
+        with store.engine.connect() as conn:  # a short busy timeout for this test
+            conn.exec_driver_sql("PRAGMA busy_timeout = 200")
+        with pytest.raises(ServiceUnavailable), store.session(org.id) as s:
+            s.insert("User", make_user("u1", "user1"))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
