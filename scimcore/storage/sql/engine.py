@@ -87,13 +87,16 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
 def single_read(engine: Engine) -> Iterator[Connection]:
     """A connection for one read statement, which needs no transaction of its own.
 
-    On SQLite it runs without ``BEGIN`` and ``COMMIT`` (the statement is its own
+    It runs without ``BEGIN`` and ``COMMIT``/``ROLLBACK`` (the statement is its own
     transaction): the token lookup every request makes spent as long on those and
-    their bookkeeping as on the lookup.
+    their bookkeeping as on the lookup, and on PostgreSQL they are two more round
+    trips to the server.
     """
     with unavailable_as_503(), engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn = conn.execution_options(**{SQLITE_BEGIN_OPTION: "NONE"})
+        else:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 
