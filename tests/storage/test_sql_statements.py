@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from scimcore.errors import NotFound
 from scimcore.filters import parse_filter
-from scimcore.schema.core import USER_RESOURCE
+from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 from scimcore.storage.base import Member, Query
 from scimcore.storage.sql import SqlStore
 from scimcore.testing import make_group, make_user, new_org
@@ -173,3 +173,39 @@ def test_a_member_patch_does_not_look_up_the_group_it_holds(sql_store: SqlStore)
         s.delete("Group", "g")
         with pytest.raises(NotFound):
             s.add_members("g", [Member("u0")])
+
+
+def test_idp_lookups_are_one_prebuilt_statement_with_the_filter_semantics(
+    sql_store: SqlStore,
+) -> None:
+    """``userName eq`` (case-insensitive), ``externalId eq`` (exact) and a group's
+    ``displayName eq``: what Okta and Entra send before every create."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("u1", "Alice@Example.com", externalId="ext-A"))
+        s.insert("User", make_user("u2", "bob@example.com", externalId="ext-a"))
+        s.insert("User", make_user("u3", "carol@example.com", externalId="ext-a"))
+        s.insert("Group", make_group("g1", "Sales Team", ["u1"]))
+
+    def ids(rt: str, text: str, count: int = 10) -> tuple[list[str], int, list[str]]:
+        resource_type = USER_RESOURCE if rt == "User" else GROUP_RESOURCE
+        with sql_store.session(org.id, readonly=True) as s, statements(sql_store) as seen:
+            page = s.query(rt, Query(filter=parse_filter(text, resource_type), count=count))
+        return [r["id"] for r in page.resources], page.total, seen
+
+    found, total, seen = ids("User", 'userName eq "ALICE@example.COM"')
+    assert (found, total, len(seen)) == (["u1"], 1, 1), seen
+    assert ids("User", 'externalId eq "ext-a"')[:2] == (["u2", "u3"], 2)
+    assert ids("User", 'externalId eq "EXT-A"')[:2] == ([], 0)
+    assert ids("User", 'externalId eq "ext-a"', count=1)[:2] == (["u2"], 2)  # counted
+    assert ids("User", 'userName eq "nobody"')[:2] == ([], 0)
+    found, total, seen = ids("Group", 'displayName eq "sales team"')
+    assert (found, total) == (["g1"], 1)
+    with sql_store.session(org.id, readonly=True) as s:
+        flt = parse_filter('userName eq "alice@example.com"', USER_RESOURCE)
+        (alice,) = s.query("User", Query(filter=flt)).resources
+        (group,) = s.query(
+            "Group", Query(filter=parse_filter('displayName eq "Sales Team"', GROUP_RESOURCE))
+        ).resources
+    assert [g["value"] for g in alice["groups"]] == ["g1"]
+    assert [m["value"] for m in group["members"]] == ["u1"]

@@ -154,6 +154,24 @@ class Statements:
         )
 
     @cache  # noqa: B019
+    def lookup(self, column: str, groups: bool) -> sa.Select[Any]:
+        """Resources of the collection whose ``column`` equals ``k_value``, in id order,
+        at most ``k_limit``; with ``groups``, each row's :attr:`user_groups`."""
+        r = resources.c
+        columns = [r.data, self.user_groups] if groups else [r.data]
+        return (
+            sa.select(*columns)
+            .where(*self.collection, r[column] == sa.bindparam("k_value"))
+            .order_by(r.id)
+            .limit(sa.bindparam("k_limit"))
+        )
+
+    @cache  # noqa: B019
+    def lookup_count(self, column: str) -> sa.Select[Any]:
+        """How many resources of the collection have ``column`` equal to ``k_value``."""
+        return self.count.where(resources.c[column] == sa.bindparam("k_value"))
+
+    @cache  # noqa: B019
     def types_of(self, long: bool) -> sa.Select[Any]:
         """(id, resource type) of the resources ``k_ids``."""
         r = resources.c

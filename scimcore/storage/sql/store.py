@@ -29,6 +29,7 @@ from ...errors import (
     PreconditionFailed,
     Uniqueness,
 )
+from ...filters.nodes import Compare
 from ...provisioning.events import NewEvent
 from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
@@ -161,6 +162,9 @@ class SqlSession:
             raise NotFound(f"{resource_type} '{id}' not found.")
 
     def query(self, resource_type: str, query: Query) -> Page:
+        lookup = self._lookup(resource_type, query)
+        if lookup is not None:
+            return lookup
         r = resources.c
         compiler = FilterCompiler(self.dialect, self.org, resource_type)
         where = list(self.st.collection)
@@ -213,6 +217,51 @@ class SqlSession:
                 self._fill_members(found)
             return Page(total=total, resources=found)
         return self._keyset_page(resource_type, query, where, order, key, count, collection)
+
+    def _lookup(self, resource_type: str, query: Query) -> Page | None:
+        """The first page of ``userName eq "…"`` (Groups: ``displayName``) or
+        ``externalId eq "…"``, through a prebuilt statement; None for any other query.
+
+        Okta and Entra ID send one of these before every create and on every sync, so
+        they skip building and compiling a statement from the filter. They match what
+        :class:`.filters.FilterCompiler` produces for the same filter: the unique name
+        compared case-insensitively (its folded key), ``externalId`` exactly.
+        """
+        f = query.filter
+        if (
+            not isinstance(f, Compare)
+            or f.op != "eq"
+            or not isinstance(f.value, str)
+            or f.path.extension
+            or f.path.sub_attribute is not None
+            or query.sort is not None
+            or query.keyset
+            or query.start_index > 1
+            or query.count <= 0
+        ):
+            return None
+        name = f.path.attribute.name
+        routed_name = {"User": "userName", "Group": "displayName"}.get(resource_type)
+        if f.path.schema_id is not None and name == routed_name:
+            column, value = "name_key", f.value.lower()
+        elif f.path.schema_id is None and name == "externalId" and f.path.definition.case_exact:
+            column, value = "external_id", f.value
+        else:
+            return None
+        groups = query.relations and resource_type != "Group"
+        params = {"k_org": self.org, "k_type": resource_type, "k_value": value}
+        rows = self.conn.execute(
+            self.st.lookup(column, groups), {**params, "k_limit": query.count}
+        ).all()
+        found: list[Resource] = [
+            _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
+        ]
+        total = len(found)
+        if total == query.count:  # a full page (externalId is not unique): count them
+            total = int(self.conn.execute(self.st.lookup_count(column), params).scalar_one())
+        if query.relations and not groups:
+            self._fill_members(found)
+        return Page(total=total, resources=found)
 
     def _keyset_page(
         self,
