@@ -4,8 +4,11 @@ The upload is checked at once with a dry run (every row, against the database, i
 transaction that is rolled back), so the preview shows exactly what "Start" will do.
 Between the two steps the file is kept only as Fernet ciphertext under a fresh key
 that is sent to the browser in the preview form and never stored: the database
-alone cannot reveal an uploaded password. When the job has run, the ciphertext is
+alone cannot reveal an uploaded password. When the job starts, the ciphertext is
 dropped; the file's SHA-256, the counts and the secret-free result CSV remain.
+
+"Start" runs the import outside the request (:mod:`.csv_jobs`); the job's page shows
+its progress from the database and polls ``status.json`` (``admin.js``) until it ends.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import io
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Response, abort, redirect, request, url_for
+from flask import Response, abort, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from scimcore import Organization, ScimError
@@ -23,44 +26,16 @@ from scimcore.adapters.csv import (
     FORMATS,
     CsvFileError,
     ImportOptions,
-    ImportReport,
-    ServiceAccountImporter,
-    UserImporter,
     export_service_accounts,
     export_users,
 )
+from scimcore.storage.sql.admins import CsvJob
 
+from . import csv_jobs
 from .blueprint import audit, bp, console, login_required, organization, page, signed_in
 
-#: Rows listed on the preview and result pages; the result CSV has every row.
-SHOWN_ROWS = 500
 KIND_LABELS = {"service-accounts": "Service accounts", "users": "Users"}
-
-
-def _importer(org: Organization, kind: str, options: ImportOptions) -> Any:
-    c = console()
-    if kind == "users":
-        return UserImporter(c.store, org.id, keyring=c.keyring, options=options)
-    return ServiceAccountImporter(c.accounts, org.id, keyring=c.keyring, options=options)
-
-
-def _report_data(report: ImportReport) -> dict[str, Any]:
-    problems = [r for r in report.results if r.outcome == "failed"]
-    return {
-        "counts": report.counts,
-        "warnings": list(report.warnings),
-        "rows": len(report.results),
-        "rolled_back": report.rolled_back,
-        "results": [
-            {"row": r.number, "outcome": r.outcome, "code": r.error_code, "message": r.message}
-            for r in report.results[:SHOWN_ROWS]
-        ],
-        "problems": [
-            {"row": r.number, "code": r.error_code, "message": r.message}
-            for r in problems[:SHOWN_ROWS]
-        ],
-        "problem_count": len(problems),
-    }
+OUTCOMES = ("created", "updated", "deleted", "skipped", "failed")
 
 
 def _csv_page(org: Organization, status: int = 200, **extra: Any) -> Response:
@@ -95,7 +70,8 @@ def csv_upload(slug: str) -> ResponseReturnValue:
     data = upload.read()
     atomic = request.form.get("atomic") == "1"
     try:
-        report = _importer(org, kind, ImportOptions(dry_run=True, atomic=atomic)).run(data)
+        options = ImportOptions(dry_run=True, atomic=atomic)
+        report = csv_jobs.importer(console(), org.id, kind, options).run(data)
     except CsvFileError as exc:
         return _csv_page(
             org, 422, problems=exc.problems, warnings=exc.warnings, kind=kind, file=upload.filename
@@ -111,7 +87,7 @@ def csv_upload(slug: str) -> ResponseReturnValue:
         hashlib.sha256(data).hexdigest(),
         atomic=atomic,
         file_ciphertext=Fernet(key).encrypt(data).decode(),
-        preview=_report_data(report),
+        preview=csv_jobs.report_data(report),
     )
     audit(org, "csv.previewed", job.file_name, kind=kind, sha256=job.file_sha256)
     return page(
@@ -123,6 +99,7 @@ def csv_upload(slug: str) -> ResponseReturnValue:
         preview=True,
         job_key=key.decode(),
         kinds=KIND_LABELS,
+        outcomes=OUTCOMES,
     )
 
 
@@ -140,24 +117,31 @@ def csv_start(slug: str, job_id: str) -> ResponseReturnValue:
         data = Fernet(request.form.get("job_key", "").encode()).decrypt(job.file_ciphertext)
     except (InvalidToken, ValueError):
         abort(400, description="This preview can no longer be started; upload the file again.")
-    if not c.admins.claim_job(org.id, job.id):
+    rows = int((job.preview or {}).get("rows") or 0)
+    lease = csv_jobs.lease_for(c, job.atomic, rows)
+    if not c.admins.claim_job(org.id, job.id, lease=lease, rows_total=rows):
         return redirect(url_for("admin.csv_job", slug=org.slug, job_id=job.id))
-    try:
-        report = _importer(org, job.kind, ImportOptions(atomic=job.atomic)).run(data)
-    except (CsvFileError, ScimError) as exc:
-        detail = exc.detail if isinstance(exc, ScimError) else "; ".join(exc.problems)
-        c.admins.finish_job(
-            org.id, job.id, status="failed", summary={"error": detail}, result_csv=None
-        )
-        audit(org, "csv.failed", job.file_name, kind=job.kind, error=detail)
-        return redirect(url_for("admin.csv_job", slug=org.slug, job_id=job.id))
-    out = io.BytesIO()
-    report.write_result_csv(out, FORMATS[job.kind])
-    summary = _report_data(report)
-    summary["text"] = report.summary()
-    c.admins.finish_job(org.id, job.id, status="done", summary=summary, result_csv=out.getvalue())
-    audit(org, "csv.imported", job.file_name, kind=job.kind, counts=report.counts)
+    started = csv_jobs.StartedJob(
+        organization_id=org.id,
+        job_id=job.id,
+        kind=job.kind,
+        file_name=job.file_name,
+        atomic=job.atomic,
+        actor=signed_in().admin.email,
+    )
+    csv_jobs.start(c, started, data)
     return redirect(url_for("admin.csv_job", slug=org.slug, job_id=job.id))
+
+
+def _page_data(job: CsvJob) -> dict[str, Any]:
+    """What the job page lists: the result once it ended, else what the preview knew
+    (its warnings and row count, never its dry-run counts as if they were results)."""
+    if job.summary:
+        return job.summary
+    preview = job.preview or {}
+    if job.status == "pending":
+        return preview
+    return {"rows": job.rows_total or preview.get("rows"), "warnings": preview.get("warnings")}
 
 
 @bp.get("/o/<slug>/csv/jobs/<job_id>")
@@ -172,9 +156,32 @@ def csv_job(slug: str, job_id: str) -> ResponseReturnValue:
         org=org,
         section="csv",
         job=job,
-        data=job.summary or job.preview or {},
+        data=_page_data(job),
         preview=False,
         kinds=KIND_LABELS,
+        outcomes=OUTCOMES,
+    )
+
+
+@bp.get("/o/<slug>/csv/jobs/<job_id>/status.json")
+@login_required
+def csv_job_status(slug: str, job_id: str) -> ResponseReturnValue:
+    """The job's state and progress, polled by the job page while it runs."""
+    org = organization(slug)
+    job = console().admins.get_job(org.id, job_id)
+    if job is None:
+        abort(404)
+    return jsonify(
+        {
+            "status": job.status,
+            "finished": job.finished_running,
+            "rows_done": job.rows_done or 0,
+            "rows_total": job.rows_total or 0,
+            "counts": {outcome: job.counts.get(outcome, 0) for outcome in OUTCOMES},
+            "result_url": url_for("admin.csv_result", slug=org.slug, job_id=job.id)
+            if job.has_result
+            else None,
+        }
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -94,3 +95,18 @@ def create_service(app: Any, tenant: Tenant, name: str, kind: str, *profiles: st
         session.create_integration(
             name, kind, IntegrationSettings(license_profiles=tuple(profiles))
         )
+
+
+def wait_for_job(client: Any, job_url: str, *, seconds: float = 120.0) -> dict[str, Any]:
+    """Poll a CSV job's ``status.json`` (as the job page does) until the job has ended,
+    for at most ``seconds``; returns the last status."""
+    deadline = time.monotonic() + seconds
+    for _ in range(int(seconds / 0.02) + 1):
+        response = client.get(job_url + "/status.json")
+        assert response.status_code == 200, response.status_code
+        status: dict[str, Any] = response.get_json()
+        if status["finished"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert status["finished"], f"the job did not end within {seconds} s: {status}"
+    return status

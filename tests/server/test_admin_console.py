@@ -28,6 +28,7 @@ from .admin_support import (
     new_tenant,
     page_token,
     sign_in,
+    wait_for_job,
 )
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -386,6 +387,7 @@ def _start(client: Any, tenant: Tenant, preview_html: str) -> Any:
         action.group(1), data={"csrf_token": csrf_from(preview_html), "job_key": key.group(1)}
     )
     assert response.status_code == 302
+    wait_for_job(client, response.headers["Location"])
     return client.get(response.headers["Location"])
 
 

@@ -12,7 +12,10 @@ processes here, so any number of workers or hosts serve the same console:
   address); counting the recent ones is an index range scan.
 * **Audit** rows record console actions (token generation, CSV jobs, sign-ins).
 * **CSV jobs** hold an uploaded file only as ciphertext between the dry run and the
-  real run, then only its hash, the counts and the secret-free result CSV.
+  start, then only its hash, the counts and the secret-free result CSV. A started job
+  runs outside the request and writes its progress here with a lease it keeps
+  renewing: a ``running`` job whose lease ran out belonged to a process that died,
+  and the next read records it as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,10 +81,18 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+#: Job statuses after which nothing about the job changes any more.
+FINISHED_JOB_STATUSES = frozenset({"done", "failed", "interrupted"})
+
+
 @dataclass(frozen=True)
 class CsvJob:
     """An uploaded CSV file through its life: previewed (``pending``), ``running``,
-    then ``done`` or ``failed``."""
+    then ``done``, ``failed`` or ``interrupted`` (its process died while running it).
+
+    ``rows_done``/``rows_total`` and ``counts`` (rows per outcome) are the progress the
+    running process last wrote; ``lease_until`` is when it must have written again.
+    """
 
     id: str
     organization_id: str
@@ -97,6 +108,15 @@ class CsvJob:
     summary: dict[str, Any] | None = None
     finished: datetime | None = None
     has_result: bool = False
+    started: datetime | None = None
+    rows_total: int | None = None
+    rows_done: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    lease_until: datetime | None = None
+
+    @property
+    def finished_running(self) -> bool:
+        return self.status in FINISHED_JOB_STATUSES
 
 
 class SqlAdminStore:
@@ -416,37 +436,110 @@ class SqlAdminStore:
         return job
 
     def get_job(self, organization_id: str, job_id: str) -> CsvJob | None:
-        """The job, only if it belongs to the organization."""
+        """The job, only if it belongs to the organization (a ``running`` job whose
+        lease ran out is recorded as ``interrupted`` first)."""
         j = admin_csv_jobs.c
+        query = sa.select(*_JOB_COLUMNS, j.file_ciphertext).where(
+            j.id == job_id, j.organization_id == organization_id
+        )
         with self._begin(write=False) as conn:
-            row = conn.execute(
-                sa.select(*_JOB_COLUMNS, j.file_ciphertext).where(
-                    j.id == job_id, j.organization_id == organization_id
-                )
-            ).first()
-        return _job(row, with_file=True) if row else None
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        job = _job(row, with_file=True)
+        if _stale(job, _now()):
+            self.interrupt_stale_jobs(organization_id)
+            with self._begin(write=False) as conn:
+                row = conn.execute(query).first()
+            job = _job(row, with_file=True)
+        return job
 
     def jobs(self, organization_id: str, limit: int = 20) -> list[CsvJob]:
+        """The newest jobs (stale ``running`` ones recorded as ``interrupted`` first)."""
         j = admin_csv_jobs.c
+        query = (
+            sa.select(*_JOB_COLUMNS)
+            .where(j.organization_id == organization_id)
+            .order_by(j.created.desc())
+            .limit(limit)
+        )
         with self._begin(write=False) as conn:
-            rows = conn.execute(
-                sa.select(*_JOB_COLUMNS)
-                .where(j.organization_id == organization_id)
-                .order_by(j.created.desc())
-                .limit(limit)
-            ).all()
-        return [_job(r) for r in rows]
+            found = [_job(r) for r in conn.execute(query)]
+        now = _now()
+        if any(_stale(job, now) for job in found):
+            self.interrupt_stale_jobs(organization_id)
+            with self._begin(write=False) as conn:
+                found = [_job(r) for r in conn.execute(query)]
+        return found
 
-    def claim_job(self, organization_id: str, job_id: str) -> bool:
-        """Move a ``pending`` job to ``running``; False if another request got there first."""
+    def claim_job(
+        self, organization_id: str, job_id: str, *, lease: timedelta, rows_total: int | None
+    ) -> bool:
+        """Move a ``pending`` job to ``running`` and drop the uploaded file's ciphertext
+        (the caller has decrypted it); False if another request got there first.
+
+        The caller must renew the lease (:meth:`report_progress`) before it runs out.
+        """
         j = admin_csv_jobs.c
+        now = _now()
         with self._begin() as conn:
             done = conn.execute(
                 sa.update(admin_csv_jobs)
                 .where(j.id == job_id, j.organization_id == organization_id, j.status == "pending")
-                .values(status="running")
+                .values(
+                    status="running",
+                    file_ciphertext=None,
+                    started=now,
+                    lease_until=now + lease,
+                    rows_total=rows_total,
+                    rows_done=0,
+                    counts={},
+                )
             )
         return bool(done.rowcount)
+
+    def report_progress(
+        self,
+        organization_id: str,
+        job_id: str,
+        *,
+        rows_done: int,
+        rows_total: int,
+        counts: dict[str, int],
+        lease: timedelta,
+    ) -> bool:
+        """Record a running job's progress and renew its lease; False when the job is
+        no longer ``running`` (it was recorded as interrupted)."""
+        j = admin_csv_jobs.c
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(admin_csv_jobs)
+                .where(j.id == job_id, j.organization_id == organization_id, j.status == "running")
+                .values(
+                    rows_done=rows_done,
+                    rows_total=rows_total,
+                    counts=counts,
+                    lease_until=_now() + lease,
+                )
+            )
+        return bool(done.rowcount)
+
+    def interrupt_stale_jobs(self, organization_id: str) -> int:
+        """Record every ``running`` job of the organization whose lease ran out as
+        ``interrupted``; returns how many there were."""
+        j = admin_csv_jobs.c
+        now = _now()
+        with self._begin() as conn:
+            done = conn.execute(
+                sa.update(admin_csv_jobs)
+                .where(
+                    j.organization_id == organization_id,
+                    j.status == "running",
+                    sa.or_(j.lease_until.is_(None), j.lease_until < now),
+                )
+                .values(status="interrupted", finished=now, file_ciphertext=None)
+            )
+        return int(done.rowcount)
 
     def finish_job(
         self,
@@ -456,20 +549,32 @@ class SqlAdminStore:
         status: str,
         summary: dict[str, Any],
         result_csv: bytes | None,
+        rows_done: int | None = None,
+        counts: dict[str, int] | None = None,
     ) -> None:
-        """Record the outcome and drop the uploaded file (its ciphertext)."""
+        """Record the outcome and drop the uploaded file (its ciphertext).
+
+        A job recorded as interrupted that finished after all gets its outcome: the
+        rows were applied, and the record should say so.
+        """
         j = admin_csv_jobs.c
+        values: dict[str, Any] = {
+            "status": status,
+            "summary": summary,
+            "result_csv": result_csv,
+            "file_ciphertext": None,
+            "finished": _now(),
+            "lease_until": None,
+        }
+        if rows_done is not None:
+            values["rows_done"] = rows_done
+        if counts is not None:
+            values["counts"] = counts
         with self._begin() as conn:
             conn.execute(
                 sa.update(admin_csv_jobs)
                 .where(j.id == job_id, j.organization_id == organization_id)
-                .values(
-                    status=status,
-                    summary=summary,
-                    result_csv=result_csv,
-                    file_ciphertext=None,
-                    finished=_now(),
-                )
+                .values(**values)
             )
 
     def job_result(self, organization_id: str, job_id: str) -> bytes | None:
@@ -495,6 +600,11 @@ _JOB_COLUMNS = (
     admin_csv_jobs.c.summary,
     admin_csv_jobs.c.finished,
     admin_csv_jobs.c.result_csv.isnot(None).label("has_result"),
+    admin_csv_jobs.c.started,
+    admin_csv_jobs.c.rows_total,
+    admin_csv_jobs.c.rows_done,
+    admin_csv_jobs.c.counts,
+    admin_csv_jobs.c.lease_until,
 )
 
 
@@ -518,4 +628,13 @@ def _job(row: Any, *, with_file: bool = False) -> CsvJob:
         summary=dict(row.summary) if row.summary is not None else None,
         finished=row.finished,
         has_result=bool(row.has_result),
+        started=row.started,
+        rows_total=row.rows_total,
+        rows_done=row.rows_done,
+        counts={str(k): int(v) for k, v in (row.counts or {}).items()},
+        lease_until=row.lease_until,
     )
+
+
+def _stale(job: CsvJob, now: datetime) -> bool:
+    return job.status == "running" and (job.lease_until is None or job.lease_until < now)

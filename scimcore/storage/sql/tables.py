@@ -456,7 +456,8 @@ admin_csv_jobs = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("file_sha256", sa.String(64), nullable=False),
-    # pending (previewed) -> running -> done | failed; dropped files are NULLed.
+    # pending (previewed) -> running -> done | failed | interrupted; files are NULLed
+    # once the job starts.
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("atomic", sa.Boolean(), nullable=False),
     # Fernet ciphertext of the upload under a per-job key that only the browser holds.
@@ -466,7 +467,19 @@ admin_csv_jobs = sa.Table(
     sa.Column("result_csv", sa.LargeBinary(), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("finished", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+    # Added by revision 0010: a started job runs outside the request that started it
+    # (scimserver.admin.csv_jobs) and reports here, so any process can show it.
+    sa.Column("started", UTCDateTime(), nullable=True),
+    sa.Column("rows_total", sa.Integer(), nullable=True),
+    sa.Column("rows_done", sa.Integer(), nullable=True),
+    # Rows per outcome so far ({"created": 1200, "failed": 3, ...}).
+    sa.Column("counts", JsonDoc, nullable=True),
+    # The running process renews this as it goes; a ``running`` job past it is
+    # ``interrupted`` (its process died).
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.CheckConstraint(
+        "status IN ('pending', 'running', 'done', 'failed', 'interrupted')", name="status"
+    ),
     sa.Index("ix_admin_csv_jobs_organization_id_created", "organization_id", "created"),
 )
 
