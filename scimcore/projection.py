@@ -163,12 +163,19 @@ class _Plan:
 
     fields: tuple[_Field, ...]
     extensions: tuple[tuple[str, _Plan], ...] = ()
+    by_name: dict[str, _Field] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
 
     def emit(self, source: Resource, out: Resource) -> None:
-        for f in self.fields:
-            if f.name not in source:
-                continue
-            value = source[f.name]
+        """Copy what the projection keeps of ``source`` into ``out``. It walks the
+        resource's own keys (a stored user has a handful of the schema's attributes)."""
+        by_name = self.by_name
+        for name, value in source.items():
+            f = by_name.get(name)
+            if f is None:
+                continue  # not emitted (or an extension: see project)
             if f.complex and value is not None:
                 if f.subs is not None:
                     value = (
@@ -178,7 +185,7 @@ class _Plan:
                     )
                 if value in ({}, []):
                     continue
-            out[f.name] = value
+            out[name] = value
 
 
 def _fields(

@@ -464,11 +464,12 @@ def _with_groups(data: Any, groups: Any) -> Resource:
     resource: Resource = dict(data)
     resource.pop("groups", None)
     if isinstance(groups, str):  # SQLite returns the JSON text
-        groups = json.loads(groups)
+        groups = json.loads(groups) if groups != "[]" else None
     if groups:
+        if len(groups) > 1:
+            groups.sort(key=lambda pair: str(pair[0]))
         resource["groups"] = [
-            {"value": gid, "display": name, "type": "direct"}
-            for gid, name in sorted(groups, key=lambda pair: str(pair[0]))
+            {"value": gid, "display": name, "type": "direct"} for gid, name in groups
         ]
     return resource
 
