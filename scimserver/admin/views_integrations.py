@@ -5,6 +5,8 @@ accounts it holds, filtered by classification to find leavers' accounts.
 Secrets typed into a form go straight into the credential vault (encrypted under
 ``SCIMSERVER_SECRET_KEYS``); no page ever renders one, not even after a failed
 submission: only :meth:`CredentialVault.describe` hints ("set", "…abcd") are shown.
+An OAuth client's form is prefilled with its public settings (URLs, client id,
+scopes); its secret field stays empty, and submitting it empty keeps the stored secret.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import abort, redirect, request, url_for
@@ -29,6 +31,9 @@ from scimcore.adapters.connectors.credentials import (
     CredentialError,
     CredentialVault,
     IdPassword,
+    OAuthAuthorizationCode,
+    OAuthClientCredentials,
+    TokenAuthMethod,
 )
 from scimcore.adapters.connectors.discovery import SyncResult
 from scimcore.adapters.connectors.discovery import sync as run_sync
@@ -43,6 +48,7 @@ from scimcore.storage.sql.tables import (
     sync_runs,
 )
 
+from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
 
 log = logging.getLogger("scimserver.admin")
@@ -65,8 +71,22 @@ STATUS_LABELS = {
     "disabled": "disabled",
     "quarantined": "quarantined",
 }
-#: Credential kinds the console's forms set (OAuth clients are set with the CLI).
-FORM_KINDS = ("api_key", "bearer", "id_password")
+OAUTH_KINDS = ("oauth_authorization_code", "oauth_client_credentials")
+#: Credential kinds the console's forms set (``basic`` only with the CLI: legacy).
+FORM_KINDS = ("api_key", "bearer", "id_password", *OAUTH_KINDS)
+TOKEN_AUTH_METHODS = {
+    "client_secret_basic": "HTTP Basic authentication (client_secret_basic)",
+    "client_secret_post": "In the request body (client_secret_post)",
+}
+#: What the vault's messages call a form field, and the label the form shows.
+FIELD_LABELS = {
+    "authorize_url": "Authorization URL",
+    "token_url": "Token URL",
+    "client_id": "Client ID",
+    "client_secret": "Client secret",
+    "each scope": "Each scope",
+    "token_auth_method": "Client authentication",
+}
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
 #: Per-request deadline of a console-started run.
@@ -75,6 +95,8 @@ SYNC_REQUEST_TIMEOUT = 10.0
 STALE_SYNC = timedelta(minutes=10)
 NOTICES = {
     "credential_saved": "The credential was stored. It is encrypted and will not be shown again.",
+    "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
+    "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
     "sync_done": "The sync finished; its result is below.",
     "sync_running": "The sync is still running. Reload this page in a moment to see its result.",
@@ -266,6 +288,10 @@ def _detail(
         classification=classification,
         classifications=CLASSIFICATIONS,
         form_kinds=FORM_KINDS,
+        oauth_kinds=OAUTH_KINDS,
+        token_auth_methods=TOKEN_AUTH_METHODS,
+        redirect_uri=(console().settings.public_url or request.host_url.rstrip("/"))
+        + CALLBACK_PATH,
         notice=notice,
         **extra,
     )
@@ -284,9 +310,58 @@ def integration_detail(slug: str, integration_id: int) -> ResponseReturnValue:
     return _detail(organization(slug), integration_id)
 
 
-def _form_credential(kind: str) -> Credential:
+def _stored_client_secret(integration_id: int) -> str:
+    """The stored OAuth client's secret ("" when the stored credential is no OAuth client),
+    for a resubmitted OAuth form whose secret field was left empty."""
+    vault = _vault()
+    if vault.describe(integration_id).kind not in OAUTH_KINDS:
+        return ""
+    stored = vault.get(integration_id)
+    if isinstance(stored, OAuthClientCredentials | OAuthAuthorizationCode):
+        return stored.client_secret
+    return ""  # pragma: no cover - describe() said it is an OAuth client
+
+
+def _oauth_credential(kind: str, integration_id: int) -> Credential:
+    form = request.form
+    method = form.get("token_auth_method", "client_secret_basic")
+    if method not in TOKEN_AUTH_METHODS:
+        raise CredentialError("token_auth_method must be client_secret_basic or client_secret_post")
+    secret = form.get("client_secret", "") or _stored_client_secret(integration_id)
+    token_url = form.get("token_url", "").strip()
+    client_id = form.get("client_id", "").strip()
+    scopes = tuple(form.get("scopes", "").split())
+    if kind == "oauth_client_credentials":
+        return OAuthClientCredentials(
+            token_url=token_url,
+            client_id=client_id,
+            client_secret=secret,
+            scopes=scopes,
+            token_auth_method=cast(TokenAuthMethod, method),
+        )
+    return OAuthAuthorizationCode(
+        authorize_url=form.get("authorize_url", "").strip(),
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=secret,
+        scopes=scopes,
+        token_auth_method=cast(TokenAuthMethod, method),
+    )
+
+
+def _explained(message: str) -> tuple[str, str | None]:
+    """The vault's message with the field named as the form labels it, and that field."""
+    for name, label in FIELD_LABELS.items():
+        if message.startswith(name + " "):
+            return label + message[len(name) :], name
+    return message, None
+
+
+def _form_credential(kind: str, integration_id: int) -> Credential:
     """The credential in the submitted form. Errors never quote a submitted value."""
     form = request.form
+    if kind in OAUTH_KINDS:
+        return _oauth_credential(kind, integration_id)
     if kind == "api_key":
         return ApiKey(
             header=form.get("header", "").strip() or "Authorization",
@@ -306,31 +381,43 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
     overview = _overview(org, integration_id)
     kind = request.form.get("kind", "")
     if kind not in FORM_KINDS:
-        abort(400, description="Choose an API key, a bearer token or an ID and password.")
+        abort(
+            400,
+            description="Choose an API key, a bearer token, an ID and password or an OAuth client.",
+        )
     try:
-        info = _vault().put(integration_id, _form_credential(kind))
+        info = _vault().put(integration_id, _form_credential(kind, integration_id))
     except CredentialError as exc:
         # CredentialError messages name fields, never values; the form is re-rendered
         # with its non-secret fields only.
+        message, field = _explained(str(exc))
+        form = request.form
         return _detail(
             org,
             integration_id,
             status=400,
-            form_error=str(exc),
+            form_error=message,
+            form_error_field=field,
             form_kind=kind,
             form_values={
-                "header": request.form.get("header", "")[:100],
-                "prefix": request.form.get("prefix", "")[:100],
-                "username": request.form.get("username", "")[:256],
+                "header": form.get("header", "")[:100],
+                "prefix": form.get("prefix", "")[:100],
+                "username": form.get("username", "")[:256],
+                "authorize_url": form.get("authorize_url", "")[:2000],
+                "token_url": form.get("token_url", "")[:2000],
+                "client_id": form.get("client_id", "")[:256],
+                "scopes": form.get("scopes", "")[:2000],
+                "token_auth_method": form.get("token_auth_method", "")[:32],
             },
         )
     audit(org, "credential.set", overview.integration.display_name, kind=info.kind)
+    notice = "oauth_saved" if info.kind == "oauth_authorization_code" else "credential_saved"
     return redirect(
         url_for(
             "admin.integration_detail",
             slug=org.slug,
             integration_id=integration_id,
-            notice="credential_saved",
+            notice=notice,
         ),
         code=303,
     )

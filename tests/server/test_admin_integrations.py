@@ -18,7 +18,11 @@ import sqlalchemy as sa
 
 from scimcore.adapters.connectors import Capability, ConnectionCheck, RemoteAccount
 from scimcore.adapters.connectors.base import ConnectorContext, HttpRequest
-from scimcore.adapters.connectors.credentials import CredentialVault, OAuthAuthorizationCode
+from scimcore.adapters.connectors.credentials import (
+    CredentialVault,
+    OAuthAuthorizationCode,
+    OAuthClientCredentials,
+)
 from scimcore.adapters.connectors.errors import AuthenticationFailed
 from scimcore.adapters.connectors.registry import register
 from scimcore.storage.sql.credentials import SqlCredentialStore
@@ -269,7 +273,7 @@ def test_integrate_mints_a_one_time_ticket_and_redirects_to_the_oauth_start(
     integration = _service(console_app, tenant, "Drive", connector="scim2")
     base = _base(tenant, integration)
     token = page_token(client, base)
-    assert "Integrate" not in _text(client.get(base))
+    assert ">Integrate</button>" not in _text(client.get(base))
     not_oauth = client.post(base + "/integrate", data={"csrf_token": token})
     assert not_oauth.status_code == 400
     vault = CredentialVault(SqlCredentialStore(_engine(console_app)), KeyRing((SECRET_KEY,)))
@@ -429,3 +433,110 @@ def test_a_users_page_shows_their_recent_provisioning_events(
     assert "Recent provisioning events" in html
     assert "scim user created" in html and "account retired detected" in html
     assert "alice@example.com" not in html.split("Recent provisioning events")[1]
+
+
+# -- OAuth client settings ---------------------------------------------------------------------
+
+
+def _oauth_form(**overrides: str) -> dict[str, str]:
+    return {
+        "kind": "oauth_authorization_code",
+        "authorize_url": "https://login.example.com/oauth2/authorize",
+        "token_url": "https://login.example.com/oauth2/token",
+        "client_id": "scimserver-client",
+        "client_secret": CLIENT_SECRET,
+        "scopes": "users.read  users.write",
+        "token_auth_method": "client_secret_post",
+        **overrides,
+    }
+
+
+def _vault(app: Any) -> CredentialVault:
+    return CredentialVault(
+        SqlCredentialStore(_engine(app)), app.extensions["scimserver_admin"].keyring
+    )
+
+
+def test_oauth_client_form_stores_the_client_and_never_shows_its_secret(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    posted = client.post(
+        base + "/credential", data={"csrf_token": page_token(client, base), **_oauth_form()}
+    )
+    assert posted.status_code == 303
+    html = _text(client.get(posted.headers["Location"]))
+    assert "The OAuth client was stored" in html and "waiting for sign-in" in html
+    assert ">Integrate</button>" in html
+    assert "https://scim.example.com/oauth/callback" in html  # the redirect URI to register
+    # the form is prefilled with the public settings, never the secret
+    assert 'value="scimserver-client"' in html
+    assert 'value="https://login.example.com/oauth2/token"' in html
+    assert 'value="users.read users.write"' in html
+    assert re.search(r'<input id="oa-secret" name="client_secret" type="password"[^>]*>', html)
+    assert not re.search(r'name="client_secret"[^>]*value=', html)
+    assert "A client secret is stored. Leave this empty to keep it" in html
+    assert CLIENT_SECRET not in html and CLIENT_SECRET not in _database_text(console_app)
+    stored = _vault(console_app).get(integration)
+    assert isinstance(stored, OAuthAuthorizationCode)
+    assert stored.client_secret == CLIENT_SECRET
+    assert stored.scopes == ("users.read", "users.write")
+    assert stored.token_auth_method == "client_secret_post"
+    assert "credential set" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+
+
+def test_oauth_client_resubmitted_with_an_empty_secret_keeps_the_stored_one(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(base + "/credential", data={"csrf_token": token, **_oauth_form()})
+    changed = client.post(
+        base + "/credential",
+        data={
+            "csrf_token": token,
+            **_oauth_form(
+                kind="oauth_client_credentials", client_secret="", scopes="directory.read"
+            ),
+        },
+    )
+    assert changed.status_code == 303
+    stored = _vault(console_app).get(integration)
+    assert isinstance(stored, OAuthClientCredentials)
+    assert stored.client_secret == CLIENT_SECRET and stored.scopes == ("directory.read",)
+    html = _text(client.get(base))
+    assert "oauth client credentials" in html and ">Integrate</button>" not in html
+
+
+def test_oauth_client_form_explains_a_refused_field_and_stores_nothing(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    cases = {
+        "Token URL must be an https:// URL": (
+            "token_url",
+            _oauth_form(token_url="http://login.example.com/token"),
+        ),
+        "Authorization URL is required": ("authorize_url", _oauth_form(authorize_url="")),
+        "Client secret is required": ("client_secret", _oauth_form(client_secret="")),
+        "Client ID is required": ("client_id", _oauth_form(client_id=" ")),
+    }
+    for message, (field, form) in cases.items():
+        refused = client.post(base + "/credential", data={"csrf_token": token, **form})
+        html = _text(refused)
+        assert refused.status_code == 400, message
+        assert f"The credential was not stored: {message}" in html
+        assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', html), field
+        assert "<details open>\n    <summary>Set an OAuth client" in html
+        assert CLIENT_SECRET not in html
+        # what was typed is kept for the next try, except the secret
+        assert f'value="{form["token_url"]}"' in html
+        assert f'value="{form["client_id"]}"' in html
+    unsigned = client.post(base + "/credential", data=_oauth_form())
+    assert unsigned.status_code == 400 and CLIENT_SECRET not in _text(unsigned)
+    assert _vault(console_app).describe(integration).kind is None
+    assert CLIENT_SECRET not in _database_text(console_app)
