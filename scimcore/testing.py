@@ -218,6 +218,21 @@ class StorageContract:
         with store.session(org.id) as s:
             assert ids(s.query("User", Query()).resources) == ["u1", "u3"]
 
+    def test_failed_update_leaves_the_row_as_it_was(self, store: Store) -> None:
+        org = new_org(store)
+        with store.session(org.id) as s:
+            s.insert("User", make_user("u1", "a", emails=[{"value": "a@example.com"}]))
+            s.insert("User", make_user("u2", "b"))
+        with store.session(org.id) as s:
+            with pytest.raises(Uniqueness):
+                s.update("User", make_user("u2", "A", emails=[{"value": "x@example.com"}]))
+            s.update("User", make_user("u2", "b2"))
+        with store.session(org.id) as s:
+            assert s.get("User", "u2")["userName"] == "b2"
+            assert "emails" not in s.get("User", "u2")
+            flt = parse_filter('emails.value eq "x@example.com"', USER_RESOURCE)
+            assert s.query("User", Query(filter=flt)).total == 0
+
     def test_rollback_on_exception(self, store: Store) -> None:
         org = new_org(store)
         with store.session(org.id) as s:

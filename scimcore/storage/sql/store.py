@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -413,9 +413,23 @@ class SqlSession:
 
     @contextmanager
     def _write(self, resource_type: str, row: dict[str, Any]) -> Iterator[None]:
-        """A savepoint; a unique violation becomes :class:`Uniqueness` naming the value."""
+        """One write, undone if it fails; a unique violation becomes :class:`Uniqueness`
+        naming the value.
+
+        A savepoint undoes it and keeps the transaction usable. SQLite needs none when
+        only the write's first statement can fail, as for anything but a group (a
+        user's email rows cannot conflict): SQLite undoes a failed statement by itself
+        and the transaction stays open. PostgreSQL aborts the whole transaction on any
+        error, and a group's members are checked after its row is written, so those
+        keep the savepoint.
+        """
+        undo = (
+            nullcontext()
+            if self.dialect == "sqlite" and resource_type != "Group"
+            else self.conn.begin_nested()
+        )
         try:
-            with self.conn.begin_nested():
+            with undo:
                 yield
         except sa.exc.IntegrityError as exc:
             text = str(exc.orig)
