@@ -1,4 +1,4 @@
-"""Admin console: CSV jobs that run outside the request and report their progress.
+"""Admin console: CSV jobs that report progress; indexes for accounts and activity pages.
 
 Revision ID: 0010
 Revises: 0009
@@ -13,6 +13,13 @@ them):
 * ``admin_csv_jobs.lease_until`` and the ``interrupted`` status: the running process
   renews its lease as it goes; a ``running`` job whose lease ran out belonged to a
   process that died, and is shown (and recorded) as interrupted.
+
+* ``ix_service_accounts_integration_id`` and ``ix_service_accounts_classification``:
+  an integration's account list, keyset-paged on id and filtered by link status or
+  classification, reads one page from an index (and the counts per classification).
+* ``ix_events_resource`` and ``ix_events_data_user_id``: the Activity page's filter by
+  user (a user's own events; its service accounts' events, by ``data ->> 'user_id'``,
+  an expression that needs SQLite 3.38 or later).
 
 All new columns are nullable, so existing rows need no backfill. On SQLite the status
 CHECK is widened by rewriting its text in ``sqlite_schema``, as revision 0009 does for
@@ -39,6 +46,12 @@ _OLD = "'done', 'failed')"
 _NEW = "'done', 'failed', 'interrupted')"
 STATUSES = "status IN ('pending', 'running', 'done', 'failed'{})"
 JOB_COLUMNS = ("started", "rows_total", "rows_done", "counts", "lease_until")
+INDEXES = (
+    ("ix_events_data_user_id", "events"),
+    ("ix_events_resource", "events"),
+    ("ix_service_accounts_classification", "service_accounts"),
+    ("ix_service_accounts_integration_id", "service_accounts"),
+)
 
 
 def _sqlite_status_check(old: str, new: str) -> None:
@@ -74,10 +87,28 @@ def upgrade() -> None:
     op.add_column("admin_csv_jobs", sa.Column("counts", JSON_DOC, nullable=True))
     op.add_column("admin_csv_jobs", sa.Column("lease_until", UTCDateTime(), nullable=True))
     _status_check(interrupted=True)
+    op.create_index(
+        "ix_service_accounts_integration_id",
+        "service_accounts",
+        ["organization_id", "integration_id", "id", "link_status"],
+    )
+    op.create_index(
+        "ix_service_accounts_classification",
+        "service_accounts",
+        ["organization_id", "integration_id", "classification", "id", "link_status"],
+    )
+    op.create_index("ix_events_resource", "events", ["organization_id", "resource_id", "id"])
+    op.create_index(
+        "ix_events_data_user_id",
+        "events",
+        ["organization_id", sa.text("(data ->> 'user_id')"), "id"],
+    )
 
 
 def downgrade() -> None:
-    """Record interrupted jobs as failed, then drop the columns."""
+    """Drop the indexes; record interrupted jobs as failed, then drop the columns."""
+    for index, table in INDEXES:
+        op.drop_index(index, table_name=table)
     op.execute("UPDATE admin_csv_jobs SET status = 'failed' WHERE status = 'interrupted'")
     _status_check(interrupted=False)
     for column in JOB_COLUMNS:

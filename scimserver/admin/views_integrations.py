@@ -194,49 +194,83 @@ def _last_run(org: Organization, integration_id: int) -> Any:
         ).first()
 
 
+def account_counts_query(organization_id: str, integration_id: int) -> sa.Select[Any]:
+    """Accounts per classification (read from ``ix_service_accounts_classification``)."""
+    c = service_accounts.c
+    return (
+        sa.select(c.classification, sa.func.count())
+        .where(c.organization_id == organization_id, c.integration_id == integration_id)
+        .group_by(c.classification)
+    )
+
+
+def account_page_query(
+    organization_id: str,
+    integration_id: int,
+    *,
+    classification: str = "all",
+    link: str = "all",
+    after: int = 0,
+    limit: int | None = None,
+) -> sa.Select[Any]:
+    """One page of accounts after the row id ``after``, in id order (keyset paging).
+
+    The page's ids come from an index range scan that stops after ``limit`` entries
+    (``ix_service_accounts_classification`` when filtered by classification, else
+    ``ix_service_accounts_integration_id``; both carry ``link_status``); only those
+    rows are read and joined to their users, so a page costs the same on an
+    integration with 100,000 accounts as on one with 300.
+    """
+    c, r = service_accounts.c, resources.c
+    where = [c.organization_id == organization_id, c.integration_id == integration_id]
+    if classification != "all":
+        where.append(c.classification == classification)
+    if link != "all":
+        where.append(c.link_status == link)
+    if after:
+        where.append(c.id > after)
+    page_ids = (
+        sa.select(c.id)
+        .where(*where)
+        .order_by(c.id)
+        .limit(limit or SHOWN_ACCOUNTS + 1)
+        .subquery("page")
+    )
+    return (
+        sa.select(
+            c.id,
+            c.user_id,
+            c.account_id,
+            c.link_status,
+            c.link_method,
+            c.classification,
+            c.remote_status,
+            c.remote_email,
+            c.last_seen,
+            c.last_access_time,
+            r.name.label("user_name"),
+            r.active.label("user_active"),
+        )
+        .select_from(page_ids)
+        .join(service_accounts, c.id == page_ids.c.id)
+        .outerjoin(resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id))
+        .order_by(c.id)
+    )
+
+
 def _accounts(
     org: Organization, integration_id: int, classification: str, link: str, after: int
 ) -> tuple[list[Any], dict[str, int], int | None]:
     """One page of the integration's accounts, the counts per classification, and the
     ``after`` value of the next page (keyset on the account row id)."""
-    c, r = service_accounts.c, resources.c
-    where = [c.organization_id == org.id, c.integration_id == integration_id]
     with _engine().connect() as conn:
         counts = {
-            str(k): int(n)
-            for k, n in conn.execute(
-                sa.select(c.classification, sa.func.count())
-                .where(*where)
-                .group_by(c.classification)
-            )
+            str(k): int(n) for k, n in conn.execute(account_counts_query(org.id, integration_id))
         }
-        if classification != "all":
-            where.append(c.classification == classification)
-        if link != "all":
-            where.append(c.link_status == link)
-        if after:
-            where.append(c.id > after)
         rows = conn.execute(
-            sa.select(
-                c.id,
-                c.user_id,
-                c.account_id,
-                c.link_status,
-                c.link_method,
-                c.classification,
-                c.remote_status,
-                c.remote_email,
-                c.last_seen,
-                c.last_access_time,
-                r.name.label("user_name"),
-                r.active.label("user_active"),
+            account_page_query(
+                org.id, integration_id, classification=classification, link=link, after=after
             )
-            .outerjoin(
-                resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id)
-            )
-            .where(*where)
-            .order_by(c.id)
-            .limit(SHOWN_ACCOUNTS + 1)
         ).all()
     next_after = None
     if len(rows) > SHOWN_ACCOUNTS:
@@ -258,7 +292,7 @@ def _detail(
     after_text = request.args.get("after", "")
     after = int(after_text) if after_text.isdigit() else 0
     rows, counts, next_after = _accounts(org, integration_id, classification, link, after)
-    next_url = None
+    next_url = first_url = None
     if next_after is not None:
         next_url = url_for(
             "admin.integration_detail",
@@ -267,6 +301,16 @@ def _detail(
             classification=classification,
             link=link,
             after=next_after,
+            _anchor="accounts-h",
+        )
+    if after:
+        first_url = url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration_id,
+            classification=classification,
+            link=link,
+            _anchor="accounts-h",
         )
     notice = NOTICES.get(request.args.get("notice", ""))
     return page(
@@ -283,6 +327,7 @@ def _detail(
         counts=counts,
         total=sum(counts.values()),
         next_url=next_url,
+        first_url=first_url,
         link=link,
         link_filters=LINK_FILTERS,
         classification=classification,

@@ -280,6 +280,15 @@ service_accounts = sa.Table(
     ),
     # A user's accounts, and the cascade when the user is deleted.
     sa.Index("ix_service_accounts_user", "organization_id", "user_id"),
+    # Added by revision 0010 (the console's account list of an integration, keyset-paged
+    # on id): a page in id order, optionally by link status, read from the index alone.
+    sa.Index(
+        "ix_service_accounts_integration_id",
+        "organization_id",
+        "integration_id",
+        "id",
+        "link_status",
+    ),
     sqlite_autoincrement=True,
 )
 
@@ -496,6 +505,11 @@ admin_csv_jobs = sa.Table(
 # ``sync_runs``; ``organization_domains`` tells external accounts from orphans.
 
 EVENT_SOURCES = ("scim", "csv", "engine", "admin")
+#: ``data ->> 'user_id'`` of an event (a service account's user), written the same way
+#: on SQLite (3.38+) and PostgreSQL so that ``ix_events_data_user_id`` serves queries
+#: comparing :data:`EVENT_USER_ID_OF` with a user id.
+EVENT_USER_ID = sa.text("(data ->> 'user_id')")
+EVENT_USER_ID_OF = sa.literal_column("(events.data ->> 'user_id')", sa.String())
 JOB_OPERATIONS = ("provision", "update", "deactivate", "reactivate", "deprovision")
 JOB_STATUSES = ("pending", "running", "succeeded", "dead")
 
@@ -556,6 +570,10 @@ events = sa.Table(
     sa.Column("planned", sa.Boolean(), nullable=False),
     sa.CheckConstraint("source IN ('scim', 'csv', 'engine', 'admin')", name="source"),
     sa.Index("ix_events_organization_id_id", "organization_id", "id"),
+    # Added by revision 0010: the Activity page's filter by user, one index per half of
+    # the filter (a user's own events; its service accounts' events, by data.user_id).
+    sa.Index("ix_events_resource", "organization_id", "resource_id", "id"),
+    sa.Index("ix_events_data_user_id", "organization_id", EVENT_USER_ID, "id"),
     # Added by revision 0009: pruning finds events past the retention by age.
     sa.Index("ix_events_created", "created"),
     # The worker's queue: only unplanned rows are in it.
@@ -652,3 +670,13 @@ for _column in (
     sa.Column("last_seen", UTCDateTime(), nullable=True),
 ):
     service_accounts.append_column(_column)
+# Added by revision 0010: the console's account list filtered by classification (and
+# the counts per classification) in id order, read from the index alone.
+sa.Index(
+    "ix_service_accounts_classification",
+    service_accounts.c.organization_id,
+    service_accounts.c.integration_id,
+    service_accounts.c.classification,
+    service_accounts.c.id,
+    service_accounts.c.link_status,
+)
