@@ -4,7 +4,9 @@ Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) driven b
 Playwright; Playwright's own browser download is never used. The walk-through is
 what an IT admin does on day one: sign in, generate the SCIM token and use it, watch
 a user created over SCIM appear, upload the sample service-account CSV and read the
-row results; and a form posted without its CSRF token is refused. Screenshots of
+row results, watch a running import's progress update itself, see a refused field of
+an integration's OAuth client form; and a form posted without its CSRF token is
+refused. Screenshots of
 each page go to ``docs/images/admin-*.png`` (shown in docs/admin-console.md) when
 SCIMSERVER_UPDATE_SCREENSHOTS=1 is set.
 """
@@ -195,6 +197,7 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     assert sum("created" in r for r in rows) == 5
     assert any("NO_ENCRYPTION_KEY" in r for r in rows)
     _shot(page, "csv-result", backend)
+    _running_job_page(page, live_server, org, backend)
 
     page.goto(f"{base}/admin/o/{org.slug}/users/" + _user_id(scim, org))
     page.get_by_role("cell", name="Google Workspace").wait_for()
@@ -202,6 +205,7 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     page.get_by_role("link", name="Integrations").click()
     page.get_by_role("heading", name="Integrations").wait_for()
     _shot(page, "integrations", backend)
+    _oauth_client_form(page, backend)
     page.get_by_role("link", name="Activity").click()
     page.get_by_role("heading", name="Activity").wait_for()
     assert "token generated" in page.content() and "csv imported" in page.content()
@@ -235,3 +239,88 @@ def _user_id(scim: requests.Session, org: Org) -> str:
         timeout=15,
     ).json()
     return str(found["Resources"][0]["id"])
+
+
+def _running_job_page(page: Any, live_server: LiveServer, org: Org, backend: str) -> None:
+    """A job mid-way, as its page shows it: the real background run is covered by
+    tests/server/test_admin_csv_jobs.py; here the page's own polling (admin.js) must
+    update the progress when the job's row changes, and reload when it ends."""
+    from datetime import timedelta
+
+    from scimcore.storage.sql import SqlStore, make_engine
+    from scimcore.storage.sql.admins import SqlAdminStore
+
+    engine = make_engine(live_server.env["SCIMSERVER_DATABASE_URL"])
+    try:
+        store = SqlAdminStore(engine)
+        found = SqlStore(engine).get_organization(org.slug)
+        assert found is not None
+        org_id = found.id
+        job = store.create_job(
+            org_id,
+            "it-admin@example.com",
+            "users",
+            "all-staff.csv",
+            "0" * 64,
+            atomic=False,
+            file_ciphertext="-",
+            preview={"rows": 4000, "warnings": []},
+        )
+        assert store.claim_job(org_id, job.id, lease=timedelta(minutes=5), rows_total=4000)
+        progress = {"created": 1480, "updated": 12, "failed": 8}
+        store.report_progress(
+            org_id,
+            job.id,
+            rows_done=1500,
+            rows_total=4000,
+            counts=progress,
+            lease=timedelta(minutes=5),
+        )
+        page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv/jobs/{job.id}")
+        page.get_by_role("heading", name="Importing").wait_for()
+        assert page.locator("#job-rows-done").inner_text() == "1500"
+        _shot(page, "csv-progress", backend)
+        store.report_progress(
+            org_id,
+            job.id,
+            rows_done=3500,
+            rows_total=4000,
+            counts={**progress, "created": 3480},
+            lease=timedelta(minutes=5),
+        )
+        page.locator("#job-rows", has_text="3500 of 4000 rows done").wait_for(timeout=15_000)
+        assert page.locator("[data-count=created]").inner_text() == "3480"
+        store.finish_job(
+            org_id,
+            job.id,
+            status="failed",
+            summary={"error": "stopped by the test"},
+            result_csv=None,
+        )
+        page.get_by_text("stopped by the test").wait_for(timeout=15_000)  # reloaded by itself
+    finally:
+        engine.dispose()
+
+
+def _oauth_client_form(page: Any, backend: str) -> None:
+    """The OAuth client form of an integration: a refused field is named and marked."""
+    page.get_by_role("link", name="Slack").click()
+    page.get_by_role("heading", name="Slack").wait_for()
+    page.get_by_text("Set an OAuth client").click()
+    page.get_by_role("radio", name=re.compile(r"^Authorization code")).check()
+    page.get_by_label(re.compile(r"^Authorization URL")).fill(
+        "https://slack.example.com/oauth/authorize"
+    )
+    page.get_by_label("Token URL", exact=True).fill("http://slack.example.com/oauth/token")
+    page.get_by_label("Client ID", exact=True).fill("scimserver-e2e")
+    page.get_by_label("Client secret", exact=True).fill("e2e-client-secret-never-shown")
+    page.get_by_label(re.compile(r"^Scopes")).fill("users:read users:write")
+    page.get_by_role("button", name="Store OAuth client").click()
+    alert = page.locator("#cred-error")
+    alert.wait_for()
+    assert "Token URL must be an https:// URL" in alert.inner_text()
+    assert page.get_by_label("Token URL", exact=True).get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Client ID", exact=True).input_value() == "scimserver-e2e"
+    assert page.get_by_label("Client secret", exact=True).input_value() == ""
+    assert "e2e-client-secret-never-shown" not in page.content()
+    _shot(page, "integration", backend)
