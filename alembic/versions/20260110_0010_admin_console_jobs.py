@@ -98,11 +98,14 @@ def upgrade() -> None:
         ["organization_id", "integration_id", "classification", "id", "link_status"],
     )
     op.create_index("ix_events_resource", "events", ["organization_id", "resource_id", "id"])
-    op.create_index(
-        "ix_events_data_user_id",
-        "events",
-        ["organization_id", sa.text("(data ->> 'user_id')"), "id"],
+    # As scimcore.storage.sql.tables.EventUserId spells it per database (SQLite's ->>
+    # needs 3.38, newer than some distributions ship; json_extract is in every JSON1).
+    user_id = (
+        "json_extract(data, '$.user_id')"
+        if op.get_bind().dialect.name == "sqlite"
+        else "(data ->> 'user_id')"
     )
+    op.create_index("ix_events_data_user_id", "events", ["organization_id", sa.text(user_id), "id"])
 
 
 def downgrade() -> None:

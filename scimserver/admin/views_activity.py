@@ -22,7 +22,7 @@ from flask import request, url_for
 from flask.typing import ResponseReturnValue
 
 from scimcore import Organization
-from scimcore.storage.sql.tables import EVENT_USER_ID_OF, events, resources
+from scimcore.storage.sql.tables import EventUserId, events, resources
 
 from .blueprint import bp, console, login_required, organization, page
 
@@ -132,7 +132,7 @@ def events_query(
     if before_id is not None:
         where.append(e.id < before_id)
     if user_id is not None:
-        account_user = EVENT_USER_ID_OF
+        account_user = EventUserId(e.data)
         halves = [
             sa.select(e.id)
             .where(*where, half, e.resource_type == resource_type)

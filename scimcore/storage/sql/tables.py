@@ -29,6 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -505,11 +507,30 @@ admin_csv_jobs = sa.Table(
 # ``sync_runs``; ``organization_domains`` tells external accounts from orphans.
 
 EVENT_SOURCES = ("scim", "csv", "engine", "admin")
-#: ``data ->> 'user_id'`` of an event (a service account's user), written the same way
-#: on SQLite (3.38+) and PostgreSQL so that ``ix_events_data_user_id`` serves queries
-#: comparing :data:`EVENT_USER_ID_OF` with a user id.
-EVENT_USER_ID = sa.text("(data ->> 'user_id')")
-EVENT_USER_ID_OF = sa.literal_column("(events.data ->> 'user_id')", sa.String())
+
+
+class EventUserId(FunctionElement[str]):
+    """``data.user_id`` of an event (a service account's user), spelled as the index
+    ``ix_events_data_user_id`` spells it, so that the index serves a comparison:
+    ``(data ->> 'user_id')`` on PostgreSQL, ``json_extract(data, '$.user_id')`` on
+    SQLite (``->>`` needs SQLite 3.38, newer than some distributions ship).
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "event_user_id"
+
+
+@compiles(EventUserId)
+def _event_user_id(element: EventUserId, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.clauses, **kw)} ->> 'user_id')"
+
+
+@compiles(EventUserId, "sqlite")
+def _event_user_id_sqlite(element: EventUserId, compiler: Any, **kw: Any) -> str:
+    return f"json_extract({compiler.process(element.clauses, **kw)}, '$.user_id')"
+
+
 JOB_OPERATIONS = ("provision", "update", "deactivate", "reactivate", "deprovision")
 JOB_STATUSES = ("pending", "running", "succeeded", "dead")
 
@@ -573,7 +594,6 @@ events = sa.Table(
     # Added by revision 0010: the Activity page's filter by user, one index per half of
     # the filter (a user's own events; its service accounts' events, by data.user_id).
     sa.Index("ix_events_resource", "organization_id", "resource_id", "id"),
-    sa.Index("ix_events_data_user_id", "organization_id", EVENT_USER_ID, "id"),
     # Added by revision 0009: pruning finds events past the retention by age.
     sa.Index("ix_events_created", "created"),
     # The worker's queue: only unplanned rows are in it.
@@ -584,6 +604,14 @@ events = sa.Table(
         postgresql_where=sa.text("NOT planned"),
     ),
     sqlite_autoincrement=True,
+)
+# Revision 0010, the other half of the Activity filter by user: a service account's
+# events name their user in data.user_id.
+sa.Index(
+    "ix_events_data_user_id",
+    events.c.organization_id,
+    EventUserId(events.c.data),
+    events.c.id,
 )
 
 jobs = sa.Table(
