@@ -282,6 +282,9 @@ service_accounts = sa.Table(
     ),
     # A user's accounts, and the cascade when the user is deleted.
     sa.Index("ix_service_accounts_user", "organization_id", "user_id"),
+    # Added by revision 0008: the export streams an organization's accounts in link
+    # order from this index, without sorting them first.
+    sa.Index("ix_service_accounts_listing", "organization_id", "id"),
     # Added by revision 0010 (the console's account list of an integration, keyset-paged
     # on id): a page in id order, optionally by link status, read from the index alone.
     sa.Index(
