@@ -7,7 +7,7 @@ side, in the same run and on the same database::
 
     python3 benchmarks/csv_import.py [--rows 100000] [--backends sqlite,postgresql]
                                      [--repeat 3] [--export-rows 1000000]
-                                     [--batch-size 500] [--profile]
+                                     [--batch-size 10000] [--profile]
 
 Per backend: a fresh database (a temporary SQLite file; on PostgreSQL a database with
 a random name at ``--postgres-url``, dropped afterwards), migrated, with ``N`` users
@@ -503,7 +503,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=ImportOptions().batch_size)
+    parser.add_argument("--batch-size", type=int, default=ServiceAccountImporter.default_batch_size)
     parser.add_argument(
         "--export-rows", type=int, default=0, help="also export this many rows (e.g. 1000000)"
     )

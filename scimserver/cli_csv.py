@@ -79,7 +79,11 @@ def csv() -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the per-row result CSV here (original columns + result, errorCode, message).",
 )
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    help="Rows per transaction (default: 10000 for service accounts, 500 for users).",
+)
 def csv_import(
     org: str,
     file: Path,
@@ -87,7 +91,7 @@ def csv_import(
     dry_run: bool,
     atomic: bool,
     result_path: Path | None,
-    batch_size: int,
+    batch_size: int | None,
 ) -> None:
     settings, store, organization = _open(org)
     options = ImportOptions(atomic=atomic, dry_run=dry_run, batch_size=batch_size)

@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from ..provisioning.events import Source
 from .models import (
     AccountListing,
     AccountValues,
@@ -64,8 +65,16 @@ class AccountSession(Protocol):
         deletes: Sequence[int] = (),
         updates: Sequence[tuple[int, AccountValues]] = (),
         inserts: Sequence[AccountValues] = (),
+        *,
+        source: Source = "csv",
     ) -> None:
-        """Delete, then update, then insert accounts, each as one set-based statement."""
+        """Delete, then update, then insert accounts, each as one set-based statement.
+
+        A store that keeps an outbox records one provisioning event per change in the
+        same transaction (``account.unlinked``, ``account.updated``, ``account.linked``;
+        payload :data:`~scimcore.provisioning.events.ACCOUNT_EVENT_KEYS`, ``method`` and
+        event source ``source``), so no caller can write a change without its event.
+        """
         ...
 
     def savepoint(self) -> AbstractContextManager[None]: ...

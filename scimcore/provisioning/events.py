@@ -27,6 +27,16 @@ USER_DELETED = "scim.user.deleted"
 ACCOUNT_LINKED = "account.linked"
 ACCOUNT_UPDATED = "account.updated"
 ACCOUNT_UNLINKED = "account.unlinked"
+_ACCOUNT = ("integration_id", "user_id", "account_id", "remote_id", "method")
+#: The payload of the events a service-account change records (the account store
+#: writes them with the change): the integration, the user, the account, its remote
+#: SCIM id and how the change was made (``method``); an unlinked account also keeps
+#: ``links`` (what deprovisioning needs, as in ``scim.user.deleted``).
+ACCOUNT_EVENT_KEYS: dict[str, tuple[str, ...]] = {
+    ACCOUNT_LINKED: _ACCOUNT,
+    ACCOUNT_UPDATED: _ACCOUNT,
+    ACCOUNT_UNLINKED: (*_ACCOUNT, "links"),
+}
 
 
 @dataclass(frozen=True)

@@ -307,11 +307,13 @@ class _RacingStore:
                 deletes: Sequence[int] = (),
                 updates: Sequence[tuple[int, AccountValues]] = (),
                 inserts: Sequence[AccountValues] = (),
+                *,
+                source: str = "csv",
             ) -> None:
                 if len(inserts) > 1 and not store.refused:
                     store.refused = True
                     raise Uniqueness("That accountId is already linked in this service.")
-                self._inner.apply(deletes, updates, inserts)  # type: ignore[attr-defined]
+                self._inner.apply(deletes, updates, inserts, source=source)  # type: ignore[attr-defined]
 
         from contextlib import contextmanager
 
@@ -401,6 +403,37 @@ def test_each_net_change_of_a_batch_is_one_event_and_refused_writes_leave_none(o
         ("account.linked", "taken"),
         ("account.updated", "taken"),
         ("account.linked", "o"),
+    ]
+
+
+def test_account_events_carry_the_payload_connectors_read(org: Org) -> None:
+    import sqlalchemy as sa
+
+    from scimcore.storage.sql.tables import events, integrations
+
+    org.import_accounts(csv("CREATE,Legacy SCIM,test@example.com,日本語-1,,,,,r-1,"))
+    org.import_accounts(csv("UPDATE,Legacy SCIM,test@example.com,日本語-1,,,,,,"))
+    org.import_accounts(csv("DELETE,Legacy SCIM,test@example.com,日本語-1,,,,,,"))
+    e = events.c
+    with org.store.engine.connect() as conn:
+        integration = conn.execute(
+            sa.select(integrations.c.id).where(
+                integrations.c.organization_id == org.id,
+                integrations.c.display_name == "Legacy SCIM",
+            )
+        ).scalar_one()
+        rows = conn.execute(
+            sa.select(e.type, e.resource_id, e.data, e.source, e.planned)
+            .where(e.organization_id == org.id, e.resource_type == "ServiceAccount")
+            .order_by(e.id)
+        ).all()
+    account = {"integration_id": integration, "account_id": "日本語-1", "remote_id": "r-1"}
+    data = {**account, "user_id": org.user_ids()["test@example.com"], "method": "csv"}
+    resource_id = f"{integration}:日本語-1"
+    assert [tuple(row) for row in rows] == [
+        ("account.linked", resource_id, data, "csv", False),
+        ("account.updated", resource_id, data, "csv", False),
+        ("account.unlinked", resource_id, {**data, "links": [account]}, "csv", False),
     ]
 
 

@@ -31,7 +31,8 @@ class ImportOptions:
     atomic: bool = False
     dry_run: bool = False
     #: Rows looked up and written together; one transaction each in normal mode.
-    batch_size: int = 500
+    #: ``None``: the importer's ``default_batch_size``.
+    batch_size: int | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
@@ -123,9 +124,12 @@ def run_import(
     target: ImportTarget[S],
     options: ImportOptions,
     progress: Progress | None = None,
+    *,
+    default_batch_size: int,
 ) -> ImportReport:
     report = ImportReport(kind, file, dry_run=options.dry_run, atomic=options.atomic)
-    batches = list(_batches(file.rows, max(1, options.batch_size)))
+    size = options.batch_size or default_batch_size
+    batches = list(_batches(file.rows, max(1, size)))
     total = len(file.rows)
     done = 0
     if options.atomic or options.dry_run:

@@ -62,7 +62,7 @@ def read_csv(data: bytes, fmt: CsvFormat, *, max_bytes: int = DEFAULT_MAX_BYTES)
     warnings: list[str] = []
     text = _decode(data, max_bytes, warnings)
     records = _records(text)
-    header = records[0][1] if records else []
+    header = records[0] if records else []
     if not any(cell.strip() for cell in header):
         raise CsvFileError(
             [f"The file is empty: the first row must be the header ({', '.join(fmt.names)})."],
@@ -126,34 +126,41 @@ def _decode(data: bytes, max_bytes: int, warnings: list[str]) -> str:
         ) from None
 
 
-def _records(text: str) -> list[tuple[int, list[str]]]:
-    """(line where the record starts, cells) for every record, RFC 4180 quoting."""
+def _records(text: str) -> list[list[str]]:
+    """The cells of every record, RFC 4180 quoting."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        pass
+    # Parse again, record by record, only to say where and why it went wrong.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out: list[tuple[int, list[str]]] = []
+    row = 0
     while True:
         start = reader.line_num + 1
+        row += 1
         try:
-            record = next(reader)
-        except StopIteration:
-            return out
+            next(reader)
         except csv.Error as exc:
-            row = len(out) + 1
-            if "unexpected end of data" in str(exc) or "EOF" in str(exc):
-                reason = (
-                    f"a quoted cell opened in row {row} (line {start}) is never closed "
-                    "(unbalanced double quote)"
-                )
-            elif "expected after" in str(exc):
-                reason = (
-                    f"row {row} (line {reader.line_num}) has text after a closing double "
-                    'quote; a double quote inside a quoted cell must be doubled ("")'
-                )
-            else:
-                reason = f"row {row} (line {reader.line_num}) cannot be parsed: {exc}"
             raise CsvFileError(
-                [f"The file is not valid CSV (RFC 4180): {reason}. Nothing was imported."]
+                [
+                    "The file is not valid CSV (RFC 4180): "
+                    f"{_syntax_problem(exc, row, start, reader.line_num)}. Nothing was imported."
+                ]
             ) from None
-        out.append((start, record))
+
+
+def _syntax_problem(exc: csv.Error, row: int, start: int, line: int) -> str:
+    if "unexpected end of data" in str(exc) or "EOF" in str(exc):
+        return (
+            f"a quoted cell opened in row {row} (line {start}) is never closed "
+            "(unbalanced double quote)"
+        )
+    if "expected after" in str(exc):
+        return (
+            f"row {row} (line {line}) has text after a closing double quote; a double "
+            'quote inside a quoted cell must be doubled ("")'
+        )
+    return f"row {row} (line {line}) cannot be parsed: {exc}"
 
 
 def _columns(
@@ -186,19 +193,27 @@ def _columns(
 
 
 def _rows(
-    records: list[tuple[int, list[str]]], header: list[str], columns: list[Column | None]
+    records: list[list[str]], header: list[str], columns: list[Column | None]
 ) -> list[CsvRow]:
     rows: list[CsvRow] = []
-    for number, (_, record) in enumerate(records, start=2):
-        if not record or (len(record) == 1 and not record[0].strip() and len(header) > 1):
-            continue  # a blank line
-        cells = {c.name: v for c, v in zip(columns, record, strict=False) if c is not None}
-        problem = None
-        if len(record) != len(header):
-            problem = (
-                f"the row has {len(record)} cells but the header has {len(header)}; "
+    width = len(header)
+    names = [c.name for c in columns if c is not None]
+    # Every column known (the usual case): the cells pair up with the names in C.
+    known = len(names) == width
+    for number, record in enumerate(records, start=2):
+        if len(record) != width:
+            if not record or (len(record) == 1 and not record[0].strip() and width > 1):
+                continue  # a blank line
+            problem: str | None = (
+                f"the row has {len(record)} cells but the header has {width}; "
                 "check for a missing or extra comma"
             )
+        else:
+            problem = None
+        if known:
+            cells = dict(zip(names, record, strict=False))
+        else:
+            cells = {c.name: v for c, v in zip(columns, record, strict=False) if c is not None}
         rows.append(CsvRow(number, cells, tuple(record), problem))
     return rows
 

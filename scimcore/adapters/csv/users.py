@@ -57,6 +57,10 @@ def _now() -> str:
 class UserImporter:
     """Applies a user CSV to one organization's SCIM Users."""
 
+    #: Rows per transaction: each row is a SCIM write of its own, and on SQLite a
+    #: transaction holds the only write lock, so SCIM requests wait for a whole batch.
+    default_batch_size = 500
+
     def __init__(
         self,
         store: Store,
@@ -79,6 +83,7 @@ class UserImporter:
             self,
             self.options,
             progress,
+            default_batch_size=self.default_batch_size,
         )
 
     def apply_batch(self, session: StoreSession, rows: list[CsvRow]) -> list[RowResult]:
