@@ -99,3 +99,37 @@ def test_concurrent_puts_with_the_same_if_match_never_both_win(app: Any, scim: S
 
 def test_service_provider_config_advertises_etags(scim: ScimClient) -> None:
     assert scim.get("/ServiceProviderConfig").get_json()["etag"]["supported"] is True
+
+
+def test_concurrent_member_patches_each_get_their_own_version_and_lose_no_member(
+    app: Any, scim: ScimClient
+) -> None:
+    """Okta/Entra-style member PATCHes (no If-Match) change the members first and lock
+    the group only for its version: every one still yields a new, distinct ETag."""
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Busy"}).get_json()
+    users = [new_user(scim, f"member{n}") for n in range(6)]
+    barrier = threading.Barrier(len(users))
+    etags: list[str] = []
+
+    def add(user: dict[str, Any]) -> None:
+        client = ScimClient(app.test_client(), scim.slug, scim.token)
+        barrier.wait()
+        response = client.patch(
+            f"/Groups/{group['id']}",
+            {
+                "schemas": [PATCH],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": user["id"]}]}],
+            },
+        )
+        assert response.status_code == 204, response.get_data(as_text=True)
+        etags.append(response.headers["ETag"])
+
+    threads = [threading.Thread(target=add, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(etags) == sorted(f'W/"{n}"' for n in range(2, 2 + len(users)))
+    final = scim.get(f"/Groups/{group['id']}")
+    assert final.headers["ETag"] == f'W/"{1 + len(users)}"'
+    assert {m["value"] for m in final.get_json()["members"]} == {u["id"] for u in users}

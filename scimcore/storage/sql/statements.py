@@ -76,8 +76,15 @@ class Statements:
         self.count = sa.select(sa.func.count()).select_from(resources).where(*self.collection)
         self.user_groups = self._user_groups()
         self.get_with_groups = sa.select(r.data, self.user_groups).where(*key)
-        self.get_with_groups_for_update = self.get_with_groups.with_for_update(of=resources)
-        self.get_for_update = self.get.with_for_update(of=resources)
+        # Row locks that do not block FOR KEY SHARE, the lock PostgreSQL takes on a
+        # group row while a membership row referring to it is inserted: FOR UPDATE would
+        # deadlock two member PATCHes that lock their group after adding members
+        # (service._patch_membership). key_share=True renders FOR NO KEY UPDATE, the
+        # lock an UPDATE of the row takes anyway.
+        self.get_with_groups_for_update = self.get_with_groups.with_for_update(
+            of=resources, key_share=True
+        )
+        self.get_for_update = self.get.with_for_update(of=resources, key_share=True)
         self.exists = sa.select(r.id).where(*key)
         self.delete = sa.delete(resources).where(*key)
         self.insert = sa.insert(resources)

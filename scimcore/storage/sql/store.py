@@ -72,7 +72,12 @@ class SqlSession:
     """One transaction in one organization (:class:`~scimcore.storage.base.StoreSession`)."""
 
     def __init__(
-        self, conn: Connection, organization_id: str, names: dict[str, str | None]
+        self,
+        conn: Connection,
+        organization_id: str,
+        names: dict[str, str | None],
+        *,
+        readonly: bool = False,
     ) -> None:
         self.conn = conn
         self.org = organization_id
@@ -85,7 +90,9 @@ class SqlSession:
         self._written: dict[tuple[str, str], str] = {}
         self._emails: dict[tuple[str, str], list[str]] = {}
         # Rows this transaction locked or wrote: known to exist until it deletes them.
+        # A writing transaction on SQLite holds the whole database, so every row it read.
         self._held: set[tuple[str, str]] = set()
+        self._holds_all = self.dialect == "sqlite" and not readonly
 
     # -- resources ----------------------------------------------------------------------
 
@@ -97,7 +104,7 @@ class SqlSession:
             row = self.conn.execute(q, self._key(resource_type, id)).first()
             if row is None:
                 raise NotFound(f"{resource_type} '{id}' not found.")
-            if for_update:
+            if for_update or self._holds_all:
                 self._held.add((resource_type, id))
             return _with_groups(row[0], row[1])
         written = None if for_update else self._written.get((resource_type, id))
@@ -109,10 +116,10 @@ class SqlSession:
             data = self.conn.execute(q, self._key(resource_type, id)).scalar_one_or_none()
             if data is None:
                 raise NotFound(f"{resource_type} '{id}' not found.")
-            if for_update:
+            if for_update or self._holds_all:
                 self._held.add((resource_type, id))
-                if resource_type == "User":
-                    self._emails[(resource_type, id)] = _email_keys(data)
+            if for_update and resource_type == "User":
+                self._emails[(resource_type, id)] = _email_keys(data)
         resource: Resource = dict(data)
         if relations:
             self._fill_members([resource])
@@ -573,7 +580,7 @@ class SqlStore:
     def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[SqlSession]:
         """One transaction; ``readonly`` ones (GET, lists) never wait for a writer."""
         with transaction(self.engine, write=not readonly) as conn:
-            yield SqlSession(conn, organization_id, self.names)
+            yield SqlSession(conn, organization_id, self.names, readonly=readonly)
 
     # -- organizations ------------------------------------------------------------------
 
