@@ -449,3 +449,12 @@ def test_lookups_split_into_chunks_give_the_same_results(
     report = org.import_accounts(sample("service-accounts.csv"))  # the deleted one again
     assert report.counts["created"] == 1 and report.counts["failed"] == 5
     assert {r.error_code for r in report.failed} == {"ALREADY_LINKED"}
+
+
+def test_an_account_id_of_the_longest_allowed_length_is_linked_with_its_event(org: Org) -> None:
+    """accountId may have 256 characters; its event names it as integration:accountId."""
+    long_id = "a" * 256
+    report = org.import_accounts(csv(f"CREATE,Google Workspace,test@example.com,{long_id},,,,,,"))
+    assert outcomes(report) == [("created", "")]
+    assert long_id in org.export_accounts()
+    assert _account_events(org) == [("account.linked", long_id)]

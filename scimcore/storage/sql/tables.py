@@ -586,7 +586,8 @@ events = sa.Table(
     ),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("resource_type", sa.String(32), nullable=False),
-    sa.Column("resource_id", sa.String(64), nullable=False),
+    # integration:accountId for a service account (revision 0011 widened it).
+    sa.Column("resource_id", sa.String(320), nullable=False),
     # Never a secret (scimcore.provisioning.events.user_snapshot).
     sa.Column("data", JsonDoc, nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
