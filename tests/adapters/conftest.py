@@ -118,8 +118,8 @@ class Org:
             return [dict(r) for r in rows]
 
     def user(self, user_name: str) -> dict[str, object] | None:
-        ids = self.user_ids()
-        uid = ids.get(user_name.lower())
+        with self.accounts.accounts(self.id, readonly=True) as session:
+            uid = session.user_ids([user_name]).get(user_name.lower())
         if uid is None:
             return None
         with self.store.session(self.id) as session:

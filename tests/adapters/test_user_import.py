@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scimcore import ScimRequest, ScimService
 from scimcore.schema.core import ENTERPRISE_USER_SCHEMA
 
@@ -90,3 +92,101 @@ def test_user_export_round_trips_non_ascii_text(org: Org) -> None:
     report = org.import_users(("\r\n".join(lines) + "\r\n").encode())
     assert report.failed == []
     assert org.export_users() == exported
+
+
+MANAGER_HEADER = "operation,userName,displayName,manager\r\n"
+
+
+def manager_csv(*rows: str) -> bytes:
+    return (MANAGER_HEADER + "".join(r + "\r\n" for r in rows)).encode()
+
+
+def test_manager_user_name_is_stored_as_the_managers_id(org: Org) -> None:
+    report = org.import_users(manager_csv("CREATE,new@example.com,New,TEST@Example.com"))
+    assert [r.outcome for r in report.results] == ["created"]
+    ids = org.user_ids()
+    org_ = next(o for o in org.store.list_organizations() if o.id == org.id)
+    response = ScimService(org.store).handle(
+        org_, "https://x", ScimRequest("GET", f"/Users/{ids['new@example.com']}")
+    )
+    body = json.loads(json.dumps(response.body))
+    assert response.status == 200
+    assert body[ENTERPRISE_USER_SCHEMA]["manager"]["value"] == ids["test@example.com"]
+    assert ENTERPRISE_USER_SCHEMA in body["schemas"]
+
+
+@pytest.mark.parametrize("batch_size", [None, 1])
+def test_manager_created_by_an_earlier_row_of_the_file(org: Org, batch_size: int | None) -> None:
+    report = org.import_users(
+        manager_csv(
+            "CREATE,boss@example.com,Boss,",
+            "CREATE,new@example.com,New,boss@example.com",
+        ),
+        batch_size=batch_size,
+    )
+    assert [r.outcome for r in report.results] == ["created", "created"]
+    user = org.user("new@example.com")
+    boss = org.user("boss@example.com")
+    assert user is not None and boss is not None
+    assert user[ENTERPRISE_USER_SCHEMA] == {"manager": {"value": boss["id"]}}
+
+
+def test_unknown_manager_fails_only_its_row(org: Org) -> None:
+    report = org.import_users(
+        manager_csv(
+            "CREATE,new@example.com,New,nobody@example.com",
+            "CREATE,boss@example.com,Boss,test@example.com",
+            "DELETE,other@example.com,,",
+            "UPDATE,test@example.com,,other@example.com",
+        )
+    )
+    assert [(r.number, r.outcome, r.error_code) for r in report.results] == [
+        (2, "failed", "UNKNOWN_USER"),
+        (3, "created", ""),
+        (4, "deleted", ""),
+        (5, "failed", "UNKNOWN_USER"),
+    ]
+    assert report.results[0].message.startswith(
+        "manager: no user with userName 'nobody@example.com'; expected the userName of an "
+        "existing user"
+    )
+    assert org.user("new@example.com") is None
+    assert org.user("boss@example.com") is not None
+
+
+def test_blank_manager_on_update_leaves_it_unchanged(org: Org) -> None:
+    org.import_users(manager_csv("CREATE,new@example.com,New,test@example.com"))
+    report = org.import_users(manager_csv("UPDATE,new@example.com,Renamed,"))
+    assert [r.outcome for r in report.results] == ["updated"]
+    user = org.user("new@example.com")
+    assert user is not None
+    assert user["displayName"] == "Renamed"
+    manager = user[ENTERPRISE_USER_SCHEMA]["manager"]  # type: ignore[index]
+    assert manager == {"value": org.user_ids()["test@example.com"]}
+
+
+def test_user_export_writes_the_managers_user_name_and_round_trips(org: Org) -> None:
+    org.import_users(
+        manager_csv(
+            "CREATE,new@example.com,New,test@example.com",
+            "UPDATE,hanako.yamada@example.com,,new@example.com",
+            "UPDATE,test@example.com,,other@example.com",
+        )
+    )
+    exported = org.export_users()
+    header, *rows = [line for line in exported.split("\r\n") if line]
+    column = header.split(",").index('"manager"')
+    managers = {row.split(",")[1].strip('"'): row.split(",")[column].strip('"') for row in rows}
+    assert managers == {
+        "test@example.com": "other@example.com",
+        "hanako.yamada@example.com": "new@example.com",
+        "other@example.com": "",
+        "new@example.com": "test@example.com",
+    }
+    report = org.import_users(exported.replace('""', "UPDATE", 1).encode())
+    assert report.failed == []
+    assert org.export_users() == exported
+
+    org.import_users(manager_csv("DELETE,other@example.com,,"))
+    assert '"test@example.com"' in org.export_users()
+    assert '"other@example.com"' not in org.export_users()

@@ -85,6 +85,7 @@ USERS = CsvFormat(
         Column("organization"),
         Column("division"),
         Column("department"),
+        Column("manager"),
         Column("password", secret=True),
     ),
 )

@@ -6,8 +6,11 @@ API writes to, in the same canonical form (validated by
 ``meta`` assigned the way :class:`~scimcore.service.ScimService` assigns them), so a
 user imported here is indistinguishable from one an IdP created. ``userName`` is the
 key (matched case-insensitively) and cannot change. ``emails`` holds one or more
-addresses separated by ``;``, the first one primary. ``password`` is write-only:
-encrypted with the key ring, never exported.
+addresses separated by ``;``, the first one primary. ``manager`` holds the manager's
+``userName`` (what an admin knows), stored as the enterprise extension's
+``manager.value``, the manager's ``id`` (RFC 7643 4.3), and exported as the
+``userName`` again. ``password`` is write-only: encrypted with the key ring, never
+exported.
 """
 
 from __future__ import annotations
@@ -87,8 +90,15 @@ class UserImporter:
         )
 
     def apply_batch(self, session: StoreSession, rows: list[CsvRow]) -> list[RowResult]:
-        names = {cell(r, "userName").lower() for r in rows if cell(r, "userName")}
-        known: dict[str, Resource | None] = dict(_find_users(session, names))
+        names = {
+            cell(r, column).lower()
+            for r in rows
+            for column in ("userName", "manager")
+            if cell(r, column)
+        }
+        known: dict[str, Resource | None] = {
+            str(user["userName"]).lower(): user for user in _find_users(session, "userName", names)
+        }
         results = []
         for row in rows:
             if not row.get("operation").strip():
@@ -127,7 +137,7 @@ class UserImporter:
                     f"'{name}' is already taken in this organization; use UPDATE",
                     "userName",
                 )
-            data = load_resource(USER_RESOURCE, self._merge(row, {"userName": name}))
+            data = load_resource(USER_RESOURCE, self._merge(row, {"userName": name}, known))
             now = _now()
             data["id"] = str(uuid.uuid4())
             data["meta"] = {
@@ -147,7 +157,7 @@ class UserImporter:
             session.delete(USER_RESOURCE.id, current["id"])
             known[name.lower()] = None
             return RowResult(row.number, "deleted")
-        updated = validate(USER_RESOURCE, self._merge(row, copy.deepcopy(current)))
+        updated = validate(USER_RESOURCE, self._merge(row, copy.deepcopy(current), known))
         check_immutable(USER_RESOURCE, current, updated)
         updated["meta"] = {
             **current["meta"],
@@ -159,8 +169,12 @@ class UserImporter:
         known[name.lower()] = updated
         return RowResult(row.number, "updated")
 
-    def _merge(self, row: CsvRow, data: Resource) -> Resource:
-        """``data`` with the row's non-empty cells applied (an empty cell changes nothing)."""
+    def _merge(self, row: CsvRow, data: Resource, known: dict[str, Resource | None]) -> Resource:
+        """``data`` with the row's non-empty cells applied (an empty cell changes nothing).
+
+        ``known`` maps lower-cased userNames to the users as of this row (``None`` once
+        deleted), so a manager created by an earlier row of the file is found.
+        """
         data.setdefault("schemas", [USER_RESOURCE.schema.id])
         for column, attr in NAME_PARTS.items():
             if value := cell(row, column):
@@ -186,6 +200,18 @@ class UserImporter:
         for column in ENTERPRISE:
             if value := cell(row, column):
                 data.setdefault(ENTERPRISE_USER_SCHEMA, {})[column] = value
+        if value := cell(row, "manager"):
+            manager = known.get(value.lower())
+            if manager is None:
+                raise RowError(
+                    "UNKNOWN_USER",
+                    f"no user with userName '{value}'; expected the userName of an existing "
+                    "user, or of one created by an earlier row of this file",
+                    "manager",
+                )
+            enterprise = data.setdefault(ENTERPRISE_USER_SCHEMA, {})
+            if (enterprise.get("manager") or {}).get("value") != manager["id"]:
+                enterprise["manager"] = {"value": manager["id"]}
         if ENTERPRISE_USER_SCHEMA in data and ENTERPRISE_USER_SCHEMA not in data["schemas"]:
             data["schemas"] = [*data["schemas"], ENTERPRISE_USER_SCHEMA]
         if password := row.get("password"):
@@ -200,17 +226,17 @@ class UserImporter:
         return data
 
 
-def _find_users(session: StoreSession, names: set[str]) -> Iterator[tuple[str, Resource]]:
-    path = resolve(USER_RESOURCE, "userName")
-    ordered = sorted(names)
+def _find_users(session: StoreSession, attribute: str, values: set[str]) -> Iterator[Resource]:
+    """The users whose ``attribute`` equals one of ``values``: one query per chunk."""
+    path = resolve(USER_RESOURCE, attribute)
+    ordered = sorted(values)
     for start in range(0, len(ordered), LOOKUP_CHUNK):
         chunk = ordered[start : start + LOOKUP_CHUNK]
         flt: Filter = Compare(path, "eq", chunk[0])
-        for name in chunk[1:]:
-            flt = Or(flt, Compare(path, "eq", name))
+        for value in chunk[1:]:
+            flt = Or(flt, Compare(path, "eq", value))
         page = session.query(USER_RESOURCE.id, Query(filter=flt, count=len(chunk), relations=False))
-        for resource in page.resources:
-            yield str(resource["userName"]).lower(), resource
+        yield from page.resources
 
 
 def export_users(
@@ -233,15 +259,33 @@ def export_users(
             page = session.query(
                 USER_RESOURCE.id, Query(start_index=start, count=EXPORT_PAGE, relations=False)
             )
+            managers = _manager_names(session, page.resources)
             for resource in page.resources:
-                writer.writerow(_user_row(resource))
+                writer.writerow(_user_row(resource, managers))
                 count += 1
             start += len(page.resources)
             if not page.resources or start > page.total:
                 return count
 
 
-def _user_row(user: Resource) -> list[str]:
+def _manager_id(user: Resource) -> str:
+    enterprise: dict[str, Any] = user.get(ENTERPRISE_USER_SCHEMA) or {}
+    manager = enterprise.get("manager")
+    return str(manager.get("value") or "") if isinstance(manager, dict) else ""
+
+
+def _manager_names(session: StoreSession, users: list[Resource]) -> dict[str, str]:
+    """The userNames of a page's managers by id, looked up together; a deleted one is absent."""
+    wanted = {mid for user in users if (mid := _manager_id(user))}
+    names = {str(u["id"]): str(u["userName"]) for u in users if u["id"] in wanted}
+    if missing := wanted - names.keys():
+        names.update(
+            (str(u["id"]), str(u["userName"])) for u in _find_users(session, "id", missing)
+        )
+    return names
+
+
+def _user_row(user: Resource, managers: dict[str, str]) -> list[str]:
     name: dict[str, Any] = user.get("name") or {}
     enterprise: dict[str, Any] = user.get(ENTERPRISE_USER_SCHEMA) or {}
     emails = [str(e.get("value", "")) for e in user.get("emails") or [] if e.get("value")]
@@ -256,5 +300,6 @@ def _user_row(user: Resource) -> list[str]:
         "emails": ";".join(emails),
         "active": format_bool(user.get("active")),
         **{col: str(enterprise.get(col) or "") for col in ENTERPRISE},
+        "manager": managers.get(_manager_id(user), ""),
     }
     return [values.get(column, "") for column in USERS.names]
