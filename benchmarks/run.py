@@ -381,10 +381,12 @@ def run_soak(ctx: dict[str, Any], tmp: Path, backend: str, seconds: float) -> di
     target = start_ours(backend, ctx, tmp)
     try:
         script = tmp / "soak.lua"
-        wl.write_script(str(script), wl.mixed(ctx["paths"], uuid.uuid4().hex[:8]),
-                        target.base_path, target.token)
         chunks, samples = max(1, int(seconds // 30)), []
         for i in range(chunks):
+            # A new tag per 30-second run: wrk's request counter starts again at 0, and
+            # the same POSTed userNames would be 409s (uniqueness), not server errors.
+            wl.write_script(str(script), wl.mixed(ctx["paths"], uuid.uuid4().hex[:8]),
+                            target.base_path, target.token)
             r = wl.run_wrk(ctx["wrk"], str(script), target.url, duration=30,
                            connections=ctx["connections"], client_cpu=CLIENT_CPU,
                            worker_pids=target.pids)
