@@ -1,8 +1,10 @@
 """The SQL :class:`~scimcore.storage.base.Store` (SQLite and PostgreSQL, via SQLAlchemy Core).
 
-One :meth:`SqlStore.session` is one database transaction. Each write runs inside a
-SAVEPOINT, so a write that fails (a taken ``userName``, an unknown member) leaves the
-transaction usable and nothing of that write behind. Uniqueness comes from unique
+One :meth:`SqlStore.session` is one database transaction. A write that fails (a taken
+``userName``, an unknown member) leaves the transaction usable and nothing of that
+write behind: it runs in a SAVEPOINT, or on SQLite, where a failed statement undoes
+itself, as one statement where it can (see ``SqlSession._write``). The statements a
+request runs are prebuilt (:mod:`.statements`). Uniqueness comes from unique
 indexes, never from read-then-write checks; membership changes are set-based
 statements that touch only the rows named. Errors meaning "the database cannot be
 reached" become :class:`~scimcore.errors.ServiceUnavailable`; the engine's
@@ -35,7 +37,7 @@ from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
-from .engine import single_read, transaction, unavailable_as_503
+from .engine import single_read, transaction
 from .filters import FilterCompiler
 from .outbox import insert_event
 from .statements import ids_params, statements
@@ -59,9 +61,6 @@ def fold(value: Any) -> Any:
 def unique_names(resource_types: Sequence[ResourceType]) -> dict[str, str | None]:
     """Resource type -> the attribute the ``name_key`` unique index keeps unique."""
     return {rt.id: unique_attribute(rt) for rt in resource_types}
-
-
-_unavailable = unavailable_as_503  # kept for the stores that import it from here
 
 
 def _now() -> datetime:
