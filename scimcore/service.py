@@ -39,7 +39,7 @@ from .pagination import (
     list_response,
     query_fingerprint,
 )
-from .patch import PatchOperation, apply_patch, parse_patch_request
+from .patch import PatchOperation, PatchResult, apply_patch, parse_patch_request
 from .patch.members import MemberChanges
 from .paths import resolve
 from .projection import Projection, needs_relations, project
@@ -514,13 +514,7 @@ class _Context:
     ) -> str:
         """Apply a PATCH to the resource locked for this transaction; its new version."""
         current = self._current(session, rt, id)
-        result = apply_patch(
-            rt,
-            current,
-            operations,
-            load_members=lambda: list(session.get(rt.id, id).get("members", [])),
-            profile=self.profile,
-        )
+        result = self._apply_patch(session, rt, current, operations)
         version: str = current["meta"]["version"]
         if result.changed:
             updated = validate(rt, result.resource, self.profile)
@@ -529,6 +523,23 @@ class _Context:
             version = self._save(session, rt, current, updated)
         _change_members(session, id, result.members)
         return version
+
+    def _apply_patch(
+        self,
+        session: StoreSession,
+        rt: ResourceType,
+        current: Resource,
+        operations: list[PatchOperation],
+    ) -> PatchResult:
+        """``operations`` applied to ``current``; a group's members are read only if a
+        member filter other than ``value eq`` needs them."""
+        return apply_patch(
+            rt,
+            current,
+            operations,
+            load_members=lambda: list(session.get(rt.id, current["id"]).get("members", [])),
+            profile=self.profile,
+        )
 
     def _patch_membership(
         self, session: StoreSession, rt: ResourceType, id: str, operations: list[PatchOperation]
@@ -540,13 +551,7 @@ class _Context:
         None when the PATCH changes more than members (the caller locks first then).
         """
         current = session.get(rt.id, id, relations=False)
-        result = apply_patch(
-            rt,
-            current,
-            operations,
-            load_members=lambda: list(session.get(rt.id, id).get("members", [])),
-            profile=self.profile,
-        )
+        result = self._apply_patch(session, rt, current, operations)
         if result.resource != current:
             return None
         version: str = current["meta"]["version"]
