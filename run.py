@@ -79,7 +79,7 @@ def test(argv: list[str]) -> int:
     steps = [
         [str(BIN / "ruff"), "check", "scimcore", "scimserver", "tests", "examples", "run.py"],
         [str(BIN / "ruff"), "format", "--check", "scimcore", "scimserver", "tests", "examples"],
-        [str(BIN / "mypy"), "scimcore"],
+        [str(BIN / "mypy"), "scimcore", "scimserver"],
         [str(PY), "-m", "pytest", *argv],
     ]
     for step in steps:

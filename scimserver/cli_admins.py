@@ -95,17 +95,18 @@ def admins_set_password(email: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def admins_list(as_json: bool) -> None:
     _, admin_store = _admins()
-    rows = [
-        {
-            "email": a.email,
-            "organizations": slugs,
-            "created": a.created.isoformat(),
-            "last_sign_in": a.last_sign_in.isoformat() if a.last_sign_in else None,
-        }
-        for a, slugs in admin_store.list_admins()
-    ]
+    admins = admin_store.list_admins()
     if as_json:
+        rows = [
+            {
+                "email": a.email,
+                "organizations": slugs,
+                "created": a.created.isoformat(),
+                "last_sign_in": a.last_sign_in.isoformat() if a.last_sign_in else None,
+            }
+            for a, slugs in admins
+        ]
         click.echo(json.dumps(rows))
         return
-    for row in rows:
-        click.echo(f"{row['email']}\t{', '.join(row['organizations']) or '-'}")
+    for a, slugs in admins:
+        click.echo(f"{a.email}\t{', '.join(slugs) or '-'}")

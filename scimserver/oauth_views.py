@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from scimcore import Store
 from scimcore.accounts.keyring import KeyRing
@@ -88,7 +89,7 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
         return _page(title, message, 400)
 
     @bp.get("/admin/integrations/<int:integration_id>/oauth/start")
-    def start(integration_id: int) -> Response:
+    def start(integration_id: int) -> BaseResponse:
         if flow is None:
             return _page("Not available", "OAuth needs the SQL store.", 404)
         try:
@@ -109,9 +110,10 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
         return response
 
     @bp.get(CALLBACK_PATH)
-    def callback() -> Response:
+    def callback() -> BaseResponse:
         if flow is None:
             return _page("Not available", "OAuth needs the SQL store.", 404)
+        response: BaseResponse
         try:
             integration_id = flow.complete(
                 state=request.args.get("state"),

@@ -36,15 +36,15 @@ def login() -> ResponseReturnValue:
     key = c.throttle.key(email, request.remote_addr)
     if c.throttle.blocked(key):
         minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        response = page(
+        blocked = page(
             "login.html",
             status=429,
             next=target,
             email=email,
             error=f"Too many failed attempts. Wait {minutes} minutes and try again.",
         )
-        response.headers["Retry-After"] = str(int(FAILURE_WINDOW.total_seconds()))
-        return response
+        blocked.headers["Retry-After"] = str(int(FAILURE_WINDOW.total_seconds()))
+        return blocked
     admin = c.admins.get_admin_by_email(email) if email else None
     ok = verify_password(password, admin.password_hash if admin else dummy_hash())
     if admin is None or not ok:

@@ -67,7 +67,7 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
     c = console()
     with c.store.session(org.id) as session:
         result = session.query(rt.id, query)
-    args = {"slug": org.slug, "q": q or None, "sort": sort_key or None}
+    args: dict[str, Any] = {"slug": org.slug, "q": q or None, "sort": sort_key or None}
     if sort_key:
         args["order"] = order
     context.update(rows=result.resources, total=result.total)

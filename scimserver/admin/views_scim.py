@@ -6,6 +6,8 @@ never stored or logged in plain text (only its hash, by :func:`scimcore.issue_to
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -19,7 +21,7 @@ def tenant_url(org: Organization) -> str:
     return f"{base}/scim/v2/organizations/{org.slug}"
 
 
-def _settings_page(org: Organization, **extra: object) -> ResponseReturnValue:
+def _settings_page(org: Organization, **extra: Any) -> ResponseReturnValue:
     extra.setdefault("token", console().store.token_info(org.id))
     return page("scim_settings.html", org=org, section="scim", tenant_url=tenant_url(org), **extra)
 

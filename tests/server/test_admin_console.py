@@ -545,3 +545,6 @@ def test_cli_admins_create_reads_the_password_from_stdin_never_argv(
     assert sign_in(app.test_client(), "ops@example.com").status_code == 302
     listed = runner.invoke(main, ["admins", "list", "--json"])
     assert '"ops@example.com"' in listed.output and t.slug in listed.output
+    table = runner.invoke(main, ["admins", "list"])
+    assert table.exit_code == 0, table.output
+    assert f"ops@example.com\t{t.slug}\n" in table.output
