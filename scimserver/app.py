@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, request
@@ -161,8 +162,11 @@ def create_app(
                 f"The request body exceeds the limit of {settings.max_request_bytes} bytes."
             )
         else:
-            mapped = ScimError(error.description)
-            mapped.status = error.code or 500  # type: ignore[misc]
+            # Any other HTTP error keeps its own status (ScimError.status is per class).
+            status = error.code or 500
+            generic = error_response(ScimError(error.description))
+            body = {**(generic.body or {}), "status": str(status)}
+            return _render(replace(generic, status=status, body=body))
         return _render(error_response(mapped))
 
     @app.errorhandler(Exception)

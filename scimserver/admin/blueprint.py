@@ -24,9 +24,9 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from scimcore import Organization, ScimService, Store
+from scimcore import Organization, ScimService
 from scimcore.accounts import KeyRing
-from scimcore.storage.sql import SqlAccountStore
+from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
 from ..config import Settings
@@ -44,7 +44,7 @@ class Console:
     """The console's collaborators, built once per app (``app.extensions``)."""
 
     settings: Settings
-    store: Store
+    store: SqlStore  # the console is only registered on the SQL store
     service: ScimService
     admins: SqlAdminStore
     accounts: SqlAccountStore

@@ -70,7 +70,7 @@ class EventRow:
 
 
 def _engine() -> sa.engine.Engine:
-    return console().store.engine  # type: ignore[attr-defined,no-any-return]
+    return console().store.engine
 
 
 def _summary(data: Mapping[str, Any]) -> str:

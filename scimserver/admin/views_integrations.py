@@ -125,11 +125,11 @@ class Overview:
 
 def _vault() -> CredentialVault:
     c = console()
-    return CredentialVault(SqlCredentialStore(c.store.engine), c.keyring)  # type: ignore[attr-defined]
+    return CredentialVault(SqlCredentialStore(c.store.engine), c.keyring)
 
 
 def _engine() -> sa.engine.Engine:
-    return console().store.engine  # type: ignore[attr-defined,no-any-return]
+    return console().store.engine
 
 
 def _overviews(org: Organization) -> list[Overview]:

@@ -274,7 +274,8 @@ class Context:
     def ids(self, endpoint: str, expression: str, **params: Any) -> tuple[set[str], Exchange]:
         params.setdefault("count", 200)
         resources, _, ex = self.search(endpoint, expression, **params)
-        return {r.get("id") for r in resources if isinstance(r, dict)}, ex  # type: ignore[misc]
+        found = {r["id"] for r in resources if isinstance(r, dict) and isinstance(r.get("id"), str)}
+        return found, ex
 
     def create(self, endpoint: str, body: dict[str, Any], schema: str = USER) -> dict[str, Any]:
         """Create test data; any failure here is reported as a failed setup."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import ScimClient
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -51,3 +53,17 @@ def test_schema_by_id_describes_attribute_characteristics(scim: ScimClient) -> N
 
 def test_unknown_schema_is_404(scim: ScimClient) -> None:
     assert scim.get("/Schemas/urn:nope").status_code == 404
+
+
+def test_other_http_errors_keep_their_status_in_the_scim_error_body(app: Any) -> None:
+    """A Werkzeug error other than 404/405/413 renders as an RFC 7644 3.12 error with its
+    own status, in the header and in the body's ``status``."""
+    from werkzeug.exceptions import abort
+
+    app.add_url_rule("/scim/v2/teapot", "teapot", lambda: abort(418))
+    response = app.test_client().get("/scim/v2/teapot")
+    assert response.status_code == 418
+    assert response.mimetype == "application/scim+json"
+    body = response.get_json()
+    assert body["status"] == "418"
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]

@@ -19,7 +19,8 @@ ENTRA_CT = "application/scim+json; charset=utf-8"
 
 
 def _user(ctx: Context) -> dict[str, Any]:
-    return ctx.prerequisite("entra.user")  # type: ignore[no-any-return]
+    user: dict[str, Any] = ctx.prerequisite("entra.user")
+    return user
 
 
 def _patch_user(ctx: Context, *ops: dict[str, Any]) -> dict[str, Any]:
