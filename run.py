@@ -61,17 +61,35 @@ def serve(argv: list[str]) -> int:
     if not any(o["slug"] == "default" for o in orgs):
         cli("orgs", "create", "default", "--json", capture=True)
     issued = json.loads(cli("token", "generate", "default", "--json", capture=True))
-    print(
-        "\n  SCIM tenant URL (Okta 'Base URL'):  "
-        + issued["tenant_url"]
-        + "\n  Secret token   (Okta 'API Token'):  "
-        + issued["token"]
-        + "\n  (a new token was generated; any previous one has stopped working)\n"
-        + f"\n  try: curl -H 'Authorization: Bearer {issued['token']}' "
-        + f"{issued['tenant_url']}/Users\n",
-        flush=True,
-    )
+    has_admin = bool(json.loads(cli("admins", "list", "--json", capture=True)))
+    console_url = os.environ["SCIMSERVER_PUBLIC_URL"].rstrip("/") + "/admin/"
+    print(banner(issued, console_url, has_admin), flush=True)
     os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
+
+
+def banner(issued: dict[str, str], console_url: str, has_admin: bool) -> str:
+    """What ``serve`` prints: the IdP's two values, a request to try, and the console.
+
+    The CLI is not on PATH in a fresh clone, so the administrator command names
+    .venv's copy.
+    """
+    lines = [
+        "",
+        "  SCIM tenant URL (Okta 'Base URL'):  " + issued["tenant_url"],
+        "  Secret token   (Okta 'API Token'):  " + issued["token"],
+        "  (a new token was generated; any previous one has stopped working)",
+        "",
+        f"  try: curl -H 'Authorization: Bearer {issued['token']}' {issued['tenant_url']}/Users",
+        "",
+        "  Admin console:  " + console_url,
+    ]
+    if not has_admin:
+        scimserver = os.path.relpath(BIN / "scimserver")
+        lines.append(
+            f"  sign in after creating an administrator (asks for a password):\n"
+            f"    {scimserver} admins create you@example.com --org default"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def test(argv: list[str]) -> int:
