@@ -513,6 +513,8 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
     html = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
     for action in ("sign in", "token generated", "csv previewed", "csv imported"):
         assert action in html, action
+    # an import's counts read as words, not as a Python dict
+    assert "counts: created 0, updated 0" in html and "{&#39;" not in html
     other = new_tenant(console_app)
     outsider = console_app.test_client()
     sign_in(outsider, new_admin(console_app, other))
