@@ -201,6 +201,15 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
 
     page.goto(f"{base}/admin/o/{org.slug}/users/" + _user_id(scim, org))
     page.get_by_role("cell", name="Google Workspace").wait_for()
+    # a long account ID wraps: the service-account table stays inside its card
+    spill = page.evaluate(
+        """() => {
+        const table = document.querySelector("table[aria-labelledby=accounts-h]");
+        const card = table.closest(".card").getBoundingClientRect();
+        return table.getBoundingClientRect().right - card.right;
+    }"""
+    )
+    assert spill <= 0, spill
     _shot(page, "user", backend)
     page.get_by_role("link", name="Integrations").click()
     page.get_by_role("heading", name="Integrations").wait_for()

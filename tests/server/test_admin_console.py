@@ -78,6 +78,13 @@ def test_sign_in_sets_httponly_samesite_secure_session_cookie(console_app: Any) 
     assert client.get(response.headers["Location"], follow_redirects=True).status_code == 200
 
 
+def test_pages_carry_an_empty_icon_so_browsers_do_not_request_a_missing_favicon(
+    console_app: Any,
+) -> None:
+    html = _text(console_app.test_client().get("/admin/login"))
+    assert '<link rel="icon" href="data:,">' in html  # allowed by img-src 'self' data:
+
+
 def test_cookie_is_not_secure_when_public_url_is_http(database_url: str) -> None:
     app = make_app(database_url, public_url="http://127.0.0.1:8000")
     t = new_tenant(app)
