@@ -99,6 +99,12 @@ class Query:
     and the returned :class:`Page` carries ``next`` when more rows follow. Rows are
     ordered by the sort key (absent values last ascending, first descending), then
     by ``id``; a row inserted behind the position never shifts later pages.
+
+    ``total_limit`` lets a filtered query stop counting: ``Page.total`` is then at
+    most ``total_limit`` (the admin console shows "more than 10,000" rather than
+    counting a million matches). It applies to keyset pages and to first pages (an
+    index page further on needs the exact total), never to an unfiltered query, whose
+    total is the size of the collection.
     """
 
     filter: Filter | None = None
@@ -108,6 +114,7 @@ class Query:
     relations: bool = True
     keyset: bool = False
     after: Keyset | None = None
+    total_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,9 @@ class MemorySession:
                 r for r in candidates if matches(f, self._view(resource_type, r, True, groups_of))
             ]
         total = len(candidates)
+        first = query.keyset or query.start_index <= 1
+        if query.filter is not None and query.total_limit is not None and first:
+            total = min(total, query.total_limit)
         if query.count <= 0:
             return Page(total=total)
         if query.sort is not None:

@@ -17,9 +17,14 @@ The result must select exactly the resources :func:`scimcore.filters.matches` ac
 * **Multi-valued attributes** become ``EXISTS`` over ``json_each`` /
   ``jsonb_array_elements``; ``ne`` is ``NOT (eq)`` so it holds iff *no* element equals.
 * **Routing.** Comparisons on ``id``, ``externalId``, ``userName`` (Users),
-  ``displayName`` (Groups), ``active``, ``meta.created``/``lastModified``/``version``
-  use real, indexed columns; ``emails.value eq`` probes ``resource_emails``;
-  ``members`` (Groups) and ``groups`` (Users) are evaluated over ``group_members``.
+  ``displayName`` (Groups; for Users its lowered twin ``display_key``), ``active``,
+  ``meta.created``/``lastModified``/``version`` use real, indexed columns;
+  ``emails.value eq`` and ``sw`` probe ``resource_emails``; ``members`` (Groups) and
+  ``groups`` (Users) are evaluated over ``group_members``.
+* **Prefixes.** ``sw`` on a column is the range ``v <= x < v'`` (``v'``: ``v`` with its
+  last character incremented), which selects exactly the strings starting with ``v``
+  in code point order and which the ``*_order`` indexes serve; ``co``/``ew`` stay
+  ``LIKE`` (no B-tree index helps a substring).
 
 Values are always bound parameters; JSON paths are built from schema attribute
 names only (never from filter values) and are bound too.
@@ -146,6 +151,41 @@ class _Column(_Operand):
         if self.kind == "bool":
             return self.exact.is_not(None)
         return sa.and_(self.exact.is_not(None), self.exact != "")
+
+
+class _FoldedKey(_Operand):
+    """A JSON value whose lowered form also lives in a column (a User's displayName and
+    ``display_key``): case-insensitive text reads the column, everything else the JSON."""
+
+    def __init__(self, json: _Json, folded: Expr) -> None:
+        self.json, self.folded = json, folded
+
+    def text(self, folded: bool) -> Expr | None:
+        return self.folded if folded else self.json.text(False)
+
+    def number(self) -> Expr | None:
+        return self.json.number()
+
+    def bool_eq(self, value: bool) -> Expr:
+        return self.json.bool_eq(value)
+
+    def boolean(self) -> Expr | None:
+        return self.json.boolean()
+
+    def present(self) -> Expr:
+        return self.json.present()
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (code point
+    order), or None when there is none (``prefix`` empty or all U+10FFFF)."""
+    kept = prefix.rstrip(chr(0x10FFFF))
+    if not kept:
+        return None
+    last = ord(kept[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are never stored: skip them
+        last = 0xE000
+    return kept[:-1] + chr(last)
 
 
 class _JsonOps:
@@ -372,8 +412,8 @@ class FilterCompiler:
                 return _false()
             if f.op == "ne":
                 return _not(self._node(Compare(f.path, "eq", f.value), ctx))
-            if ctx is None and self._is_email_eq(f):
-                return self._email_eq(str(f.value))
+            if ctx is None and self._is_email_probe(f):
+                return self._email_probe(str(f.value), f.op)
             return self._leaf(f.path, ctx, lambda o: self._compare(o, f))
         if isinstance(f, ValuePath):
             return self._value_path(f)
@@ -382,10 +422,10 @@ class FilterCompiler:
     def _value_path(self, f: ValuePath) -> Expr:
         if (
             isinstance(f.filter, Compare)
-            and self._is_email_eq(f.filter)
+            and self._is_email_probe(f.filter)
             and self._same_attr(f.path, f.filter.path)
         ):
-            return self._email_eq(str(f.filter.value))
+            return self._email_probe(str(f.filter.value), f.filter.op)
         relation = self._relation(f.path)
         if relation is not None:
             return relation(lambda elems: self._node(f.filter, elems))
@@ -442,6 +482,8 @@ class FilterCompiler:
             v = value.lower() if folded else value
             if op == "eq":
                 return x == v
+            if op == "sw" and isinstance(operand, _Column | _FoldedKey):
+                return self._starts_with(x, v)
             if op in ("co", "sw", "ew"):
                 e = like_escape(v)
                 pattern = {"co": f"%{e}%", "sw": f"{e}%", "ew": f"%{e}"}[op]
@@ -456,6 +498,12 @@ class FilterCompiler:
             n = operand.number()
             return _false() if n is None else self._ordered(op, n, value)
         return _false()
+
+    def _starts_with(self, x: Expr, prefix: str) -> Expr:
+        """``x`` starts with ``prefix``, as a range an index in code point order serves."""
+        xc = sa.collate(x, "C") if self.pg else x
+        end = prefix_end(prefix)
+        return xc >= prefix if end is None else sa.and_(xc >= prefix, xc < end)
 
     @staticmethod
     def _ordered(op: str, x: Expr, v: Any) -> Expr:
@@ -484,6 +532,9 @@ class FilterCompiler:
             return _Column(r.name, r.name_key)
         if self.rt == "User" and keys == ("active",):
             return _Column(r.active, kind="bool")
+        if self.rt == "User" and keys == ("displayName",):
+            json = _Json(self.ops, self.ops.at(r.data, keys), self.ops.at(r.folded, keys))
+            return _FoldedKey(json, r.display_key)
         if self.rt == "Group" and keys == ("displayName",):
             return _Column(r.name, r.name_key)
         return None
@@ -493,12 +544,12 @@ class FilterCompiler:
         # with Python; SQLite gets Python's own lower (engine.scim_lower).
         return sa.func.lower(expr) if self.pg else sa.func.scim_lower(expr)
 
-    def _is_email_eq(self, f: Compare) -> bool:
+    def _is_email_probe(self, f: Compare) -> bool:
         return (
             self.rt == "User"
             and not f.path.extension
             and f.path.keys == ("emails", "value")
-            and f.op == "eq"
+            and f.op in ("eq", "sw")
             and isinstance(f.value, str)
             and not f.path.definition.case_exact
         )
@@ -509,11 +560,13 @@ class FilterCompiler:
             k.lower() for k in outer.parent.keys
         )
 
-    def _email_eq(self, value: str) -> Expr:
+    def _email_probe(self, value: str, op: str) -> Expr:
+        """``emails.value eq`` / ``sw``: the users with a matching row in ``resource_emails``
+        (which holds every string ``emails[].value`` of a User, lowered by Python)."""
         e = resource_emails.c
-        hits = sa.select(e.resource_id).where(
-            e.organization_id == self.org, e.value_key == value.lower()
-        )
+        key = value.lower()
+        match = e.value_key == key if op == "eq" else self._starts_with(e.value_key, key)
+        hits = sa.select(e.resource_id).where(e.organization_id == self.org, match)
         return resources.c.id.in_(hits)
 
     def _relation(self, path: ResolvedPath) -> Callable[[Callable[[_Elements], Expr]], Expr] | None:

@@ -105,6 +105,8 @@ class SqlSession:
                 raise NotFound(f"{resource_type} '{id}' not found.")
             if for_update or self._holds_all:
                 self._held.add((resource_type, id))
+            if for_update and resource_type == "User":
+                self._emails[(resource_type, id)] = _email_keys(row[0])
             return _with_groups(row[0], row[1])
         written = None if for_update else self._written.get((resource_type, id))
         if written is not None:
@@ -183,6 +185,9 @@ class SqlSession:
             return int(self.conn.execute(statement, collection).scalar_one())
 
         offset = 0 if query.keyset else max(query.start_index, 1) - 1
+        total_of: Callable[[], int] = count
+        if query.filter is not None and query.total_limit is not None and offset == 0:
+            total_of = self._counter(where, collection, query.total_limit)
         known: int | None = None
         if query.count <= 0 or offset > 0:
             # A later page needs the total anyway; past the end there is no page query
@@ -220,11 +225,18 @@ class SqlSession:
             if known is not None:
                 total = known
             else:
-                total = len(found) if len(found) < query.count else count()
+                total = len(found) if len(found) < query.count else total_of()
             if query.relations and not groups:
                 self._fill_members(found)
             return Page(total=total, resources=found)
-        return self._keyset_page(resource_type, query, where, order, key, count, collection)
+        return self._keyset_page(resource_type, query, where, order, key, total_of, collection)
+
+    def _counter(self, where: list[Any], params: dict[str, str], limit: int) -> Callable[[], int]:
+        """How many rows match ``where``, counting no further than ``limit``: the count
+        stops reading the index or the table at the ``limit``-th match."""
+        matches = sa.select(resources.c.id).where(*where).limit(limit).subquery()
+        statement = sa.select(sa.func.count()).select_from(matches)
+        return lambda: int(self.conn.execute(statement, params).scalar_one())
 
     def _lookup(self, resource_type: str, query: Query) -> Page | None:
         """The first page of ``userName eq "…"`` (Groups: ``displayName``) or
@@ -267,6 +279,8 @@ class SqlSession:
         total = len(found)
         if total == query.count:  # a full page (externalId is not unique): count them
             total = int(self.conn.execute(self.st.lookup_count(column), params).scalar_one())
+            if query.total_limit is not None:
+                total = min(total, query.total_limit)
         if query.relations and not groups:
             self._fill_members(found)
         return Page(total=total, resources=found)
@@ -547,6 +561,7 @@ def _row(
         "name": name,
         "name_key": name.lower() if isinstance(name, str) else None,
         "display_name": display if isinstance(display, str) and display else None,
+        "display_key": display.lower() if isinstance(display, str) else None,
         "external_id": external_id if isinstance(external_id, str) else None,
         "active": active if resource_type == "User" and isinstance(active, bool) else None,
         "created": str(meta.get("created") or ""),

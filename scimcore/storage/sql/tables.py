@@ -72,8 +72,15 @@ JsonDoc: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql"
 
 ID = sa.String(64)
 ORG_ID = sa.String(36)
+#: Text compared and sorted in code point order (the lowered keys, the timestamps): on
+#: PostgreSQL the column's collation is "C" (revision 0012), the order the filter
+#: compiler's ``COLLATE "C"`` asks for, so its indexes serve those sorts and ranges
+#: whatever the database's collation; SQLite's BINARY comparison is that order already.
+KEY_TEXT: sa.types.TypeEngine[str] = sa.Text().with_variant(sa.Text(collation="C"), "postgresql")
 #: Canonical dateTime strings are 27 characters; a little room for 5-digit years.
-STAMP = sa.String(32)
+STAMP: sa.types.TypeEngine[str] = sa.String(32).with_variant(
+    sa.String(32, collation="C"), "postgresql"
+)
 
 organizations = sa.Table(
     "organizations",
@@ -129,9 +136,12 @@ resources = sa.Table(
     # see scimcore.schema.declare.unique_attribute) as given, and lowered by Python.
     # NULL for a resource type without one.
     sa.Column("name", sa.Text(), nullable=True),
-    sa.Column("name_key", sa.Text(), nullable=True),
+    sa.Column("name_key", KEY_TEXT, nullable=True),
     # displayName when it is a non-empty string (what a member's ``display`` shows).
     sa.Column("display_name", sa.Text(), nullable=True),
+    # Added by revision 0012: displayName lowered by Python whenever it is a string (a
+    # User's case-insensitive sort key and prefix search; Groups use name_key).
+    sa.Column("display_key", KEY_TEXT, nullable=True),
     sa.Column("external_id", sa.Text(), nullable=True),
     sa.Column("active", sa.Boolean(), nullable=True),
     sa.Column("created", STAMP, nullable=False),
@@ -163,6 +173,18 @@ resource_emails = sa.Table(
     # Rewriting a user's emails, and the cascade when the user is deleted.
     sa.Index("ix_resource_emails_resource_id", "organization_id", "resource_id"),
 )
+# Added by revision 0012: the console's sorted lists and prefix searches. Each serves
+# ORDER BY key, id (LIMIT n) and ``key sw "…"`` (a range) as an index range scan, so a
+# page of a million users reads about a page of index entries. userName (name_key) is
+# served by the unique index, ``emails sw`` by the primary key of resource_emails.
+for _key in ("display_key", "created", "last_modified"):
+    sa.Index(
+        f"ix_resources_{_key}_order",
+        resources.c.organization_id,
+        resources.c.resource_type,
+        resources.c[_key],
+        resources.c.id,
+    )
 
 group_members = sa.Table(
     "group_members",
