@@ -1,9 +1,13 @@
 """The console's search box: a plain word, or a SCIM filter (RFC 7644 3.4.2.2).
 
-A plain word becomes ``userName co "w" or displayName co "w" or emails co "w"``
-(Groups: ``displayName co "w"``), so both forms run through the same filter engine
-and the same store query as the SCIM API.
-"""
+A plain word becomes ``userName sw "w" or displayName sw "w"`` (Groups:
+``displayName sw "w"``), so both forms run through the same filter engine and the
+same store query as the SCIM API. A prefix, not a substring (``co``): each ``sw`` is
+a range over an index of the resources table, and an OR of such ranges is read as a
+few index ranges, where ``co`` reads every user of a million. Emails are left out: an
+OR that also looks into another table (``resource_emails``) cannot be read that way,
+and the user name is the email address for Okta and Entra ID. The hint under the box
+says all this; ``emails sw "w"`` or ``userName co "w"`` is one filter away."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ _FILTER_SYNTAX = re.compile(
     r"\b(eq|ne|co|sw|ew|gt|ge|lt|le|pr|and|or|not)\b|[\[\]()\"]", re.IGNORECASE
 )
 WORD_ATTRIBUTES = {
-    "User": ("userName", "displayName", "emails"),
+    "User": ("userName", "displayName"),
     "Group": ("displayName",),
 }
 SORTABLE = {
@@ -59,7 +63,7 @@ def parse_search(text: str, rt: ResourceType, profile: str | None) -> Search:
         except InvalidFilter as exc:
             return Search(None, exc.detail, is_filter=True)
     word = json.dumps(text)
-    clause = " or ".join(f"{a} co {word}" for a in WORD_ATTRIBUTES.get(rt.id, ("displayName",)))
+    clause = " or ".join(f"{a} sw {word}" for a in WORD_ATTRIBUTES.get(rt.id, ("displayName",)))
     try:
         return Search(parse_filter(clause, rt, get_profile(profile)))
     except ScimError as exc:  # pragma: no cover - a quoted word always parses

@@ -21,6 +21,9 @@ from .blueprint import bp, console, login_required, organization, page
 from .search import SORTABLE, parse_search, parse_sort
 
 PAGE_SIZE = 50
+#: A search counts its matches up to this many; past it the page says "more than".
+#: Counting every match of a broad word would read most of a million users.
+TOTAL_LIMIT = 10_000
 
 
 def _resource_type(type_id: str) -> ResourceType:
@@ -44,6 +47,7 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
         "search": search,
         "rows": [],
         "total": None,
+        "total_is_more": False,
         "next_url": None,
         "first_url": None,
         "sortable": SORTABLE.get(rt.id, {}),
@@ -63,6 +67,7 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
         relations=False,
         keyset=True,
         after=after,
+        total_limit=TOTAL_LIMIT + 1,
     )
     c = console()
     with c.store.session(org.id) as session:
@@ -70,7 +75,12 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
     args: dict[str, Any] = {"slug": org.slug, "q": q or None, "sort": sort_key or None}
     if sort_key:
         args["order"] = order
-    context.update(rows=result.resources, total=result.total)
+    more = result.total > TOTAL_LIMIT and search.filter is not None
+    context.update(
+        rows=result.resources,
+        total=TOTAL_LIMIT if more else result.total,
+        total_is_more=more,
+    )
     if result.next is not None:
         context["next_url"] = url_for(
             endpoint, **args, after=encode_cursor(result.next, fingerprint)

@@ -284,17 +284,24 @@ def test_revoke_stops_the_token(client: Any, console_app: Any, tenant: Tenant) -
 # -- Users and Groups ----------------------------------------------------------------------
 
 
-def test_users_list_finds_a_plain_word_in_username_displayname_or_email(
+def test_users_list_finds_a_plain_word_at_the_start_of_username_or_displayname(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
     scim = console_app.test_client()
     create_user(scim, tenant, "alice@example.com", displayName="Alice A")
-    create_user(scim, tenant, "bob@example.com", displayName="Bob Zebra")
+    create_user(scim, tenant, "bob@example.com", displayName="Zebra Bob")
     create_user(scim, tenant, "carol@example.com", emails=[{"value": "zebra@corp.example"}])
-    html = _text(client.get(f"/admin/o/{tenant.slug}/users?q=zebra"))
-    assert "bob@example.com" in html and "carol@example.com" in html
-    assert "alice@example.com" not in html
+    create_user(scim, tenant, "zebra.eve@example.com")
+    create_user(scim, tenant, "dave@example.com", displayName="Dave Zebra")
+    html = _text(client.get(f"/admin/o/{tenant.slug}/users?q=ZEBRA"))
+    assert "bob@example.com" in html and "zebra.eve@example.com" in html
+    for other in ("alice@example.com", "dave@example.com", "carol@example.com"):
+        assert other not in html
     assert "2 users match" in html
+    assert "<em>starts with</em> it" in html  # the hint says what a word matches
+    substring = _text(client.get(f'/admin/o/{tenant.slug}/users?q=displayName co "zebra"'))
+    assert "dave@example.com" in substring and "bob@example.com" in substring
+    assert "2 users match" in substring
 
 
 def test_users_list_accepts_a_scim_filter_and_explains_a_bad_one(
