@@ -84,12 +84,19 @@ def _summary(data: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+#: A CSV job's outcomes in the order the CSV pages show them. PostgreSQL's jsonb does
+#: not keep the order a mapping was written in, so the display order is fixed here.
+_OUTCOME_ORDER = {k: i for i, k in enumerate(("created", "updated", "deleted", "skipped"))}
+
+
 @bp.app_template_filter("detail_value")
 def detail_value(value: Any) -> str:
     """A console action's detail as an administrator reads it: a CSV import's counts
-    as ``created 5, failed 1`` rather than a Python dict."""
+    as ``created 5, updated 0, deleted 0, skipped 0, failed 1`` rather than a Python
+    dict, in that order on every database."""
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} {detail_value(v)}" for k, v in value.items())
+        keys = sorted(value, key=lambda k: _OUTCOME_ORDER.get(k, len(_OUTCOME_ORDER)))
+        return ", ".join(f"{k} {detail_value(value[k])}" for k in keys)
     if isinstance(value, (list, tuple)):
         return ", ".join(detail_value(v) for v in value)
     return str(value)
