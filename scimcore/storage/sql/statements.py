@@ -19,7 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from .tables import group_members, organizations, resource_emails, resources, scim_tokens
+from .tables import (
+    group_members,
+    organizations,
+    resource_counts,
+    resource_emails,
+    resources,
+    scim_tokens,
+)
 
 #: Id lists up to this long are bound as ``IN (?, ...)`` on SQLite (see :func:`id_in`).
 SQLITE_IN_LIMIT = 500
@@ -74,6 +81,12 @@ class Statements:
             r.resource_type == sa.bindparam("k_type"),
         )
         self.count = sa.select(sa.func.count()).select_from(resources).where(*self.collection)
+        # The size of a whole collection, kept by triggers (tables.resource_counts).
+        c = resource_counts.c
+        self.size = sa.select(sa.func.coalesce(sa.func.sum(c.n), 0)).where(
+            c.organization_id == sa.bindparam("k_org"),
+            c.resource_type == sa.bindparam("k_type"),
+        )
         self.user_groups = self._user_groups()
         self.get_with_groups = sa.select(r.data, self.user_groups).where(*key)
         # Row locks that do not block FOR KEY SHARE, the lock PostgreSQL takes on a

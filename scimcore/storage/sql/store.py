@@ -181,7 +181,7 @@ class SqlSession:
             where.append(compiler.where(query.filter))
 
         def count() -> int:
-            statement = self.st.count if query.filter is None else self.st.count.where(where[-1])
+            statement = self.st.size if query.filter is None else self.st.count.where(where[-1])
             return int(self.conn.execute(statement, collection).scalar_one())
 
         offset = 0 if query.keyset else max(query.start_index, 1) - 1

@@ -156,6 +156,29 @@ resources = sa.Table(
     sa.Index("ix_resources_listing", "organization_id", "resource_type", "id"),
 )
 
+resource_counts = sa.Table(
+    "resource_counts",
+    metadata,
+    # How many resources of each type an organization has: ``totalResults`` of an
+    # unfiltered list without a COUNT(*), which reads the whole collection's index (45 ms
+    # at 100k users on PostgreSQL, 1.9 s at 1M). Kept by triggers on ``resources``
+    # (revision 0013), so every writer - the API, CSV import, a bulk load - keeps it
+    # exact in its own transaction. The total is the sum of the slots: on PostgreSQL a
+    # transaction adds to the slot its transaction id picks, so concurrent creates in
+    # one organization rarely wait for each other's commit; SQLite has one writer and
+    # uses slot 0.
+    sa.Column(
+        "organization_id",
+        ORG_ID,
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("resource_type", sa.String(64), nullable=False),
+    sa.Column("slot", sa.SmallInteger(), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("organization_id", "resource_type", "slot"),
+)
+
 resource_emails = sa.Table(
     "resource_emails",
     metadata,
