@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from . import jsontext
 from .accounts.keyring import KeyRing
 from .bulk import BulkJob, parse_bulk_request
 from .compat import Profile, get_profile, profile_for_request
@@ -189,7 +190,7 @@ class _Context:
         if not raw.strip():
             raise InvalidSyntax("The request body is empty; a JSON object is required.")
         try:
-            return json.loads(raw)
+            return jsontext.parse(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
 

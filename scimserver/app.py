@@ -24,6 +24,7 @@ from scimcore import (
 )
 from scimcore.accounts.keyring import KeyRing
 from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
+from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.openapi import openapi_document
 from scimcore.schema.attributes import ResourceType
@@ -180,7 +181,7 @@ def create_app(
 def _render(result: ScimResponse) -> Response:
     body: Any = result.body
     response = Response(
-        json.dumps(body, ensure_ascii=False) if body is not None else None,
+        encode(body) if body is not None else None,
         status=result.status,
         content_type=SCIM_CONTENT_TYPE if body is not None else None,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ScimClient
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -204,6 +206,14 @@ def test_unknown_id_is_404_scim_error(scim: ScimClient) -> None:
 
 def test_malformed_json_is_400_invalid_syntax(scim: ScimClient) -> None:
     assert_error(scim.post("/Users", raw=b'{"schemas": ['), 400, "invalidSyntax")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_numbers_json_does_not_have_are_400_invalid_syntax(scim: ScimClient, number: str) -> None:
+    body = f'{{"schemas": ["{USER}"], "userName": "n", "x509Certificates": {number}}}'
+    response = scim.post("/Users", raw=body.encode())
+    assert_error(response, 400, "invalidSyntax")
+    assert number.lstrip("-") in response.get_json()["detail"]
 
 
 def test_missing_schemas_is_400(scim: ScimClient) -> None:
