@@ -479,42 +479,46 @@ class _Context:
         data = load_resource(rt, self.body(), self.profile)
         members = _members(data.pop("members", None)) if _is_group(rt) else None
         projection = self.projection(rt)
+        relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id) as session:
-            current = self._current(session, rt, id)
+            current, groups = self._lock(session, rt, id, relations)
             check_immutable(rt, current, data)
             self.seal_secrets(rt, data, current, keep_absent=True)
             self._save(session, rt, current, data)
             if members is not None:
                 session.replace_members(id, members)
-            stored = session.get(
-                rt.id, id, relations=needs_relations(rt, projection, _relation(rt))
-            )
+            stored = self._written(session, rt, id, relations, groups)
         return self.resource_response(200, rt, stored, projection)
 
     def patch(self, rt: ResourceType, id: str) -> ScimResponse:
         operations = parse_patch_request(self.body(), self.profile)
         asked = "attributes" in self.request.query or "excludedAttributes" in self.request.query
         projection = self.projection(rt)
+        relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id) as session:
-            version = None
+            version, groups = None, None
             if _is_group(rt) and self.header("If-Match") is None:
                 version = self._patch_membership(session, rt, id, operations)
             if version is None:
-                version = self._patch_locked(session, rt, id, operations)
+                version, groups = self._patch_locked(session, rt, id, operations, relations)
             if _is_group(rt) and not asked:
                 # RFC 7644 3.5.2 allows 204; it spares loading 100,000 members to
                 # return a group whose membership changed by one.
                 return ScimResponse(204, None, {"Location": self.location(rt, id), "ETag": version})
-            stored = session.get(
-                rt.id, id, relations=needs_relations(rt, projection, _relation(rt))
-            )
+            stored = self._written(session, rt, id, relations, groups)
         return self.resource_response(200, rt, stored, projection)
 
     def _patch_locked(
-        self, session: StoreSession, rt: ResourceType, id: str, operations: list[PatchOperation]
-    ) -> str:
-        """Apply a PATCH to the resource locked for this transaction; its new version."""
-        current = self._current(session, rt, id)
+        self,
+        session: StoreSession,
+        rt: ResourceType,
+        id: str,
+        operations: list[PatchOperation],
+        relations: bool,
+    ) -> tuple[str, list[Resource] | None]:
+        """Apply a PATCH to the resource locked for this transaction; its new version,
+        and the User's groups as :meth:`_lock` read them."""
+        current, groups = self._lock(session, rt, id, relations)
         result = self._apply_patch(session, rt, current, operations)
         version: str = current["meta"]["version"]
         if result.changed:
@@ -523,7 +527,7 @@ class _Context:
             self.seal_secrets(rt, updated, current, keep_absent=False)
             version = self._save(session, rt, current, updated)
         _change_members(session, id, result.members)
-        return version
+        return version, groups
 
     def _apply_patch(
         self,
@@ -597,11 +601,44 @@ class _Context:
             else:
                 new[name] = keyring.encrypt(str(new[name]))
 
-    def _current(self, session: StoreSession, rt: ResourceType, id: str) -> Resource:
+    def _current(
+        self, session: StoreSession, rt: ResourceType, id: str, *, relations: bool = False
+    ) -> Resource:
         """The resource, locked for this transaction, after the ``If-Match`` check."""
-        current = session.get(rt.id, id, relations=False, for_update=True)
+        current = session.get(rt.id, id, relations=relations, for_update=True)
         check_if_match(self.header("If-Match"), current["meta"]["version"])
         return current
+
+    def _lock(
+        self, session: StoreSession, rt: ResourceType, id: str, relations: bool
+    ) -> tuple[Resource, list[Resource] | None]:
+        """:meth:`_current` for a PUT or PATCH, and, when the response shows a User's
+        ``groups``, those groups, read with the locked row (None otherwise).
+
+        A User's own write never changes its groups (they are read-only, RFC 7643
+        4.1.2), so the response needs no read-back after the write (:meth:`_written`).
+        """
+        if not relations or _is_group(rt):
+            return self._current(session, rt, id), None
+        current = self._current(session, rt, id, relations=True)
+        return current, current.pop("groups", [])
+
+    def _written(
+        self,
+        session: StoreSession,
+        rt: ResourceType,
+        id: str,
+        relations: bool,
+        groups: list[Resource] | None,
+    ) -> Resource:
+        """The resource as this request left it, for the response; ``groups`` as
+        :meth:`_lock` returned them."""
+        if groups is None:
+            return session.get(rt.id, id, relations=relations)
+        stored = session.get(rt.id, id, relations=False)  # what the session wrote
+        if groups:
+            stored["groups"] = groups
+        return stored
 
     def _save(
         self, session: StoreSession, rt: ResourceType, current: Resource, new: Resource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import ScimClient
-from tests.server.test_users_api import PATCH, assert_error, new_user
+from tests.server.test_users_api import PATCH, USER, assert_error, new_user
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -39,6 +39,30 @@ def test_user_groups_is_computed_from_membership(scim: ScimClient) -> None:
     group = new_group(scim, members=[user["id"]])
     groups = scim.get(f"/Users/{user['id']}").get_json()["groups"]
     assert groups[0]["value"] == group["id"] and groups[0]["display"] == "Engineering"
+
+
+def test_put_and_patch_of_a_user_return_its_groups(scim: ScimClient) -> None:
+    user = new_user(scim)
+    sales = new_group(scim, "Sales", members=[user["id"]])
+    eng = new_group(scim, "Engineering", members=[user["id"]])
+    expected = sorted([sales["id"], eng["id"]])
+    body = {"schemas": [USER], "userName": user["userName"], "displayName": "Babs"}
+    put = scim.put(f"/Users/{user['id']}", body)
+    assert put.status_code == 200, put.get_json()
+    patched = scim.patch(
+        f"/Users/{user['id']}",
+        {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]},
+    )
+    assert patched.status_code == 200, patched.get_json()
+    for response in (put, patched):
+        groups = response.get_json()["groups"]
+        assert [g["value"] for g in groups] == expected
+        assert {g["display"] for g in groups} == {"Sales", "Engineering"}
+        assert groups[0]["$ref"].endswith(f"/Groups/{expected[0]}")
+    assert patched.get_json()["active"] is False
+    assert patched.headers["ETag"] == 'W/"3"'
+    excluded = scim.put(f"/Users/{user['id']}?excludedAttributes=groups", body)
+    assert "groups" not in excluded.get_json()
 
 
 def test_duplicate_display_name_is_409(scim: ScimClient) -> None:
