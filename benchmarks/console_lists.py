@@ -55,7 +55,7 @@ from scimcore.storage.sql.tables import resources  # noqa: E402
 ORG = "console-bench"
 PASSWORD = "console bench password"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-_TOTAL = re.compile(r"<p>([\d,+ ]+?) (?:user|group)s? match")
+_TOTAL = re.compile(r"<p>((?:More than )?[\d,]+) (?:user|group)s? match")
 
 
 class Database:
