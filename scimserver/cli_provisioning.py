@@ -17,7 +17,7 @@ import click
 
 from scimcore import Organization, ScimError, Store
 from scimcore.accounts import Integration, KeyRing
-from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available, load
+from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available
 from scimcore.adapters.connectors.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
@@ -28,13 +28,14 @@ from scimcore.adapters.connectors.engine import CredentialSource, VaultCredentia
 from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
 from scimcore.storage.sql import SqlAccountStore, SqlStore
-from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.retention import PRUNE_BATCH
 from scimcore.storage.sql.schedule import SqlSyncSchedule
 
 from .cli_credentials import integrations
 from .cli_csv import services
 from .config import Settings
+from .integration_setup import SetupError, connect
 
 
 def _open(name: str | None = None) -> tuple[Settings, SqlStore, Organization | None]:
@@ -121,29 +122,18 @@ def services_connect(
     assert organization is not None
     integration = _integration(store, organization, name)
     try:
-        connector = load(connector_name)
-    except ConnectorError as exc:
-        raise click.ClickException(exc.message) from None
-    prov = SqlProvisioningStore(store.engine)
-    before = prov.binding(organization.id, integration.id)
-    kept = dict(before.settings or {}) if before is not None else {}
-    if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:
-        values[SYNC_INTERVAL_SETTING] = kept[SYNC_INTERVAL_SETTING]  # the interval set before
-    binding = prov.bind(
-        organization.id,
-        integration.id,
-        connector_name,
-        values,
-        max_concurrency=max_concurrency,
-        min_interval_ms=min_interval_ms,
-    )
-    set_provisioning(
-        store.engine,
-        organization.id,
-        integration.id,
-        provisioning,
-        manual=connector_name == "manual",
-    )
+        binding, connector = connect(
+            store.engine,
+            organization.id,
+            integration.id,
+            connector_name,
+            values,
+            provisioning=provisioning,
+            max_concurrency=max_concurrency,
+            min_interval_ms=min_interval_ms,
+        )
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from None
     data: dict[str, Any] = {
         "integration_id": integration.id,
         "service": integration.display_name,

@@ -94,6 +94,8 @@ SYNC_REQUEST_TIMEOUT = 10.0
 #: A run still "syncing" after this long is considered dead and may be started again.
 STALE_SYNC = timedelta(minutes=10)
 NOTICES = {
+    "integration_created": "The integration was added. Store or change its credential below, "
+    "then press Sync now to see the accounts it holds.",
     "credential_saved": "The credential was stored. It is encrypted and will not be shown again.",
     "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
     "again. Press Integrate to sign in at the service and connect it.",
@@ -394,7 +396,7 @@ def _oauth_credential(kind: str, integration_id: int) -> Credential:
     )
 
 
-def _explained(message: str) -> tuple[str, str | None]:
+def explained(message: str) -> tuple[str, str | None]:
     """The vault's message with the field named as the form labels it, and that field."""
     for name, label in FIELD_LABELS.items():
         if message.startswith(name + " "):
@@ -402,7 +404,7 @@ def _explained(message: str) -> tuple[str, str | None]:
     return message, None
 
 
-def _form_credential(kind: str, integration_id: int) -> Credential:
+def form_credential(kind: str, integration_id: int) -> Credential:
     """The credential in the submitted form. Errors never quote a submitted value."""
     form = request.form
     if kind in OAUTH_KINDS:
@@ -431,11 +433,11 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
             description="Choose an API key, a bearer token, an ID and password or an OAuth client.",
         )
     try:
-        info = _vault().put(integration_id, _form_credential(kind, integration_id))
+        info = _vault().put(integration_id, form_credential(kind, integration_id))
     except CredentialError as exc:
         # CredentialError messages name fields, never values; the form is re-rendered
         # with its non-secret fields only.
-        message, field = _explained(str(exc))
+        message, field = explained(str(exc))
         form = request.form
         return _detail(
             org,

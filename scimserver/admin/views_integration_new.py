@@ -1,0 +1,195 @@
+"""Integrations > Add integration: what ``scimserver services create``, ``services
+connect`` and ``integrations credential set`` do, in one form.
+
+Everything is checked before anything is written (the name, the service type, the
+connector and its URL, the credential and the key ring that would encrypt it), so a
+refused form leaves no half-made integration behind. The writes are the CLI's: the
+account store's ``create_integration``, :func:`scimserver.integration_setup.connect`
+and the credential vault. A refused form comes back with its non-secret fields only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from scimcore import Organization, ScimError
+from scimcore.accounts import (
+    CATALOG,
+    DEPROVISION_POLICIES,
+    IntegrationSettings,
+    ServiceKind,
+)
+from scimcore.adapters.connectors import available
+from scimcore.adapters.connectors.credentials import Credential, CredentialError
+
+from ..integration_setup import URL_SETTINGS, SetupError, check_url, connect, load_connector
+from .blueprint import audit, bp, console, login_required, organization, page
+from .views_integrations import _vault, explained, form_credential
+
+#: The built-in connectors, first in the list; installed ones follow.
+BUILT_IN = ("scim2", "webhook", "manual")
+#: Credentials this form stores; OAuth clients are set on the integration's page.
+CREDENTIAL_KINDS = {
+    "none": "None (or set it later)",
+    "bearer": "Bearer token",
+    "api_key": "API key",
+    "id_password": "ID and password",
+}
+DELETE_POLICIES = {
+    "deactivate_remote": "Deactivate the remote account",
+    "delete_remote": "Delete the remote account",
+    "nothing": "Leave the remote account as it is",
+}
+NAME_MAX = 200
+
+
+class FormError(Exception):
+    """A field the admin has to correct; ``field`` is the form field's name."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _connectors() -> list[str]:
+    names = list(available())
+    return [n for n in BUILT_IN if n in names] + sorted(n for n in names if n not in BUILT_IN)
+
+
+def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    return page(
+        "integration_new.html",
+        status=status,
+        org=org,
+        section="integrations",
+        connectors=_connectors(),
+        kinds={k: t.label for k, t in CATALOG.items()},
+        credential_kinds=CREDENTIAL_KINDS,
+        delete_policies={p: DELETE_POLICIES.get(p, p) for p in DEPROVISION_POLICIES},
+        url_settings=URL_SETTINGS,
+        keyring=console().keyring is not None,
+        **extra,
+    )
+
+
+@bp.get("/o/<slug>/integrations/new")
+@login_required
+def integration_new(slug: str) -> ResponseReturnValue:
+    return _form_page(organization(slug), values={})
+
+
+def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], Credential | None]:
+    """The submitted form as (name, kind, connector, settings, credential), or FormError."""
+    form = request.form
+    name = form.get("display_name", "").strip()
+    if not name:
+        raise FormError("Enter a name for the integration, e.g. Wiki.", "display_name")
+    if len(name) > NAME_MAX:
+        raise FormError(f"The name is longer than {NAME_MAX} characters.", "display_name")
+    connector_name = form.get("connector", "")
+    if connector_name not in _connectors():
+        raise FormError("Choose a connector from the list.", "connector")
+    kind_text = form.get("kind", "") or ("scim2" if connector_name == "scim2" else "manual")
+    if kind_text not in CATALOG:
+        raise FormError("Choose a service type from the list.", "kind")
+    settings: dict[str, Any] = {}
+    key = URL_SETTINGS.get(connector_name)
+    if key is not None:
+        url = form.get("url", "").strip()
+        if not url:
+            raise FormError(
+                f"Enter the service URL: the {connector_name} connector needs it.", "url"
+            )
+        try:
+            settings[key] = check_url("The service URL", url)
+        except SetupError as exc:
+            raise FormError(str(exc), "url") from None
+    try:
+        load_connector(connector_name, settings)
+    except SetupError as exc:
+        raise FormError(str(exc), "connector") from None
+    with console().accounts.accounts(org.id, readonly=True) as session:
+        taken = {i.display_name.casefold() for i in session.integrations()}
+    if name.casefold() in taken:
+        raise FormError(
+            f"An integration named “{name}” already exists. Choose another name, "
+            "or open the existing one from the list.",
+            "display_name",
+        )
+    credential_kind = form.get("credential_kind", "none")
+    if credential_kind not in CREDENTIAL_KINDS:
+        raise FormError("Choose a credential type from the list.", "credential_kind")
+    credential = None
+    if credential_kind != "none":
+        try:
+            _vault().require_keyring()
+            credential = form_credential(credential_kind, 0)
+        except CredentialError as exc:
+            message, field = explained(str(exc))
+            raise FormError(message, field or "secret") from None
+    return name, kind_text, connector_name, settings, credential
+
+
+@bp.post("/o/<slug>/integrations/new")
+@login_required
+def integration_create(slug: str) -> ResponseReturnValue:
+    org = organization(slug)
+    form = request.form
+    on_delete = form.get("on_delete", "deactivate_remote")
+    if on_delete not in DEPROVISION_POLICIES:
+        abort(400, description="Choose what removing a user does to the remote account.")
+    provisioning = form.get("provisioning") == "on"
+    try:
+        name, kind, connector_name, settings, credential = _checked(org)
+        with console().accounts.accounts(org.id) as session:
+            integration = session.create_integration(
+                name,
+                kind,
+                IntegrationSettings(on_service_account_delete=on_delete),
+            )
+    except (FormError, ScimError) as exc:
+        message = exc.message if isinstance(exc, FormError) else exc.detail
+        field = exc.field if isinstance(exc, FormError) else "display_name"
+        return _form_page(
+            org,
+            status=400,
+            error=message,
+            error_field=field,
+            values={
+                "display_name": form.get("display_name", "")[:NAME_MAX],
+                "kind": form.get("kind", "")[:32],
+                "connector": form.get("connector", "")[:100],
+                "url": form.get("url", "")[:2000],
+                "credential_kind": form.get("credential_kind", "")[:32],
+                "header": form.get("header", "")[:100],
+                "prefix": form.get("prefix", "")[:100],
+                "username": form.get("username", "")[:256],
+                "on_delete": on_delete,
+                "provisioning": provisioning,
+            },
+        )
+    connect(
+        console().store.engine,
+        org.id,
+        integration.id,
+        connector_name,
+        settings,
+        provisioning=provisioning,
+    )
+    audit(org, "integration.created", name, kind=kind, connector=connector_name)
+    if credential is not None:
+        info = _vault().put(integration.id, credential)
+        audit(org, "credential.set", name, kind=info.kind)
+    return redirect(
+        url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration.id,
+            notice="integration_created",
+        ),
+        code=303,
+    )

@@ -1,0 +1,87 @@
+"""Choosing an integration's connector and its settings: what ``scimserver services
+connect`` and the console's "Add integration" form both do, written once.
+
+The connector is looked up in the registry before anything is written, and a setting
+that names the service's address (``base_url`` of ``scim2``, ``url`` of ``webhook``)
+must be an absolute http(s) URL, so a typing mistake is refused at once rather than on
+the first job, where it would only show as a failed provisioning attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from scimcore.adapters.connectors import Connector, ConnectorError, load
+from scimcore.adapters.connectors.discovery import SYNC_INTERVAL_SETTING
+from scimcore.provisioning.store import Binding
+from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+
+#: The setting holding the service's address, per built-in connector.
+URL_SETTINGS = {"scim2": "base_url", "webhook": "url"}
+
+
+class SetupError(ValueError):
+    """A connector or setting cannot be used; the message names it, never a secret."""
+
+
+def check_url(name: str, value: str) -> str:
+    """``value`` as an absolute http(s) URL with a host, or :class:`SetupError`."""
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or any(c.isspace() for c in value):
+        raise SetupError(f"{name} must be an http:// or https:// URL with a host name")
+    return value
+
+
+def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:
+    """The connector named ``name``, once its address setting (if given) is checked."""
+    try:
+        connector = load(name)
+    except ConnectorError as exc:
+        raise SetupError(exc.message) from None
+    key = URL_SETTINGS.get(name)
+    if key is not None and key in settings:
+        check_url(key, str(settings[key]))
+    return connector
+
+
+def connect(
+    engine: sa.engine.Engine,
+    organization_id: str,
+    integration_id: int,
+    connector_name: str,
+    settings: Mapping[str, Any],
+    *,
+    provisioning: bool = False,
+    max_concurrency: int = 4,
+    min_interval_ms: int = 0,
+) -> tuple[Binding, Connector]:
+    """Bind the integration to ``connector_name`` with ``settings`` and switch its
+    provisioning on or off. A sync interval set before is kept unless ``settings``
+    names one. Raises :class:`SetupError` before writing anything."""
+    connector = load_connector(connector_name, settings)
+    values = dict(settings)
+    prov = SqlProvisioningStore(engine)
+    before = prov.binding(organization_id, integration_id)
+    kept = dict(before.settings or {}) if before is not None else {}
+    if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:
+        values[SYNC_INTERVAL_SETTING] = kept[SYNC_INTERVAL_SETTING]
+    binding = prov.bind(
+        organization_id,
+        integration_id,
+        connector_name,
+        values,
+        max_concurrency=max_concurrency,
+        min_interval_ms=min_interval_ms,
+    )
+    set_provisioning(
+        engine, organization_id, integration_id, provisioning, manual=connector_name == "manual"
+    )
+    return binding, connector

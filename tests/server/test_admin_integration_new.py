@@ -1,0 +1,235 @@
+"""Integrations > Add integration (Flask test client, SQLite and PostgreSQL).
+
+The form does what ``scimserver services create``, ``services connect`` and
+``integrations credential set`` do; a refused form writes nothing and says what to
+correct; the secret typed into it is never shown again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from scimcore.adapters.connectors.credentials import CredentialVault
+from scimcore.storage.sql.credentials import SqlCredentialStore
+from scimcore.storage.sql.provisioning import SqlProvisioningStore
+from scimcore.storage.sql.tables import integrations
+from scimserver.admin import passwords
+
+from .admin_support import Tenant, make_app, new_admin, new_tenant, page_token, sign_in
+
+BEARER = "bt-add-form-TOPSECRET-0123456789-tok9"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "N", 2**10)
+    monkeypatch.setattr(passwords, "P", 1)
+
+
+@pytest.fixture
+def console_app(database_url: str) -> Any:
+    return make_app(database_url)
+
+
+@pytest.fixture
+def tenant(console_app: Any) -> Tenant:
+    return new_tenant(console_app)
+
+
+@pytest.fixture
+def client(console_app: Any, tenant: Tenant) -> Any:
+    client = console_app.test_client()
+    assert sign_in(client, new_admin(console_app, tenant)).status_code == 302
+    return client
+
+
+def _new(tenant: Tenant) -> str:
+    return f"/admin/o/{tenant.slug}/integrations/new"
+
+
+def _names(app: Any, tenant: Tenant) -> list[str]:
+    with app.extensions["scimserver_admin"].accounts.accounts(tenant.id, readonly=True) as s:
+        return sorted(i.display_name for i in s.integrations())
+
+
+def _post(client: Any, tenant: Tenant, **data: str) -> Any:
+    token = page_token(client, _new(tenant))
+    return client.post(_new(tenant), data={"csrf_token": token, **data})
+
+
+def test_add_scim2_integration_with_bearer_token_binds_connector_and_stores_secret(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    listing = client.get(f"/admin/o/{tenant.slug}/integrations").get_data(as_text=True)
+    assert _new(tenant) in listing and "Add integration" in listing
+    posted = _post(
+        client,
+        tenant,
+        display_name="Wiki",
+        connector="scim2",
+        url="https://wiki.example.com/scim/v2",
+        credential_kind="bearer",
+        secret=BEARER,
+        provisioning="on",
+    )
+    assert posted.status_code == 303, posted.get_data(as_text=True)
+    detail = client.get(posted.headers["Location"])
+    html = detail.get_data(as_text=True)
+    assert "The integration was added" in html and "scim2" in html and "bearer" in html
+    assert BEARER not in html and BEARER[-4:] in html  # only the vault's hint
+    engine = console_app.extensions["scimserver_admin"].store.engine
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(integrations).where(
+                integrations.c.organization_id == tenant.id, integrations.c.display_name == "Wiki"
+            )
+        ).one()
+    assert row.kind == "scim2" and row.provisioning_enabled and not row.is_manual
+    binding = SqlProvisioningStore(engine).binding(tenant.id, row.id)
+    assert binding is not None and binding.connector == "scim2"
+    assert binding.settings["base_url"] == "https://wiki.example.com/scim/v2"
+    vault = CredentialVault(
+        SqlCredentialStore(engine), console_app.extensions["scimserver_admin"].keyring
+    )
+    assert vault.describe(row.id).kind == "bearer"
+    assert vault.access_token(row.id) == BEARER
+    activity = client.get(f"/admin/o/{tenant.slug}/activity").get_data(as_text=True)
+    assert BEARER not in activity
+
+
+@pytest.mark.parametrize(
+    ("connector", "url", "kind", "manual"),
+    [
+        ("webhook", "https://hooks.example.com/scim", "manual", False),
+        ("manual", "", "manual", True),
+    ],
+)
+def test_add_webhook_or_manual_integration_without_credential(
+    client: Any, console_app: Any, tenant: Tenant, connector: str, url: str, kind: str, manual: bool
+) -> None:
+    posted = _post(client, tenant, display_name="Portal", connector=connector, url=url)
+    assert posted.status_code == 303, posted.get_data(as_text=True)
+    engine = console_app.extensions["scimserver_admin"].store.engine
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(integrations).where(
+                integrations.c.organization_id == tenant.id, integrations.c.display_name == "Portal"
+            )
+        ).one()
+    assert (row.kind, row.is_manual, row.provisioning_enabled) == (kind, manual, False)
+    binding = SqlProvisioningStore(engine).binding(tenant.id, row.id)
+    assert binding is not None and binding.connector == connector
+    assert dict(binding.settings) == ({"url": url} if url else {})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"display_name": "   "}, "Enter a name for the integration"),
+        ({"url": ""}, "Enter the service URL"),
+        ({"url": "wiki.example.com/scim"}, "must be an http:// or https:// URL"),
+        ({"url": "https://"}, "must be an http:// or https:// URL"),
+        ({"connector": "no-such-connector"}, "Choose a connector"),
+        ({"kind": "mainframe"}, "Choose a service type"),
+        ({"credential_kind": "bearer", "secret": ""}, "token is required"),
+        ({"credential_kind": "api_key", "header": "Bad Header:"}, "header must be"),
+    ],
+)
+def test_refused_form_writes_nothing_and_says_what_to_correct(
+    client: Any, console_app: Any, tenant: Tenant, data: dict[str, str], message: str
+) -> None:
+    form = {
+        "display_name": "Wiki",
+        "connector": "scim2",
+        "url": "https://wiki.example.com/scim/v2",
+        "credential_kind": "none",
+        "secret": BEARER,
+        **data,
+    }
+    refused = _post(client, tenant, **form)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "The integration was not added" in html and message in html
+    assert 'aria-invalid="true"' in html
+    assert BEARER not in html
+    assert _names(console_app, tenant) == []
+
+
+def test_duplicate_name_is_refused_with_a_clear_message(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    form = {"display_name": "Wiki", "connector": "manual"}
+    assert _post(client, tenant, **form).status_code == 303
+    again = _post(client, tenant, **{**form, "display_name": "wiki"})
+    assert again.status_code == 400
+    assert "An integration named “wiki” already exists" in again.get_data(as_text=True)
+    assert _names(console_app, tenant) == ["Wiki"]
+
+
+def test_credential_without_key_ring_is_refused_before_anything_is_written(
+    database_url: str,
+) -> None:
+    from scimserver import Settings, create_app
+
+    app = create_app(Settings(database_url=database_url, public_url="https://scim.example.com"))
+    tenant = new_tenant(app)
+    client = app.test_client()
+    assert sign_in(client, new_admin(app, tenant)).status_code == 302
+    assert "No key ring is configured" in client.get(_new(tenant)).get_data(as_text=True)
+    refused = _post(
+        client,
+        tenant,
+        display_name="Wiki",
+        connector="scim2",
+        url="https://wiki.example.com/scim/v2",
+        credential_kind="bearer",
+        secret=BEARER,
+    )
+    assert refused.status_code == 400
+    assert "SCIMSERVER_SECRET_KEYS" in refused.get_data(as_text=True)
+    assert _names(app, tenant) == []
+
+
+def test_add_form_without_csrf_token_is_refused(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    refused = client.post(_new(tenant), data={"display_name": "Wiki", "connector": "manual"})
+    assert refused.status_code in (400, 403)
+    assert _names(console_app, tenant) == []
+
+
+def test_another_organizations_add_form_is_not_found(client: Any, console_app: Any) -> None:
+    other = new_tenant(console_app)
+    assert client.get(_new(other)).status_code == 404
+
+
+def test_cli_services_connect_refuses_a_malformed_base_url(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scimserver.cli import main
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    app = make_app(database_url)
+    tenant = new_tenant(app)
+    runner = CliRunner()
+    made = runner.invoke(main, ["services", "create", tenant.slug, "Wiki", "--kind", "scim2"])
+    assert made.exit_code == 0, made.output
+    refused = runner.invoke(
+        main,
+        [
+            "services",
+            "connect",
+            tenant.slug,
+            "Wiki",
+            "--connector",
+            "scim2",
+            "--setting",
+            "base_url=wiki.example.com",
+        ],
+    )
+    assert refused.exit_code != 0
+    assert "base_url must be an http:// or https:// URL" in refused.output
