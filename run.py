@@ -56,6 +56,7 @@ def serve(argv: list[str]) -> int:
     if "--port" in argv:
         port = argv[argv.index("--port") + 1]
     os.environ.setdefault("SCIMSERVER_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    keys_line = local_key_ring()
     cli("db", "upgrade")
     orgs = json.loads(cli("orgs", "list", "--json", capture=True))
     if not any(o["slug"] == "default" for o in orgs):
@@ -63,11 +64,36 @@ def serve(argv: list[str]) -> int:
     issued = json.loads(cli("token", "generate", "default", "--json", capture=True))
     has_admin = bool(json.loads(cli("admins", "list", "--json", capture=True)))
     console_url = os.environ["SCIMSERVER_PUBLIC_URL"].rstrip("/") + "/admin/"
-    print(banner(issued, console_url, has_admin), flush=True)
+    print(banner(issued, console_url, has_admin, keys_line), flush=True)
     os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
 
 
-def banner(issued: dict[str, str], console_url: str, has_admin: bool) -> str:
+def local_key_ring() -> str | None:
+    """The quick start's key ring, as Django's startproject makes a SECRET_KEY.
+
+    With neither SCIMSERVER_SECRET_KEYS nor SCIMSERVER_SECRET_KEYS_FILE set and the
+    default SQLite database, ``scimserver keys local`` makes a key file beside the
+    database once (mode 0600) and finds it on later starts; every command started from
+    here, and the server, read it through SCIMSERVER_SECRET_KEYS_FILE. Another database
+    gets no key it was not given. Returns the line to print, if any.
+    """
+    if os.environ.get("SCIMSERVER_SECRET_KEYS") or os.environ.get("SCIMSERVER_SECRET_KEYS_FILE"):
+        return None
+    url = os.environ.get("SCIMSERVER_DATABASE_URL", "")
+    if url and not url.startswith("sqlite:///"):
+        return "  No SCIMSERVER_SECRET_KEYS: credentials cannot be stored until it is set."
+    found = json.loads(cli("keys", "local", "--json", capture=True))
+    os.environ["SCIMSERVER_SECRET_KEYS_FILE"] = found["path"]
+    made = "made now" if found["created"] else "made on the first start"
+    return (
+        f"  Secret key ring: {os.path.relpath(found['path'])} ({made}; it decrypts stored "
+        "credentials: keep it; in production set SCIMSERVER_SECRET_KEYS)"
+    )
+
+
+def banner(
+    issued: dict[str, str], console_url: str, has_admin: bool, keys_line: str | None = None
+) -> str:
     """What ``serve`` prints: the IdP's two values, a request to try, and the console.
 
     The CLI is not on PATH in a fresh clone, so the administrator command names
@@ -83,6 +109,8 @@ def banner(issued: dict[str, str], console_url: str, has_admin: bool) -> str:
         "",
         "  Admin console:  " + console_url,
     ]
+    if keys_line:
+        lines.append(keys_line)
     if not has_admin:
         scimserver = os.path.relpath(BIN / "scimserver")
         lines.append(

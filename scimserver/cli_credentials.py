@@ -270,6 +270,28 @@ def keys_generate() -> None:
 
 
 @keys.command(
+    "local",
+    help="Quick start only: make (once) or find the key file beside the SQLite database "
+    "and print its path; point SCIMSERVER_SECRET_KEYS_FILE at it. Production sets "
+    "SCIMSERVER_SECRET_KEYS instead.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def keys_local(as_json: bool) -> None:
+    from . import cli
+    from .config import ConfigError, local_key_file
+
+    settings = cli._settings()
+    try:
+        path, created = local_key_file(settings.database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "created": created}))
+    else:
+        click.echo(f"{'made' if created else 'found'} {path}")
+
+
+@keys.command(
     "rotate",
     help="Re-encrypt every stored secret (credentials, service passwords, user passwords) "
     "under the first key of SCIMSERVER_SECRET_KEYS; then the other keys can be removed.",

@@ -29,17 +29,64 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+#: The quick start's key ring file, beside the SQLite database (see :func:`local_key_file`).
+LOCAL_KEY_FILE = "secret-keys"
+
+
+def _split_keys(text: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in text.replace("\n", ",").split(",") if k.strip())
+
+
 def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
-    """``SCIMSERVER_SECRET_KEYS``: comma-separated Fernet keys, checked at start."""
+    """``SCIMSERVER_SECRET_KEYS``: comma-separated Fernet keys, checked at start; when it
+    is unset, ``SCIMSERVER_SECRET_KEYS_FILE`` names a file holding them (one a line or
+    comma-separated). The variable wins, so a deployment that sets it is unaffected by
+    a file left behind by the quick start."""
     from scimcore.accounts import KeyRing, KeyRingError
 
-    keys = tuple(k.strip() for k in env.get("SCIMSERVER_SECRET_KEYS", "").split(",") if k.strip())
+    name = "SCIMSERVER_SECRET_KEYS"
+    keys = _split_keys(env.get(name, ""))
+    key_file = env.get("SCIMSERVER_SECRET_KEYS_FILE", "")
+    if not keys and key_file:
+        name = "SCIMSERVER_SECRET_KEYS_FILE"
+        try:
+            keys = _split_keys(Path(key_file).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{name}: cannot read {key_file}: {exc}") from None
+        if not keys:
+            raise ConfigError(f"{name}: {key_file} holds no key")
     if keys:
         try:
             KeyRing(keys)
         except KeyRingError as exc:
-            raise ConfigError(f"SCIMSERVER_SECRET_KEYS: {exc}") from None
+            raise ConfigError(f"{name}: {exc}") from None
     return keys
+
+
+def local_key_file(database_url: str) -> tuple[Path, bool]:
+    """The quick start's key ring: ``secret-keys`` beside the SQLite database file,
+    made once with one new key (mode 0600, created exclusively so two starts racing
+    cannot both write one) and reused afterwards. Returns the path and whether it was
+    made now. Only ``python3 run.py serve`` calls this (through ``scimserver keys
+    local``); a configured service never gets a key it was not given. Refused for
+    anything but an SQLite file, whose directory is the instance's own."""
+    from scimcore.accounts import KeyRing
+
+    if not database_url.startswith("sqlite:///") or ":memory:" in database_url:
+        raise ConfigError(
+            "a local key file is only made for the quick start's SQLite database; "
+            "set SCIMSERVER_SECRET_KEYS instead"
+        )
+    path = Path(database_url.removeprefix("sqlite:///")).parent / LOCAL_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path, False
+    os.fchmod(fd, 0o600)  # whatever the umask
+    with os.fdopen(fd, "w") as out:
+        out.write(KeyRing.generate_key() + "\n")
+    return path, True
 
 
 @dataclass(frozen=True)
