@@ -38,6 +38,17 @@ KIND_LABELS = {"service-accounts": "Service accounts", "users": "Users"}
 OUTCOMES = ("created", "updated", "deleted", "skipped", "failed")
 
 
+#: Outcomes that write something; a preview with none of them has nothing to start.
+CHANGING = ("created", "updated", "deleted")
+
+
+def would_change(preview: dict[str, Any] | None) -> int:
+    """How many rows of a previewed file Start would write (0: every row failed or
+    would be skipped, so Start is not offered)."""
+    counts = (preview or {}).get("counts") or {}
+    return sum(int(counts.get(outcome) or 0) for outcome in CHANGING)
+
+
 def _csv_page(org: Organization, status: int = 200, **extra: Any) -> Response:
     return page(
         "csv.html",
@@ -97,6 +108,7 @@ def csv_upload(slug: str) -> ResponseReturnValue:
         job=job,
         data=job.preview,
         preview=True,
+        would_change=would_change(job.preview),
         job_key=key.decode(),
         kinds=KIND_LABELS,
         outcomes=OUTCOMES,
@@ -113,6 +125,8 @@ def csv_start(slug: str, job_id: str) -> ResponseReturnValue:
         abort(404)
     if job.status != "pending" or job.file_ciphertext is None:
         return redirect(url_for("admin.csv_job", slug=org.slug, job_id=job.id))
+    if not would_change(job.preview):
+        abort(400, description="No row of this file would change anything; nothing to start.")
     try:
         data = Fernet(request.form.get("job_key", "").encode()).decrypt(job.file_ciphertext)
     except (InvalidToken, ValueError):

@@ -456,6 +456,28 @@ def test_csv_preview_lists_row_problems_and_start_applies_only_good_rows(
     assert "new.person@example.com" in users
 
 
+def test_csv_preview_where_every_row_fails_offers_no_start(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    create_user(console_app.test_client(), tenant, "test@example.com")
+    data = b"operation,userName\nCREATE,test@example.com\nBOGUS,x@example.com\n"
+    html = _text(_upload(client, tenant, data, "users"))
+    assert "2 with problems" in html
+    assert re.search(r'<button type="submit" disabled[^>]*>Start import</button>', html)
+    assert "Nothing to start: no row would change (every row has a problem)" in html
+    action = re.search(r'action="([^"]+/start)"', html)
+    key = re.search(r'name="job_key" value="([^"]+)"', html)
+    assert action and key
+    forced = client.post(
+        action.group(1), data={"csrf_token": csrf_from(html), "job_key": key.group(1)}
+    )
+    assert forced.status_code == 400
+    assert [j.status for j in admin_store(console_app).jobs(tenant.id)] == ["pending"]
+    good = _text(_upload(client, tenant, b"operation,userName\nCREATE,ok@example.com\n", "users"))
+    assert "Nothing to start" not in good
+    assert re.search(r'<button type="submit">Start import</button>', good)
+
+
 def test_malformed_csv_is_rejected_with_every_problem_and_nothing_is_stored(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
@@ -523,12 +545,13 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
 ) -> None:
     path = f"/admin/o/{tenant.slug}/settings/scim/generate"
     client.post(path, data={"csrf_token": page_token(client, path), "confirm": "yes"})
-    _start(client, tenant, _text(_upload(client, tenant, b"operation,userName\n", "users")))
+    one_row = b"operation,userName\nCREATE,activity@example.com\n"
+    _start(client, tenant, _text(_upload(client, tenant, one_row, "users")))
     html = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
     for action in ("sign in", "token generated", "csv previewed", "csv imported"):
         assert action in html, action
     # an import's counts read as words, not as a Python dict
-    counts = "counts: created 0, updated 0, deleted 0, skipped 0, failed 0"
+    counts = "counts: created 1, updated 0, deleted 0, skipped 0, failed 0"
     assert counts in html and "{&#39;" not in html  # in this order on every database
     other = new_tenant(console_app)
     outsider = console_app.test_client()
