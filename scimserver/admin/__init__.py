@@ -33,6 +33,7 @@ def init_admin(app: Flask, settings: Settings, store: Store, service: ScimServic
         views_auth,
         views_csv,
         views_directory,
+        views_docs,
         views_integration_new,
         views_integrations,
         views_scim,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from markupsafe import escape
 
 from scimserver.admin import passwords
 
@@ -31,6 +32,7 @@ from .admin_support import (
     wait_for_job,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
@@ -588,3 +590,19 @@ def test_cli_admins_create_reads_the_password_from_stdin_never_argv(
     table = runner.invoke(main, ["admins", "list"])
     assert table.exit_code == 0, table.output
     assert f"ops@example.com\t{t.slug}\n" in table.output
+
+
+def test_idp_how_to_links_to_the_full_guides_served_read_only(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    html = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
+    assert '<a href="/admin/docs/okta">docs/okta.md</a>' in html
+    assert '<a href="/admin/docs/entra">docs/entra.md</a>' in html
+    for name in ("okta", "entra"):
+        guide = client.get(f"/admin/docs/{name}")
+        assert guide.status_code == 200 and guide.mimetype == "text/html"
+        first_line = (ROOT / "docs" / f"{name}.md").read_text().splitlines()[0]
+        assert escape(first_line) in _text(guide)
+    for bad in ("../README", "..%2FREADME", "Okta", "nope", "okta.md"):
+        assert client.get(f"/admin/docs/{bad}").status_code == 404, bad
+    assert console_app.test_client().get("/admin/docs/okta").status_code == 302  # sign in first
