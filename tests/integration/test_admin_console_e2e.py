@@ -4,8 +4,9 @@ Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) driven b
 Playwright; Playwright's own browser download is never used. The walk-through is
 what an IT admin does on day one: sign in, generate the SCIM token and use it, watch
 a user created over SCIM appear, upload the sample service-account CSV and read the
-row results, watch a running import's progress update itself, see a refused field of
-an integration's OAuth client form; and a form posted without its CSRF token is
+row results, watch a running import's progress update itself, add a ``scim2``
+integration with the "Add integration" form, see a refused field of an integration's
+OAuth client form; and a form posted without its CSRF token is
 refused. Screenshots of
 each page go to ``docs/images/admin-*.png`` (shown in docs/admin-console.md) when
 SCIMSERVER_UPDATE_SCREENSHOTS=1 is set.
@@ -214,6 +215,7 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     page.get_by_role("link", name="Integrations").click()
     page.get_by_role("heading", name="Integrations").wait_for()
     _shot(page, "integrations", backend)
+    _add_integration(page, backend)
     _oauth_client_form(page, backend)
     page.get_by_role("link", name="Activity").click()
     page.get_by_role("heading", name="Activity").wait_for()
@@ -309,6 +311,36 @@ def _running_job_page(page: Any, live_server: LiveServer, org: Org, backend: str
         page.get_by_text("stopped by the test").wait_for(timeout=15_000)  # reloaded by itself
     finally:
         engine.dispose()
+
+
+def _add_integration(page: Any, backend: str) -> None:
+    """Integrations > Add integration: a scim2 service with its base URL; a bad URL is
+    explained first and writes nothing. This live server has no key ring, so the form
+    says a credential cannot be stored yet and the service is added without one."""
+    page.get_by_role("link", name="Add integration").click()
+    page.get_by_role("heading", name="Add integration").wait_for()
+    assert "No key ring is configured" in page.content()
+    page.get_by_label(re.compile(r"^Name")).fill("Wiki")
+    page.get_by_label("Connector").select_option("scim2")
+    url = page.get_by_label(re.compile(r"^Service URL"))
+    url.evaluate("e => e.type = 'text'")  # let the server, not the browser, refuse it
+    url.fill("wiki.example.com/scim/v2")
+    page.get_by_role("button", name="Add integration").click()
+    alert = page.locator("#add-error")
+    alert.wait_for()
+    assert "must be an http:// or https:// URL" in alert.inner_text()
+    assert page.get_by_label(re.compile(r"^Service URL")).get_attribute("aria-invalid") == "true"
+    assert page.get_by_label(re.compile(r"^Name")).input_value() == "Wiki"
+    _shot(page, "integration-new", backend)
+    page.get_by_label(re.compile(r"^Service URL")).fill("https://wiki.example.com/scim/v2")
+    page.get_by_role("button", name="Add integration").click()
+    page.get_by_role("heading", name="Wiki").wait_for()
+    assert "The integration was added" in page.content()
+    sync = page.locator("section[aria-labelledby=sync-h]").inner_text()
+    assert "scim2" in sync
+    page.get_by_role("link", name="« Integrations").click()
+    page.get_by_role("heading", name="Integrations").wait_for()
+    page.get_by_role("link", name="Wiki").wait_for()
 
 
 def _oauth_client_form(page: Any, backend: str) -> None:
