@@ -108,26 +108,23 @@ def test_concurrent_creates_and_deletes_keep_the_total_exact(sql_store: SqlStore
     assert _totals(sql_store, org.id) == (THREADS * 3, THREADS * 3)
 
 
-def _upgrade_with_users_in_0011(url: str) -> None:
-    upgrade(url, "0011")
+def _upgrade_with_users_before_0013(url: str) -> None:
+    upgrade(url, "0012")
     engine = make_engine(url)
     store = SqlStore(engine)
     try:
         org = new_org(store)
         with engine.begin() as conn:
-            conn.execute(
-                sa.insert(resources),
-                [
-                    {
-                        "organization_id": org.id,
-                        "resource_type": "User",
-                        **sql_store_module._row("User", make_user(f"u{i}", f"u{i}"), store.names)[
-                            0
-                        ],
-                    }
-                    for i in range(30)
-                ],
-            )
+            then = sa.Table("resources", sa.MetaData(), autoload_with=conn)
+            rows = [
+                {
+                    "organization_id": org.id,
+                    "resource_type": "User",
+                    **sql_store_module._row("User", make_user(f"u{i}", f"u{i}"), store.names)[0],
+                }
+                for i in range(30)
+            ]
+            conn.execute(sa.insert(then), [{c.name: r[c.name] for c in then.c} for r in rows])
         upgrade(url)
         assert _totals(store, org.id) == (30, 30)
         with store.session(org.id) as s:
@@ -138,11 +135,11 @@ def _upgrade_with_users_in_0011(url: str) -> None:
 
 
 def test_the_migration_counts_the_resources_already_there(tmp_path: Path) -> None:
-    _upgrade_with_users_in_0011(f"sqlite:///{tmp_path / 'old.db'}")
+    _upgrade_with_users_before_0013(f"sqlite:///{tmp_path / 'old.db'}")
 
 
 @pytest.mark.postgres
 def test_the_migration_counts_the_resources_already_there_on_postgresql(
     fresh_postgres: Any,
 ) -> None:
-    _upgrade_with_users_in_0011(fresh_postgres.create())
+    _upgrade_with_users_before_0013(fresh_postgres.create())
