@@ -185,7 +185,7 @@ resource_emails = sa.Table(
     sa.Column("organization_id", ORG_ID, nullable=False),
     sa.Column("resource_id", ID, nullable=False),
     # emails[].value lowered by Python: makes ``emails.value eq`` an index probe.
-    sa.Column("value_key", sa.Text(), nullable=False),
+    sa.Column("value_key", KEY_TEXT, nullable=False),
     # The key leads with the value: ``emails.value eq`` is a primary-key probe.
     sa.PrimaryKeyConstraint("organization_id", "value_key", "resource_id"),
     sa.ForeignKeyConstraint(
