@@ -392,6 +392,23 @@ class FilterCompiler:
             )
         return self._typed(operand, d)
 
+    def reads_key_ranges(self, f: Filter) -> bool:
+        """Whether ``f`` is made only of ``sw`` on the indexed name keys (``userName``,
+        ``displayName``) joined by ``and`` / ``or``: its matches are read from a few
+        index ranges, so counting them costs about as many rows as there are matches,
+        however big the collection. (The console's plain-word search is one.)"""
+        if isinstance(f, And | Or):
+            return self.reads_key_ranges(f.left) and self.reads_key_ranges(f.right)
+        if not isinstance(f, Compare) or f.op != "sw" or not isinstance(f.value, str):
+            return False
+        if f.path.definition.case_exact:
+            return False
+        operand = self._route(f.path)
+        if not isinstance(operand, _Column | _FoldedKey):
+            return False
+        key = operand.text(True)
+        return any(key is column for column in (resources.c.name_key, resources.c.display_key))
+
     # -- nodes --------------------------------------------------------------------------
 
     def _node(self, f: Filter, ctx: _Elements | None) -> Expr:

@@ -23,6 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from ...compat import DEFAULT_PROFILE, canonical_profile_name
 from ...errors import (
@@ -195,15 +197,36 @@ class SqlSession:
             known = count()
             if query.count <= 0 or offset >= known:
                 return Page(total=known)
+        # SQLite keeps no statistics, so for a filter and an order served by different
+        # indexes it reads the collection in page order, testing each row: at 1M users
+        # a rare word's first page took 3 s that way, where reading the matches from
+        # their index ranges and sorting them takes a millisecond. Which plan wins
+        # depends on how many rows match, which only a count tells: a console page
+        # (capped total) whose filter is all index ranges counts first (it needs the
+        # total anyway), and when fewer than the cap match, orders by ``+key``, which
+        # no index serves, so SQLite sorts the matches. A word matching nearly everyone
+        # keeps the walk in page order, which finds a page at once.
+        sort_matches = False
+        if (
+            query.keyset
+            and self.dialect == "sqlite"
+            and query.filter is not None
+            and query.total_limit is not None
+            and compiler.reads_key_ranges(query.filter)
+        ):
+            counted = total_of()
+            total_of = lambda: counted  # noqa: E731
+            sort_matches = counted < query.total_limit
         key: Any = None
         order: list[Any] = []
         if query.sort is not None:
             key = compiler.sort_key(query.sort.path)
             if key is not None:
+                k = _unindexed(key) if sort_matches else key
                 order.append(
-                    key.desc().nulls_first() if query.sort.descending else key.asc().nulls_last()
+                    k.desc().nulls_first() if query.sort.descending else k.asc().nulls_last()
                 )
-        order.append(r.id)
+        order.append(_unindexed(r.id) if sort_matches else r.id)
         groups = query.relations and resource_type != "Group"
         columns = [r.data, self.st.user_groups] if groups else [r.data]
         if not query.keyset:
@@ -229,7 +252,9 @@ class SqlSession:
             if query.relations and not groups:
                 self._fill_members(found)
             return Page(total=total, resources=found)
-        return self._keyset_page(resource_type, query, where, order, key, total_of, collection)
+        return self._keyset_page(
+            resource_type, query, where, order, key, total_of, collection, sort_matches
+        )
 
     def _counter(self, where: list[Any], params: dict[str, str], limit: int) -> Callable[[], int]:
         """How many rows match ``where``, counting no further than ``limit``: the count
@@ -294,21 +319,32 @@ class SqlSession:
         key: Any,
         count: Callable[[], int],
         collection: dict[str, str],
+        sort_matches: bool,
     ) -> Page:
         """One page after ``query.after`` in (sort key, id) order: an index range scan
         for the default order, however deep the page (RFC 9865 cursors)."""
         r = resources.c
-        if query.after is not None:
-            where = [*where, _after(key, r.id, query.after, query.sort)]
         key_column = key if key is not None else sa.null()
         groups = query.relations and resource_type != "Group"
-        rows = self.conn.execute(
+        page = (
             sa.select(r.data, key_column, r.id, *([self.st.user_groups] if groups else []))
             .where(*where)
             .order_by(*order)
-            .limit(query.count + 1),
-            collection,
-        ).all()
+        )
+        rows: list[Any] = []
+        parts: list[Any] = [None]
+        if query.after is not None:
+            # Sorting the matches, the position must not lead SQLite to a key range
+            # (all the rows after it) rather than the filter's.
+            k, i = (key, r.id)
+            if sort_matches:
+                k, i = (None if key is None else _unindexed(key)), _unindexed(r.id)
+            parts = _after(k, i, query.after, query.sort)
+        for part in parts:
+            statement = page if part is None else page.where(part)
+            rows += self.conn.execute(statement.limit(query.count + 1 - len(rows)), collection)
+            if len(rows) > query.count:
+                break
         found = [
             _with_groups(row[0], row[3]) if groups else dict(row[0]) for row in rows[: query.count]
         ]
@@ -729,18 +765,33 @@ def _org(row: Row[Any]) -> Organization:
     )
 
 
-def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> Any:
-    """SQL for :func:`scimcore.storage.base.comes_after`: rows after ``position``."""
+def _unindexed(expr: Any) -> Any:
+    """SQLite's ``+expr``: the same value and collation, which no index orders."""
+    return UnaryExpression(expr, operator=operators.custom_op("+"), type_=expr.type)
+
+
+def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> list[Any]:
+    """SQL for :func:`scimcore.storage.base.comes_after`: the rows after ``position``,
+    as disjoint parts in listing order, each a range of the sort key's index.
+
+    The single condition ``key IS NULL OR key > k OR (key = k AND id > i)`` is no
+    index range: PostgreSQL walked a million users from the start of the index to
+    reach a page 90 % in. A row comparison ``(key, id) > (k, i)`` is one (on SQLite
+    too), and the NULL keys, which sort after every other ascending and before
+    descending, are a part of their own, read only when the page is not yet full.
+    Descending keys with ascending ids are no row comparison: ``key = k AND id > i``,
+    then ``key < k``.
+    """
     later_id = id_column > position.id
     if sort is None or key is None:
-        return later_id
+        return [later_id]
     if sort.descending:
         if position.key is None:
-            return sa.or_(key.is_not(None), later_id)
-        return sa.and_(
-            key.is_not(None),
-            sa.or_(key < position.key, sa.and_(key == position.key, later_id)),
-        )
+            return [sa.and_(key.is_(None), later_id), key.is_not(None)]
+        return [sa.and_(key == position.key, later_id), key < position.key]
     if position.key is None:
-        return sa.and_(key.is_(None), later_id)
-    return sa.or_(key.is_(None), key > position.key, sa.and_(key == position.key, later_id))
+        return [sa.and_(key.is_(None), later_id)]
+    later = sa.tuple_(key, id_column) > sa.tuple_(position.key, position.id)
+    # A NOT NULL column (created) needs no NULL part: SQLite would test IS NULL on every
+    # row of the organization rather than read it from the index.
+    return [later, key.is_(None)] if getattr(key, "nullable", True) else [later]
