@@ -355,11 +355,16 @@ def run_interleaved(targets: list[Target], ctx: dict[str, Any], tmp: Path,
         wl.write_script(str(warm), plans[t.key][0], t.base_path, t.token)
         wl.run_wrk(ctx["wrk"], str(warm), t.url, duration=ctx["warmup"],
                    connections=ctx["connections"], client_cpu=CLIENT_CPU, worker_pids=t.pids)
+    every_pid = [p for t in targets for p in t.pids]
     for name in names:
         for t in targets:
             w = next((x for x in plans[t.key] if x.name == name), None)
             if w is None:
                 continue
+            waited = wl.wait_until_idle(every_pid)
+            if waited > 2:
+                print(f"  (waited {waited:.0f} s for the servers to finish earlier requests)",
+                      flush=True)
             script = tmp / f"{t.key}-{name}.lua"
             wl.write_script(str(script), w, t.base_path, t.token)
             r = wl.run_wrk(ctx["wrk"], str(script), t.url, duration=ctx["duration"],
