@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from scimcore.errors import Uniqueness
+from scimcore.errors import ScimError, Uniqueness
 from scimcore.filters import parse_filter
 from scimcore.schema.core import USER_RESOURCE
 from scimcore.storage.base import Query
@@ -64,6 +64,8 @@ def test_the_total_follows_creates_deletes_and_refused_writes(sql_store: SqlStor
         s.delete("User", "u5")
         with pytest.raises(Uniqueness):
             s.insert("User", make_user("dup", "USER0"))
+        with pytest.raises(ScimError):  # its row is written, then its member refused
+            s.insert("Group", make_group("bad", "Bad", ["nobody"]))
     with sql_store.session(other.id) as s:
         s.insert("User", make_user("x", "user0"))
     with pytest.raises(RuntimeError), sql_store.session(org.id) as s:
@@ -91,6 +93,19 @@ def test_rows_loaded_straight_into_the_table_are_counted(sql_store: SqlStore) ->
         conn.execute(sa.insert(resources), rows)
         conn.execute(sa.delete(resources).where(resources.c.id.in_(["b0", "b1", "b2"])))
     assert _totals(sql_store, org.id) == (247, 247)
+
+
+def test_a_transaction_of_many_writes_counts_each_once(sql_store: SqlStore) -> None:
+    """A CSV import writes hundreds of users in one transaction, some undone."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        for i in range(300):
+            s.insert("User", make_user(f"u{i}", f"user{i}"))
+        for i in range(0, 300, 3):
+            s.delete("User", f"u{i}")
+        with pytest.raises(Uniqueness):
+            s.insert("User", make_user("again", "user1"))
+    assert _totals(sql_store, org.id) == (200, 200)
 
 
 def test_concurrent_creates_and_deletes_keep_the_total_exact(sql_store: SqlStore) -> None:
