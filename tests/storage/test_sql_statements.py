@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from scimcore.errors import NotFound
+from scimcore.errors import InvalidValue, NotFound, Uniqueness
 from scimcore.filters import parse_filter
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 from scimcore.storage.base import Member, Query
@@ -209,3 +209,63 @@ def test_idp_lookups_are_one_prebuilt_statement_with_the_filter_semantics(
         ).resources
     assert [g["value"] for g in alice["groups"]] == ["g1"]
     assert [m["value"] for m in group["members"]] == ["u1"]
+
+
+@contextmanager
+def savepoints(store: SqlStore) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SAVEPOINT"):
+            seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+
+
+def test_an_update_that_keeps_the_username_takes_no_savepoint(sql_store: SqlStore) -> None:
+    """Okta's deactivation (PATCH active) cannot break a unique key: no savepoint, and on
+    PostgreSQL two round trips fewer. A rename can, and keeps its savepoint there."""
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("u", "keep"))
+    with sql_store.session(org.id) as s, savepoints(sql_store) as seen:
+        user = s.get("User", "u", for_update=True)
+        s.update("User", {**user, "active": False})
+    assert seen == []
+    with sql_store.session(org.id) as s, savepoints(sql_store) as seen:
+        user = s.get("User", "u", for_update=True)
+        s.update("User", {**user, "userName": "renamed"})
+    assert len(seen) == (1 if sql_store.engine.dialect.name == "postgresql" else 0)
+
+
+def test_a_refused_rename_leaves_the_session_usable(sql_store: SqlStore) -> None:
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("a", "alice"))
+        s.insert("User", make_user("b", "bob"))
+    with sql_store.session(org.id) as s:
+        bob = s.get("User", "b", for_update=True)
+        with pytest.raises(Uniqueness):
+            s.update("User", {**bob, "userName": "ALICE"})
+        s.update("User", {**bob, "active": False})
+    with sql_store.session(org.id, readonly=True) as s:
+        assert s.get("User", "b")["userName"] == "bob"
+        assert s.get("User", "b")["active"] is False
+
+
+def test_a_nul_character_is_refused_before_the_database_sees_it(sql_store: SqlStore) -> None:
+    org = new_org(sql_store)
+    with sql_store.session(org.id) as s:
+        s.insert("User", make_user("u", "user"))
+        user = s.get("User", "u", for_update=True)
+        with pytest.raises(InvalidValue, match="NUL"):
+            s.update("User", {**user, "displayName": "a\x00b"})
+        with pytest.raises(InvalidValue, match="NUL"):
+            s.insert("User", make_user("v", "nul\x00name"))
+        s.update("User", {**user, "displayName": "a\\u0000b is only text"})
+    with sql_store.session(org.id, readonly=True) as s:
+        assert s.get("User", "u")["displayName"] == "a\\u0000b is only text"
