@@ -15,8 +15,6 @@ import pytest
 import sqlalchemy as sa
 from markupsafe import escape
 
-from scimserver.admin import passwords
-
 from .admin_support import (
     PASSWORD,
     Tenant,
@@ -34,32 +32,6 @@ from .admin_support import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap scrypt parameters in tests (they are stored in each hash)."""
-    monkeypatch.setattr(passwords, "N", 2**10)
-    monkeypatch.setattr(passwords, "P", 1)
-
-
-@pytest.fixture
-def console_app(database_url: str) -> Any:
-    return make_app(database_url)
-
-
-@pytest.fixture
-def tenant(console_app: Any) -> Tenant:
-    return new_tenant(console_app)
-
-
-@pytest.fixture
-def client(console_app: Any, tenant: Tenant) -> Any:
-    """A browser signed in as an administrator of ``tenant`` only."""
-    client = console_app.test_client()
-    response = sign_in(client, new_admin(console_app, tenant))
-    assert response.status_code == 302
-    return client
 
 
 def _text(response: Any) -> str:

@@ -19,44 +19,18 @@ import sqlalchemy as sa
 
 from scimcore.storage.sql.admins import SqlAdminStore
 from scimcore.storage.sql.tables import events, resources
-from scimserver.admin import csv_jobs, passwords
+from scimserver.admin import csv_jobs
 
 from .admin_support import (
     Tenant,
     admin_store,
     csrf_from,
-    make_app,
-    new_admin,
     new_tenant,
     page_token,
-    sign_in,
     wait_for_job,
 )
 
 ROWS = 3000
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "N", 2**10)
-    monkeypatch.setattr(passwords, "P", 1)
-
-
-@pytest.fixture
-def console_app(database_url: str) -> Any:
-    return make_app(database_url)
-
-
-@pytest.fixture
-def tenant(console_app: Any) -> Tenant:
-    return new_tenant(console_app)
-
-
-@pytest.fixture
-def client(console_app: Any, tenant: Tenant) -> Any:
-    client = console_app.test_client()
-    assert sign_in(client, new_admin(console_app, tenant)).status_code == 302
-    return client
 
 
 def _text(response: Any) -> str:

@@ -17,34 +17,10 @@ from scimcore.adapters.connectors.credentials import CredentialVault
 from scimcore.storage.sql.credentials import SqlCredentialStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.tables import integrations
-from scimserver.admin import passwords
 
 from .admin_support import Tenant, make_app, new_admin, new_tenant, page_token, sign_in
 
 BEARER = "bt-add-form-TOPSECRET-0123456789-tok9"
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "N", 2**10)
-    monkeypatch.setattr(passwords, "P", 1)
-
-
-@pytest.fixture
-def console_app(database_url: str) -> Any:
-    return make_app(database_url)
-
-
-@pytest.fixture
-def tenant(console_app: Any) -> Tenant:
-    return new_tenant(console_app)
-
-
-@pytest.fixture
-def client(console_app: Any, tenant: Tenant) -> Any:
-    client = console_app.test_client()
-    assert sign_in(client, new_admin(console_app, tenant)).status_code == 302
-    return client
 
 
 def _new(tenant: Tenant) -> str:

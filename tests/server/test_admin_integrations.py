@@ -28,17 +28,13 @@ from scimcore.adapters.connectors.registry import register
 from scimcore.storage.sql.credentials import SqlCredentialStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.tables import metadata
-from scimserver.admin import passwords
 
 from .admin_support import (
     Tenant,
     create_service,
     create_user,
-    make_app,
-    new_admin,
     new_tenant,
     page_token,
-    sign_in,
 )
 
 API_KEY = "ak-live-0123456789-SECRETVALUE-wxyz"
@@ -77,33 +73,10 @@ register(FakeDiscovery)
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "N", 2**10)
-    monkeypatch.setattr(passwords, "P", 1)
-
-
-@pytest.fixture(autouse=True)
 def _fresh_fake() -> None:
     FakeDiscovery.accounts = []
     FakeDiscovery.seen_authorization = []
     FakeDiscovery.fail = False
-
-
-@pytest.fixture
-def console_app(database_url: str) -> Any:
-    return make_app(database_url)
-
-
-@pytest.fixture
-def tenant(console_app: Any) -> Tenant:
-    return new_tenant(console_app)
-
-
-@pytest.fixture
-def client(console_app: Any, tenant: Tenant) -> Any:
-    client = console_app.test_client()
-    assert sign_in(client, new_admin(console_app, tenant)).status_code == 302
-    return client
 
 
 def _text(response: Any) -> str:

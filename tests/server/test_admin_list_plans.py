@@ -23,18 +23,11 @@ from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 from scimcore.schema.serializers import load_resource
 from scimcore.storage.sql import store as sql_store
 from scimcore.storage.sql.tables import resource_emails, resources
-from scimserver.admin import passwords
 
 from .admin_support import Tenant, make_app, new_admin, new_tenant, sign_in
 
 USERS = 1500
 GROUPS = 300
-
-
-@pytest.fixture(autouse=True)
-def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "N", 2**10)
-    monkeypatch.setattr(passwords, "P", 1)
 
 
 def _fill(engine: sa.Engine, names: Any, tenant: Tenant, tag: str) -> None:
