@@ -27,7 +27,7 @@ from scimcore.adapters.connectors.credentials import Credential, CredentialError
 
 from ..integration_setup import URL_SETTINGS, SetupError, check_url, connect, load_connector
 from .blueprint import audit, bp, console, login_required, organization, page
-from .views_integrations import _vault, explained, form_credential
+from .views_integrations import CREDENTIAL_ECHO, _vault, echoed, explained, form_credential
 
 #: The built-in connectors, first in the list; installed ones follow.
 BUILT_IN = ("scim2", "webhook", "manual")
@@ -160,14 +160,17 @@ def integration_create(slug: str) -> ResponseReturnValue:
             error=message,
             error_field=field,
             values={
-                "display_name": form.get("display_name", "")[:NAME_MAX],
-                "kind": form.get("kind", "")[:32],
-                "connector": form.get("connector", "")[:100],
-                "url": form.get("url", "")[:2000],
-                "credential_kind": form.get("credential_kind", "")[:32],
-                "header": form.get("header", "")[:100],
-                "prefix": form.get("prefix", "")[:100],
-                "username": form.get("username", "")[:256],
+                **echoed(
+                    form,
+                    {
+                        "display_name": NAME_MAX,
+                        "kind": 32,
+                        "connector": 100,
+                        "url": 2000,
+                        "credential_kind": 32,
+                        **CREDENTIAL_ECHO,
+                    },
+                ),
                 "on_delete": on_delete,
                 "provisioning": provisioning,
             },

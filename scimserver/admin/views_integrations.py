@@ -396,6 +396,15 @@ def _oauth_credential(kind: str, integration_id: int) -> Credential:
     )
 
 
+#: The credential fields a refused form shows again, with their lengths (never a secret).
+CREDENTIAL_ECHO = {"header": 100, "prefix": 100, "username": 256}
+
+
+def echoed(form: Any, limits: dict[str, int]) -> dict[str, str]:
+    """The named fields of a refused form, each cut to its limit, to show it again."""
+    return {name: str(form.get(name, ""))[:limit] for name, limit in limits.items()}
+
+
 def explained(message: str) -> tuple[str, str | None]:
     """The vault's message with the field named as the form labels it, and that field."""
     for name, label in FIELD_LABELS.items():
@@ -446,16 +455,17 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
             form_error=message,
             form_error_field=field,
             form_kind=kind,
-            form_values={
-                "header": form.get("header", "")[:100],
-                "prefix": form.get("prefix", "")[:100],
-                "username": form.get("username", "")[:256],
-                "authorize_url": form.get("authorize_url", "")[:2000],
-                "token_url": form.get("token_url", "")[:2000],
-                "client_id": form.get("client_id", "")[:256],
-                "scopes": form.get("scopes", "")[:2000],
-                "token_auth_method": form.get("token_auth_method", "")[:32],
-            },
+            form_values=echoed(
+                form,
+                {
+                    **CREDENTIAL_ECHO,
+                    "authorize_url": 2000,
+                    "token_url": 2000,
+                    "client_id": 256,
+                    "scopes": 2000,
+                    "token_auth_method": 32,
+                },
+            ),
         )
     audit(org, "credential.set", overview.integration.display_name, kind=info.kind)
     notice = "oauth_saved" if info.kind == "oauth_authorization_code" else "credential_saved"
