@@ -164,9 +164,9 @@ resource_counts = sa.Table(
     # at 100k users on PostgreSQL, 1.9 s at 1M). Kept by triggers on ``resources``
     # (revision 0013), so every writer - the API, CSV import, a bulk load - keeps it
     # exact in its own transaction. The total is the sum of the slots: on PostgreSQL a
-    # transaction adds to the slot its transaction id picks, so concurrent creates in
-    # one organization rarely wait for each other's commit; SQLite has one writer and
-    # uses slot 0.
+    # transaction adds its total once, at commit, to the slot its transaction id picks,
+    # so concurrent creates in one organization rarely wait for each other's commit;
+    # SQLite has one writer and uses slot 0.
     sa.Column(
         "organization_id",
         ORG_ID,
