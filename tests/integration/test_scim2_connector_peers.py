@@ -176,7 +176,7 @@ def peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCIMSERVER_", "PYTHON"))}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [str(exe), "--hostname", LOOPBACK, "--port", str(port), "--bearer-token", token],
+            [str(exe), "--hostname", LOOPBACK, "--port", str(port), f"--bearer-token={token}"],
             env={**env, "NO_PROXY": "*"},
             stdin=subprocess.DEVNULL,
             stdout=log,
