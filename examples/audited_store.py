@@ -87,9 +87,13 @@ class AuditedStore:
         self._listener = listener
 
     @contextmanager
-    def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[StoreSession]:
+    def session(
+        self, organization_id: str, *, readonly: bool = False, all_or_nothing: bool = False
+    ) -> Iterator[StoreSession]:
         pending: list[Event] = []
-        with self._inner.session(organization_id, readonly=readonly) as inner:
+        with self._inner.session(
+            organization_id, readonly=readonly, all_or_nothing=all_or_nothing
+        ) as inner:
             yield _AuditedSession(inner, organization_id, pending)
         for event in pending:  # reached only when the inner transaction committed
             self._listener(event)

@@ -461,7 +461,7 @@ class _Context:
             "version": first_version(),
         }
         projection = self.projection(rt)
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, all_or_nothing=True) as session:
             session.insert(
                 rt.id,
                 {**data, "members": [_member_dict(m) for m in members]} if _is_group(rt) else data,
@@ -480,7 +480,7 @@ class _Context:
         members = _members(data.pop("members", None)) if _is_group(rt) else None
         projection = self.projection(rt)
         relations = needs_relations(rt, projection, _relation(rt))
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, all_or_nothing=True) as session:
             current, groups = self._lock(session, rt, id, relations)
             check_immutable(rt, current, data)
             self.seal_secrets(rt, data, current, keep_absent=True)
@@ -495,7 +495,7 @@ class _Context:
         asked = "attributes" in self.request.query or "excludedAttributes" in self.request.query
         projection = self.projection(rt)
         relations = needs_relations(rt, projection, _relation(rt))
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, all_or_nothing=True) as session:
             version, groups = None, None
             if _is_group(rt) and self.header("If-Match") is None:
                 version = self._patch_membership(session, rt, id, operations)
@@ -567,7 +567,7 @@ class _Context:
         return version
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:
-        with self.store.session(self.org.id) as session:
+        with self.store.session(self.org.id, all_or_nothing=True) as session:
             if self.header("If-Match") is not None:
                 self._current(session, rt, id)
             if isinstance(session, EventRecorder):  # the event describes what is deleted

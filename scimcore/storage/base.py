@@ -192,12 +192,18 @@ class Store(Protocol):
     """A storage backend: resources per organization, organizations and their tokens."""
 
     def session(
-        self, organization_id: str, *, readonly: bool = False
+        self, organization_id: str, *, readonly: bool = False, all_or_nothing: bool = False
     ) -> AbstractContextManager[StoreSession]:
         """One transaction in one organization: everything in it is kept or nothing is.
 
         ``readonly`` promises the block only reads (GET, lists, searches), which lets a
         store skip what writes need (SQLite's write lock, a copy to roll back to).
+
+        By default a refused write (a taken ``userName``, an unknown member) is undone
+        alone and the session goes on. ``all_or_nothing`` promises the caller lets the
+        refusal's error leave the block, so the whole transaction is rolled back and
+        nothing runs in it after the refusal, as for one SCIM request. A store may then
+        skip what undoing one write needs (a SAVEPOINT per write on PostgreSQL).
         """
         ...
 

@@ -338,9 +338,12 @@ class MemoryStore:
         self._tokens: list[_Token] = []
 
     @contextmanager
-    def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[MemorySession]:
+    def session(
+        self, organization_id: str, *, readonly: bool = False, all_or_nothing: bool = False
+    ) -> Iterator[MemorySession]:
         """A copy of the organization's state, kept only if the block ends without error;
-        a ``readonly`` session reads the state itself (reads return copies)."""
+        a ``readonly`` session reads the state itself (reads return copies). A refused
+        write changes nothing, so ``all_or_nothing`` changes nothing here."""
         with self._lock:
             if readonly:
                 yield MemorySession(self._states.get(organization_id) or _OrgState(), self._names)

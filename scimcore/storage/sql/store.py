@@ -3,7 +3,9 @@
 One :meth:`SqlStore.session` is one database transaction. A write that fails (a taken
 ``userName``, an unknown member) leaves the transaction usable and nothing of that
 write behind: it runs in a SAVEPOINT, or on SQLite, where a failed statement undoes
-itself, as one statement where it can (see ``SqlSession._write``). The statements a
+itself, as one statement where it can (see ``SqlSession._write``). A session opened
+``all_or_nothing`` (one SCIM request) is rolled back whole on a refusal, so its writes
+need no SAVEPOINT. The statements a
 request runs are prebuilt (:mod:`.statements`). Uniqueness comes from unique
 indexes, never from read-then-write checks; membership changes are set-based
 statements that touch only the rows named. Errors meaning "the database cannot be
@@ -47,6 +49,8 @@ from .tables import group_members, organizations, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+#: The foreign key from a membership row to its group (revision 0001).
+GROUP_KEY_CONSTRAINT = "fk_group_members_organization_id_group_id_resources"
 
 
 def fold(value: Any) -> Any:
@@ -79,6 +83,7 @@ class SqlSession:
         names: dict[str, str | None],
         *,
         readonly: bool = False,
+        all_or_nothing: bool = False,
     ) -> None:
         self.conn = conn
         self.org = organization_id
@@ -97,6 +102,8 @@ class SqlSession:
         # A writing transaction on SQLite holds the whole database, so every row it read.
         self._held: set[tuple[str, str]] = set()
         self._holds_all = self.dialect == "sqlite" and not readonly
+        # A refused write ends the transaction: nothing to undo it alone for.
+        self._undo_each_write = not all_or_nothing
 
     # -- resources ----------------------------------------------------------------------
 
@@ -372,22 +379,27 @@ class SqlSession:
     # -- members ------------------------------------------------------------------------
 
     def add_members(self, group_id: str, members: Sequence[Member]) -> None:
-        self._require("Group", group_id)
-        with self.conn.begin_nested():
+        # PostgreSQL's foreign key names a missing group (see ``_add``), so the insert
+        # needs no look-up first; SQLite's error names no constraint.
+        if self.dialect != "postgresql" or not members:
+            self._require("Group", group_id)
+        with self._undoable():
             self._add(group_id, members)
 
     def remove_members(self, group_id: str, values: Sequence[str]) -> None:
-        self._require("Group", group_id)
+        removed = 0
         if values:
             long, params = ids_params(self.dialect, list(dict.fromkeys(values)))
-            self.conn.execute(
+            removed = self.conn.execute(
                 self.st.remove_members(long), {"k_org": self.org, "k_group": group_id, **params}
-            )
+            ).rowcount
+        if not removed:  # a group that lost a member exists; otherwise look
+            self._require("Group", group_id)
 
     def replace_members(self, group_id: str, members: Sequence[Member]) -> None:
         self._require("Group", group_id)
         ids = list(dict.fromkeys(m.value for m in members))
-        with self.conn.begin_nested():
+        with self._undoable():
             types = self._check_members(ids)
             long, params = ids_params(self.dialect, ids)
             self.conn.execute(
@@ -460,7 +472,9 @@ class SqlSession:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         try:
             self.conn.execute(insert(group_members).on_conflict_do_nothing(), rows)
-        except sa.exc.IntegrityError as exc:  # a member deleted meanwhile
+        except sa.exc.IntegrityError as exc:  # the group or a member deleted meanwhile
+            if GROUP_KEY_CONSTRAINT in str(exc.orig):
+                raise NotFound(f"Group '{group_id}' not found.") from exc
             raise InvalidValue("A member was deleted while it was being added.") from exc
 
     def _write_emails(
@@ -479,6 +493,11 @@ class SqlSession:
                 [{"organization_id": self.org, "resource_id": id, "value_key": k} for k in keys],
             )
         self._emails[(resource_type, id)] = keys
+
+    def _undoable(self) -> AbstractContextManager[Any]:
+        """A SAVEPOINT around a write of several statements, unless a refusal ends the
+        whole transaction anyway (``all_or_nothing``)."""
+        return self.conn.begin_nested() if self._undo_each_write else nullcontext()
 
     def _remember_user(self, id: str, data: Any) -> None:
         """What a locked user's next update compares with: its email and name keys."""
@@ -502,10 +521,11 @@ class SqlSession:
         keep the savepoint; an update of a user that keeps its name key needs none there
         either: it changes no unique key, and ``_row`` has refused the one value the
         database would (a NUL character). That saves PostgreSQL two round trips on the
-        PATCH of ``active`` Okta sends to deactivate a user.
+        PATCH of ``active`` Okta sends to deactivate a user. No write needs one in an
+        ``all_or_nothing`` session, which a refusal ends.
         """
         needs_none = resource_type != "Group" and (self.dialect == "sqlite" or keeps_unique_keys)
-        undo = nullcontext() if needs_none else self.conn.begin_nested()
+        undo = nullcontext() if needs_none else self._undoable()
         try:
             with undo:
                 yield
@@ -663,10 +683,15 @@ class SqlStore:
         return transaction(self.engine, write=write)
 
     @contextmanager
-    def session(self, organization_id: str, *, readonly: bool = False) -> Iterator[SqlSession]:
-        """One transaction; ``readonly`` ones (GET, lists) never wait for a writer."""
+    def session(
+        self, organization_id: str, *, readonly: bool = False, all_or_nothing: bool = False
+    ) -> Iterator[SqlSession]:
+        """One transaction; ``readonly`` ones (GET, lists) never wait for a writer, and
+        ``all_or_nothing`` ones (a SCIM request) write without SAVEPOINTs."""
         with transaction(self.engine, write=not readonly) as conn:
-            yield SqlSession(conn, organization_id, self.names, readonly=readonly)
+            yield SqlSession(
+                conn, organization_id, self.names, readonly=readonly, all_or_nothing=all_or_nothing
+            )
 
     # -- organizations ------------------------------------------------------------------
 
