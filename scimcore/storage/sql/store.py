@@ -5,12 +5,11 @@ One :meth:`SqlStore.session` is one database transaction. A write that fails (a 
 write behind: it runs in a SAVEPOINT, or on SQLite, where a failed statement undoes
 itself, as one statement where it can (see ``SqlSession._write``). A session opened
 ``all_or_nothing`` (one SCIM request) is rolled back whole on a refusal, so its writes
-need no SAVEPOINT. The statements a
-request runs are prebuilt (:mod:`.statements`). Uniqueness comes from unique
-indexes, never from read-then-write checks; membership changes are set-based
-statements that touch only the rows named. Errors meaning "the database cannot be
-reached" become :class:`~scimcore.errors.ServiceUnavailable`; the engine's
-``pool_pre_ping`` replaces dead connections once the database is back.
+need no SAVEPOINT. The statements a request runs are prebuilt (:mod:`.statements`).
+Uniqueness comes from unique indexes, never from read-then-write checks; membership
+changes are set-based statements that touch only the rows named. Errors meaning "the
+database cannot be reached" become :class:`~scimcore.errors.ServiceUnavailable`; the
+engine replaces dead connections once the database is back (:mod:`.engine`).
 """
 
 from __future__ import annotations
