@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import Engine
 
+from scimcore.auth import hash_token, issue_token
+from scimcore.storage.sql import SqlStore, make_engine
 from scimcore.storage.sql import engine as sql_engine
-from scimcore.storage.sql import make_engine
 from scimserver import Settings, create_app
 from tests.conftest import ScimClient, new_org
 from tests.server.tcp_proxy import TcpProxy
@@ -116,5 +118,51 @@ def test_a_connection_in_steady_use_is_not_pinged(
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         assert len(pings) == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_restart_under_load_costs_at_most_one_request(
+    proxy: TcpProxy, migrated_postgres_url: str
+) -> None:
+    """Connections used within the last second are not pinged, so the first request
+    after a restart may meet a dead one: it is a 503 at worst, never a 500, and the
+    next request is served."""
+    app = create_app(
+        Settings(
+            database_url=_through(proxy, migrated_postgres_url),
+            public_url="https://scim.example.com",
+        )
+    )
+    slug, token = new_org(app)
+    scim = ScimClient(app.test_client(), slug, token)
+    assert scim.get("/Users").status_code == 200
+    proxy.stop()
+    proxy.start()
+    first = scim.post("/Users", {"schemas": [USER], "userName": "first-after-restart"})
+    assert first.status_code in (201, 503), first.get_json()
+    second = scim.post("/Users", {"schemas": [USER], "userName": "second-after-restart"})
+    assert second.status_code == 201, second.get_json()
+
+
+@pytest.mark.postgres
+def test_the_token_lookup_replaces_a_dead_connection_itself(
+    proxy: TcpProxy, migrated_postgres_url: str
+) -> None:
+    """The token lookup reads on the driver's connection directly; one that died with
+    the database is discarded and the lookup made again on a new one."""
+    engine = make_engine(_through(proxy, migrated_postgres_url), pool_size=1, max_overflow=0)
+    store = SqlStore(engine)
+    try:
+        org = store.create_organization(f"dead-{uuid.uuid4().hex[:8]}", "Dead connection")
+        digest = hash_token(issue_token(store, org).token)
+        found = store.find_active_token(digest)
+        assert found is not None and (found.id, found.profile) == (org.id, org.profile)
+        proxy.stop()  # the pooled connection dies with it
+        proxy.start()
+        again = store.find_active_token(digest)
+        assert again is not None and again.id == org.id
+        assert again.created == found.created and again.created.tzinfo is not None
     finally:
         engine.dispose()

@@ -103,6 +103,64 @@ def single_read(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+class DriverRead:
+    """One prebuilt read, compiled once for the engine's driver and run on a pooled
+    DBAPI connection without SQLAlchemy's ``Connection`` around it.
+
+    For the token lookup every request starts with: SQLAlchemy's connection and
+    execution machinery cost 130 µs around a 13 µs SQLite lookup (304 against 174 µs
+    on PostgreSQL), about a tenth of a request. The statement is the same prebuilt one
+    (:mod:`.statements`), with the same parameters. It runs outside a transaction
+    (PostgreSQL: autocommit), as :func:`single_read` does. A driver error while it runs
+    (a connection broken by a restart) discards that connection and returns
+    ``FAILED``: the caller then reads through :func:`single_read`, which replaces
+    connections and reports an outage as SQLAlchemy does.
+    """
+
+    FAILED: Any = object()
+
+    def __init__(
+        self, engine: Engine, statement: sa.Select[Any], placeholders: dict[str, Any]
+    ) -> None:
+        compiled = statement.compile(dialect=engine.dialect)
+        self.engine = engine
+        self.statement = statement
+        self.columns = [column.key for column in statement.selected_columns]
+        self.sql = str(compiled)
+        self._fixed = compiled.construct_params(placeholders)
+        self._order = list(compiled.positiontup or []) if compiled.positional else None
+        self._autocommit = engine.dialect.name == "postgresql"
+
+    def first(self, **values: Any) -> Any:
+        """The first row (column key → the driver's value), None, or ``FAILED``."""
+        merged = {**self._fixed, **values}
+        params = tuple(merged[k] for k in self._order) if self._order is not None else merged
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            raw = self.engine.raw_connection()  # the pool's checkout (and idle ping)
+        except dbapi_error as exc:  # a new connection could not be made
+            with unavailable_as_503():  # the driver's error, as SQLAlchemy would wrap it
+                raise sa.exc.DBAPIError.instance(None, None, exc, dbapi_error) from exc
+        try:
+            driver: Any = raw.driver_connection
+            if self._autocommit:
+                driver.autocommit = True
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self.sql, params)
+                row = cursor.fetchone()
+                return dict(zip(self.columns, row, strict=True)) if row is not None else None
+            finally:
+                cursor.close()
+                if self._autocommit:
+                    driver.autocommit = False
+        except dbapi_error as exc:
+            raw.invalidate(exc)
+            return self.FAILED
+        finally:
+            raw.close()
+
+
 def _writer_lock(engine: Engine) -> threading.RLock:
     with _WRITERS_GUARD:
         lock = _WRITERS.get(engine)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
-from .engine import single_read, transaction
+from .engine import DriverRead, single_read, transaction
 from .filters import FilterCompiler
 from .outbox import insert_event
 from .statements import ids_params, statements
@@ -677,6 +677,11 @@ class SqlStore:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.names = unique_names(resource_types)
+        self._token_read = DriverRead(
+            engine, statements(engine.dialect.name).active_token, {"k_hash": ""}
+        )
+        created = organizations.c.created.type.dialect_impl(engine.dialect)
+        self._created = created.result_processor(engine.dialect, None)
 
     def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=write)
@@ -796,10 +801,18 @@ class SqlStore:
         return TokenInfo(row[0], row[1], row[2], row[3], row[4])
 
     def find_active_token(self, token_hash: str) -> Organization | None:
-        with single_read(self.engine) as conn:
-            st = statements(conn.dialect.name)
-            row = conn.execute(st.active_token, {"k_hash": token_hash}).first()
-        return _org(row) if row is not None else None
+        """The organization whose active token has this hash. Every request asks, so
+        the lookup goes to the driver directly (:class:`.engine.DriverRead`)."""
+        row = self._token_read.first(k_hash=token_hash)
+        if row is DriverRead.FAILED:  # a broken pooled connection: the usual way
+            with single_read(self.engine) as conn:
+                found = conn.execute(self._token_read.statement, {"k_hash": token_hash}).first()
+            return _org(found) if found is not None else None
+        if row is None:
+            return None
+        if self._created is not None:  # the column type's own conversion (SQLite: text)
+            row["created"] = self._created(row["created"])
+        return _org_of(row)
 
     def mark_token_used(self, token_hash: str, at: datetime) -> None:
         t = scim_tokens.c
@@ -815,7 +828,10 @@ class SqlStore:
 
 
 def _org(row: Row[Any]) -> Organization:
-    m = row._mapping
+    return _org_of(row._mapping)
+
+
+def _org_of(m: Mapping[Any, Any]) -> Organization:
     return Organization(
         id=m["id"],
         slug=m["slug"],
