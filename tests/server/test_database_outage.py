@@ -27,6 +27,16 @@ def _through(proxy: TcpProxy, database_url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
+def _service_through(proxy: TcpProxy, database_url: str) -> ScimClient:
+    """The service on ``database_url`` reached through ``proxy``, with a new tenant."""
+    settings = Settings(
+        database_url=_through(proxy, database_url), public_url="https://scim.example.com"
+    )
+    app = create_app(settings)
+    slug, token = new_org(app)
+    return ScimClient(app.test_client(), slug, token)
+
+
 @pytest.fixture
 def proxy(migrated_postgres_url: str) -> Iterator[TcpProxy]:
     proxy = TcpProxy(urlsplit(migrated_postgres_url).port or 5432)
@@ -41,10 +51,7 @@ def proxy(migrated_postgres_url: str) -> Iterator[TcpProxy]:
 def test_database_outage_is_503_and_service_recovers(
     proxy: TcpProxy, migrated_postgres_url: str
 ) -> None:
-    url = _through(proxy, migrated_postgres_url)
-    app = create_app(Settings(database_url=url, public_url="https://scim.example.com"))
-    slug, token = new_org(app)
-    scim = ScimClient(app.test_client(), slug, token)
+    scim = _service_through(proxy, migrated_postgres_url)
     assert scim.get("/Users").status_code == 200
 
     assert scim.client.get("/readyz").status_code == 200
@@ -71,14 +78,7 @@ def test_a_database_restart_while_idle_costs_no_request(
     """Pooled connections idle past the ping threshold are checked before use, so the
     first request after a restart gets a fresh connection instead of a 503."""
     monkeypatch.setattr(sql_engine, "PING_AFTER_IDLE_SECONDS", 0.05)
-    app = create_app(
-        Settings(
-            database_url=_through(proxy, migrated_postgres_url),
-            public_url="https://scim.example.com",
-        )
-    )
-    slug, token = new_org(app)
-    scim = ScimClient(app.test_client(), slug, token)
+    scim = _service_through(proxy, migrated_postgres_url)
     assert scim.get("/Users").status_code == 200
     proxy.stop()  # the pooled connections die with it
     proxy.start()
@@ -129,14 +129,7 @@ def test_a_restart_under_load_costs_at_most_one_request(
     """Connections used within the last second are not pinged, so the first request
     after a restart may meet a dead one: it is a 503 at worst, never a 500, and the
     next request is served."""
-    app = create_app(
-        Settings(
-            database_url=_through(proxy, migrated_postgres_url),
-            public_url="https://scim.example.com",
-        )
-    )
-    slug, token = new_org(app)
-    scim = ScimClient(app.test_client(), slug, token)
+    scim = _service_through(proxy, migrated_postgres_url)
     assert scim.get("/Users").status_code == 200
     proxy.stop()
     proxy.start()
