@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -18,14 +18,18 @@ from scimcore.storage.sql import SqlStore
 from scimcore.testing import make_group, make_user, new_org
 
 MEMBERS = 300
+CONTROL = ("SAVEPOINT", "RELEASE", "BEGIN")
 
 
 @contextmanager
-def statements(store: SqlStore) -> Iterator[list[str]]:
+def statements(store: SqlStore, *, only: str | None = None) -> Iterator[list[str]]:
+    """The statements the block runs, without transaction control (``only``: just the
+    ones starting with that word)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
+        head = statement.lstrip().upper()
+        if head.startswith(only) if only else not head.startswith(CONTROL):
             seen.append(" ".join(statement.split()))
 
     event.listen(store.engine, "before_cursor_execute", record)
@@ -212,19 +216,8 @@ def test_idp_lookups_are_one_prebuilt_statement_with_the_filter_semantics(
     assert [m["value"] for m in group["members"]] == ["u1"]
 
 
-@contextmanager
-def savepoints(store: SqlStore) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith("SAVEPOINT"):
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", record)
+def savepoints(store: SqlStore) -> AbstractContextManager[list[str]]:
+    return statements(store, only="SAVEPOINT")
 
 
 def test_an_update_that_keeps_the_username_takes_no_savepoint(sql_store: SqlStore) -> None:
