@@ -191,7 +191,9 @@ class _Context:
             raise InvalidSyntax("The request body is empty; a JSON object is required.")
         try:
             return jsontext.parse(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except jsontext.JsonTextError as exc:
+            raise InvalidSyntax(f"The request body is refused: {exc}.") from None
+        except ValueError as exc:
             raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
 
     def bulk(self) -> ScimResponse:

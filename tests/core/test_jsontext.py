@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from scimcore.jsontext import encode
+import pytest
+
+from scimcore.jsontext import MAX_DEPTH, JsonTextError, encode, parse
 
 
 def test_a_list_page_is_written_as_the_standard_library_reads_it() -> None:
@@ -24,3 +26,57 @@ def test_a_list_page_is_written_as_the_standard_library_reads_it() -> None:
 def test_an_integer_beyond_64_bits_keeps_every_digit() -> None:
     big = 2**70 + 1
     assert json.loads(encode({"n": big, "m": -big})) == {"n": big, "m": -big}
+
+
+def test_a_stored_lone_surrogate_is_written_escaped_and_the_rest_as_itself() -> None:
+    """A value stored before such input was refused must not take a list page down."""
+    text = encode({"nickName": "a\ud800b", "name": "山田"})
+    assert json.loads(text) == {"nickName": "a\ud800b", "name": "山田"}
+    assert b"\\ud800" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"nickName": "\\ud800"}', "'nickName'"),
+        ('{"a": [{"b": "x\\udfffy"}]}', "'a[0].b'"),
+        ('{"\\udc00": 1}', "'\\udc00'"),
+        ('["\\ud83d"]', "'[0]'"),
+    ],
+)
+def test_a_lone_surrogate_escape_is_refused_naming_where_it_is(body: str, where: str) -> None:
+    with pytest.raises(JsonTextError, match="lone UTF-16 surrogate") as refused:
+        parse(body.encode())
+    assert where in str(refused.value)
+
+
+def test_a_surrogate_pair_is_one_character() -> None:
+    assert parse(b'{"n": "\\ud83d\\ude00"}') == {"n": "\U0001f600"}
+
+
+@pytest.mark.parametrize("raw", [b'{"n": "\xed\xa0\x80"}', b'{"n": "\xff"}', b'{"n": "\xc3"}'])
+def test_bytes_that_are_not_utf8_are_refused(raw: bytes) -> None:
+    with pytest.raises(JsonTextError, match="not UTF-8"):
+        parse(raw)
+
+
+def test_a_utf8_byte_order_mark_is_ignored() -> None:
+    assert parse(b'\xef\xbb\xbf{"n": "\xe5\xb1\xb1"}') == {"n": "山"}
+
+
+def test_nesting_up_to_the_limit_is_read_and_one_more_level_is_refused() -> None:
+    assert parse("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    deeper = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    with pytest.raises(JsonTextError, match=f"more than {MAX_DEPTH} levels"):
+        parse(deeper)
+
+
+@pytest.mark.parametrize("levels", [1000, 200_000])
+def test_nesting_deep_enough_to_exhaust_the_parser_is_refused_the_same_way(levels: int) -> None:
+    with pytest.raises(JsonTextError, match=f"more than {MAX_DEPTH} levels"):
+        parse(b'{"a": ' + b"[" * levels + b"]" * levels + b"}")
+
+
+def test_many_brackets_that_do_not_nest_are_fine() -> None:
+    wide = "[" + ",".join(['{"a": [1]}'] * 5000) + "]"
+    assert len(parse(wide)) == 5000
