@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import InvalidPath
-from .schema.attributes import Attribute, ResourceType
+from .schema.attributes import Attribute, ResourceType, Returned
 from .schema.core import COMMON_ATTRIBUTES
 
 _ATTR_NAME = re.compile(r"^\$?[A-Za-z][A-Za-z0-9_$-]*$")
@@ -57,6 +57,15 @@ class ResolvedPath:
         head: tuple[str, ...] = (self.schema_id,) if self.extension and self.schema_id else ()
         head += (self.attribute.name,)
         return head + ((self.sub_attribute.name,) if self.sub_attribute else ())
+
+    @property
+    def never_returned(self) -> bool:
+        """Whether the path names an attribute, or a sub-attribute of one, that is never
+        returned (RFC 7643 2.2, ``password``): no filter or ``sortBy`` may reveal
+        anything about its value."""
+        never = Returned.NEVER
+        sub = self.sub_attribute
+        return self.attribute.returned is never or (sub is not None and sub.returned is never)
 
     @property
     def parent(self) -> ResolvedPath:

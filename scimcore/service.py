@@ -22,6 +22,7 @@ from .bulk import BulkJob, parse_bulk_request
 from .compat import Profile, get_profile, profile_for_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
+    InvalidPath,
     InvalidSyntax,
     InvalidValue,
     MethodNotAllowed,
@@ -433,6 +434,11 @@ class _Context:
         if sort_by:
             try:
                 sort = Sort(resolve(rt, sort_by, implicit_value=True), descending)
+                if sort.path.never_returned:
+                    raise InvalidPath(
+                        f"'{sort_by}' is never returned (RFC 7643 2.2), so results "
+                        "cannot be sorted by it."
+                    )
             except ScimError as exc:
                 raise InvalidValue(f"sortBy: {exc.detail}") from None
         return Query(filter=flt, sort=sort)

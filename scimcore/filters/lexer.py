@@ -59,10 +59,22 @@ _WORD_END = r"(?![A-Za-z0-9_$-])"
 
 
 def quote_filter(text: str) -> str:
-    """``text`` in single quotes for an error detail, shortened if very long."""
+    """``text`` in single quotes for an error detail, shortened if very long (a lone
+    surrogate shown escaped, so the detail is always text a response can carry)."""
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 3] + "..."
+    if not _is_unicode(text):
+        text = text.encode("utf-8", "backslashreplace").decode()
     return f"'{text}'"
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text: no lone UTF-16 surrogate (U+D800-U+DFFF)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _rule(pattern: str) -> Callable[[_F], _F]:
@@ -112,8 +124,9 @@ class _FilterLexer(SCIMLexer):  # type: ignore[misc]
 
     @_rule(_STRING)
     def COMP_VALUE(self, t: Any) -> Any:
+        raw: str = t.value
         try:
-            t.value = json.loads(t.value, strict=False)
+            t.value = json.loads(raw, strict=False)
         except ValueError as exc:
             raise InvalidFilter(
                 f"Invalid escape sequence in the string at position {t.index + 1} in filter "
@@ -125,6 +138,14 @@ class _FilterLexer(SCIMLexer):  # type: ignore[misc]
             raise InvalidFilter(
                 f"The string at position {t.index + 1} in filter {quote_filter(self.text)} "
                 "contains a NUL character (\\u0000), which no SCIM value can contain."
+            )
+        if not _is_unicode(t.value):
+            # "\ud800" alone decodes to a lone surrogate: not a character, so no stored
+            # value can equal it, and neither database driver accepts it as a parameter.
+            raise InvalidFilter(
+                f"The string at position {t.index + 1} in filter {quote_filter(self.text)} "
+                "contains a lone UTF-16 surrogate escape; a character beyond U+FFFF is "
+                "written as a surrogate pair (\\ud83d\\ude00) or as itself."
             )
         return t
 

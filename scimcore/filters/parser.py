@@ -39,9 +39,10 @@ Decisions beyond the RFC text, all documented in :mod:`.match` as well:
   any schema definition; it resolves to :data:`SCHEMAS_ATTRIBUTE`, a multi-valued,
   case-insensitive string at the resource root (key ``schemas``).
 * Chains of the same logical operator are built as balanced trees (``and``/``or``
-  are associative), so a filter with thousands of ``or`` terms cannot exhaust the
-  recursion limit of a tree walker; nesting of ``()``, ``[]`` and ``not`` is capped
-  at :data:`MAX_NESTING`.
+  are associative), so a long chain of ``or`` terms cannot exhaust the recursion
+  limit of a tree walker; nesting of ``()``, ``[]`` and ``not`` is capped at
+  :data:`MAX_NESTING`, and a filter holds at most :data:`MAX_TERMS` attribute
+  expressions, so every backend can run any filter this parser accepts.
 
 Type checks (RFC 7644 3.4.2.2 table 3; each failure is :class:`InvalidFilter`):
 
@@ -72,6 +73,7 @@ from .nodes import And, Compare, CompareOp, Filter, Not, Or, Present, Value, Val
 
 __all__ = [
     "MAX_NESTING",
+    "MAX_TERMS",
     "SCHEMAS_ATTRIBUTE",
     "canonical_datetime",
     "parse_datetime",
@@ -80,6 +82,11 @@ __all__ = [
 
 #: Deepest nesting of ``(...)``, ``[...]`` and ``not`` accepted.
 MAX_NESTING = 50
+#: Most attribute expressions (``userName eq "x"``, ``emails pr``, and each one inside
+#: ``[...]``) in one filter. IdPs send one or two; a client fetching users by a list of
+#: ids sends one per id. Every backend runs this many (SQLite parses ``a OR b OR ...``
+#: into a tree one level per term and stops at 1,000 levels).
+MAX_TERMS = 200
 
 #: ``schemas`` (RFC 7643 section 3): on every resource, in no schema definition.
 SCHEMAS_ATTRIBUTE = Attribute(
@@ -185,6 +192,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.index = 0
         self.depth = 0
+        self.terms = 0
 
     # -- token helpers -------------------------------------------------------
 
@@ -293,6 +301,12 @@ class _Parser:
         return AttrPath(urn, str(name_tok.value), sub), first
 
     def parse_attr_expr(self, scope: ResolvedPath | None) -> Filter:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise InvalidFilter(
+                f"Too many comparisons {self.where(self.peek())}: a filter may have at most "
+                f"{MAX_TERMS} (such as 'userName eq \"x\"'); split the request."
+            )
         path, first = self.parse_path()
         tok = self.peek()
         if tok.type == "LBRACKET":
@@ -382,15 +396,26 @@ class _Parser:
                     f"Unknown attribute '{path.attr}' {self.where(first)}: '{scope}' has no "
                     f"sub-attribute '{path.attr}'."
                 )
-            return scope.with_sub(sub)
+            return self.filterable(scope.with_sub(sub), first)
         if path.urn is None and path.sub is None and path.attr.lower() == "schemas":
             return ResolvedPath(None, False, SCHEMAS_ATTRIBUTE)
         try:
-            return resolve(self.rt, path, implicit_value=implicit_value)
+            resolved = resolve(self.rt, path, implicit_value=implicit_value)
         except InvalidPath as exc:
             raise InvalidFilter(
                 f"Unknown attribute '{path}' {self.where(first)}: {exc.detail}"
             ) from exc
+        return self.filterable(resolved, first)
+
+    def filterable(self, path: ResolvedPath, first: Token) -> ResolvedPath:
+        """``path``, unless it is never returned: a filter on ``password`` would tell a
+        client which users have one, or let it guess one a character at a time."""
+        if path.never_returned:
+            raise InvalidFilter(
+                f"Attribute '{path}' {self.where(first)} is never returned "
+                '(RFC 7643 2.2 returned "never"), so it cannot be filtered on.'
+            )
+        return path
 
     def check_value(self, path: ResolvedPath, op_tok: Token, tok: Token) -> Value:
         """Check ``path op value`` against the attribute type; return the value to store."""

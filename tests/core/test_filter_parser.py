@@ -20,6 +20,7 @@ from scimcore.filters import (
     parse_filter,
 )
 from scimcore.filters.lexer import tokenize
+from scimcore.filters.parser import MAX_TERMS
 from scimcore.paths import ResolvedPath, resolve
 from scimcore.schema.attributes import (
     Attribute,
@@ -158,8 +159,8 @@ def test_same_operator_chains_group_left_to_right() -> None:
     assert P('title eq "a" or title eq "b" or title eq "c"') == Or(Or(a, b), c)
 
 
-def test_thousands_of_or_terms_build_a_shallow_tree() -> None:
-    text = " or ".join(f'userName eq "u{i}"' for i in range(5000))
+def test_the_longest_or_chain_allowed_builds_a_shallow_tree() -> None:
+    text = " or ".join(f'userName eq "u{i}"' for i in range(MAX_TERMS))
     tree = P(text)
 
     def depth(f: Filter) -> int:
@@ -167,7 +168,20 @@ def test_thousands_of_or_terms_build_a_shallow_tree() -> None:
             return 1 + max(depth(f.left), depth(f.right))
         return 1
 
-    assert depth(tree) <= 14
+    assert depth(tree) <= 9
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " or ".join(f'userName eq "u{i}"' for i in range(MAX_TERMS + 1)),
+        " and ".join(["title pr"] * MAX_TERMS) + ' and emails[type eq "work"]',
+    ],
+    ids=["or-chain", "value-path-terms-count"],
+)
+def test_a_filter_with_more_terms_than_the_limit_is_refused_naming_it(text: str) -> None:
+    with pytest.raises(InvalidFilter, match=f"at most {MAX_TERMS}"):
+        P(text)
 
 
 def test_keywords_and_operators_are_case_insensitive() -> None:
