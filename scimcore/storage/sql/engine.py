@@ -33,7 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from ...errors import ServiceUnavailable
+from ...errors import BadRequest, ServiceUnavailable
 
 #: Milliseconds a SQLite writer waits for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -46,8 +46,29 @@ _UNAVAILABLE = (
     sa.exc.DisconnectionError,
     sa.exc.TimeoutError,
 )
-#: SQLite reports mistakes in SQL as OperationalError too; those are bugs, not outages.
-_SQLITE_BUGS = ("no such table", "no such column", "no such function", "syntax error")
+#: SQLite's OperationalError messages that mean the database cannot serve anyone now.
+_SQLITE_OUTAGES = (
+    "database is locked",
+    "database table is locked",
+    "unable to open",
+    "disk i/o error",
+    "readonly database",
+    "database or disk is full",
+    "disk image is malformed",
+    "file is not a database",
+    "locking protocol",
+    "out of memory",
+    "interrupted",
+)
+#: SQLite's messages for a statement beyond one of its limits (a request too complex).
+_SQLITE_LIMITS = ("too large", "too many", "too big", "stack overflow", "too complex")
+#: PostgreSQL SQLSTATE classes that mean "not now" rather than "not this statement":
+#: connection exception, transaction rollback (serialization failure, deadlock),
+#: insufficient resources, object not in prerequisite state (lock not available),
+#: operator intervention (shutdown, statement timeout), system error, internal error.
+_POSTGRES_OUTAGES = ("08", "40", "53", "55", "57", "58", "XX")
+#: PostgreSQL's class for a statement beyond one of its limits.
+_POSTGRES_LIMITS = "54"
 #: One writer lock per SQLite engine (see :func:`transaction`).
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _WRITERS_GUARD = threading.Lock()
@@ -55,13 +76,49 @@ _WRITERS_GUARD = threading.Lock()
 
 @contextmanager
 def unavailable_as_503() -> Iterator[None]:
-    """Errors meaning "the database cannot be reached" become ``ServiceUnavailable``."""
+    """Errors meaning "the database cannot be reached" become ``ServiceUnavailable``.
+
+    Only those: a ``503`` tells an IdP to retry, and it retries for hours. A statement
+    beyond a limit of the database (an expression tree too deep, an index entry too
+    large) fails the same way on every retry, so it is a ``400`` that says so; the
+    request validation in :mod:`scimcore` bounds what reaches SQL, so this is the last
+    line, not the rule. Mistakes in our SQL are raised as they are (a ``500``).
+    """
     try:
         yield
     except _UNAVAILABLE as exc:
-        if any(text in str(exc) for text in _SQLITE_BUGS):
-            raise
-        raise ServiceUnavailable() from exc
+        kind = _classify(exc)
+        if kind == "outage":
+            raise ServiceUnavailable() from exc
+        if kind == "limit":
+            reason = _first_line(getattr(exc, "orig", None))
+            raise BadRequest(
+                f"The request is too large or complex for the database to run ({reason}); "
+                "send a smaller one: fewer filter terms, shorter values."
+            ) from exc
+        raise
+
+
+def _classify(exc: sa.exc.DBAPIError | sa.exc.SQLAlchemyError) -> str:
+    """``outage``, ``limit`` or ``bug`` for a driver error (see :func:`unavailable_as_503`)."""
+    if not isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
+        return "outage"
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        message = str(orig).lower()
+        if any(text in message for text in _SQLITE_OUTAGES):
+            return "outage"
+        return "limit" if any(text in message for text in _SQLITE_LIMITS) else "bug"
+    sqlstate = getattr(orig, "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return "outage"  # psycopg: no server answer at all (connection refused or lost)
+    if sqlstate.startswith(_POSTGRES_LIMITS):
+        return "limit"
+    return "outage" if sqlstate[:2] in _POSTGRES_OUTAGES else "bug"
+
+
+def _first_line(error: Any) -> str:
+    return str(error).strip().splitlines()[0][:200] if str(error).strip() else "no detail"
 
 
 @contextmanager

@@ -15,6 +15,7 @@ engine replaces dead connections once the database is back (:mod:`.engine`).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,7 +45,7 @@ from .engine import DriverRead, single_read, transaction
 from .filters import FilterCompiler
 from .outbox import insert_event
 from .statements import ids_params, statements
-from .tables import group_members, organizations, resources, scim_tokens
+from .tables import MAX_KEY_LENGTH, group_members, organizations, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
@@ -610,14 +611,45 @@ def _email_keys(resource: Resource) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
-def _has_nul(value: Any) -> bool:
+def _any_string(value: Any, test: Callable[[str], bool]) -> bool:
+    """Whether ``test`` holds for a string anywhere in ``value`` (keys included)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return test(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(test(k) or _any_string(v, test) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_any_string(v, test) for v in value)
     return False
+
+
+def _has_nul(text: str) -> bool:
+    return "\x00" in text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# json.dumps writes every character beyond ASCII as \uXXXX, one beyond U+FFFF as an
+# escaped surrogate pair; a lone surrogate is one of these escapes too.
+_SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]")
+
+
+def _check_key_lengths(resource_type: str, keys: dict[str, Any], email_keys: list[str]) -> None:
+    """Refuse a value longer than :data:`.tables.MAX_KEY_LENGTH` in an indexed column,
+    naming the attribute and the limit: the same answer on SQLite and PostgreSQL."""
+    values = [(name, v) for name, v in keys.items() if name and isinstance(v, str)]
+    values += [("emails.value", key) for key in email_keys]
+    for name, value in values:
+        if len(value) > MAX_KEY_LENGTH:
+            raise InvalidValue(
+                f"'{name}' of the {resource_type} is {len(value):,} characters long; "
+                f"the limit is {MAX_KEY_LENGTH} (the value is indexed)."
+            )
 
 
 def _row(
@@ -636,15 +668,27 @@ def _row(
         raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
     text = json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
     data = json.loads(text)
-    if "\\u0000" in text and _has_nul(data):
+    if "\\u0000" in text and _any_string(data, _has_nul):
         # PostgreSQL refuses it (text and jsonb), SQLite would keep it: refused on both.
         raise InvalidValue(
             f"The {resource_type} has a string with a NUL character (U+0000), which "
             "cannot be stored; remove it."
         )
+    if _SURROGATE_ESCAPE.search(text) and _any_string(data, _has_lone_surrogate):
+        # Not a character: PostgreSQL refuses it, SQLite kept it and no response could
+        # carry it. The SCIM service refuses it in the request body already.
+        raise InvalidValue(
+            f"The {resource_type} has a string with a lone UTF-16 surrogate, which is not "
+            "a Unicode character and cannot be stored; send valid text."
+        )
     meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
     display = resource.get("displayName")
     external_id = resource.get("externalId")
+    _check_key_lengths(
+        resource_type,
+        {attr or "": name, "displayName": display, "externalId": external_id},
+        _email_keys(resource),
+    )
     active = resource.get("active")
     version = meta.get("version")
     return {

@@ -71,6 +71,13 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 JsonDoc: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
 
 ID = sa.String(64)
+#: Most characters in a client's value that lands in an index: ``userName`` or a
+#: group's ``displayName`` (``name_key``), ``displayName``, ``externalId``,
+#: ``emails.value``. A PostgreSQL B-tree entry holds at most 2,704 bytes, and SQLite
+#: has no limit, so without one a long value was stored on one database and refused
+#: on the other. 512 characters of up to 4 bytes, plus the rest of the entry, fit;
+#: and it is twice what Okta and Entra ID allow for any of these attributes.
+MAX_KEY_LENGTH = 512
 ORG_ID = sa.String(36)
 #: Text compared and sorted in code point order (the lowered keys, the timestamps): on
 #: PostgreSQL the column's collation is "C" (revision 0012), the order the filter
