@@ -82,6 +82,14 @@ def issue_token(
     return IssuedToken(token, info)
 
 
+def same_secret(known: str, given: str) -> bool:
+    """Constant-time equality of two strings, whatever they hold: ``compare_digest``
+    raises on a ``str`` that is not ASCII, and what a client sends may be anything."""
+    return hmac.compare_digest(
+        known.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
+
+
 class Authenticator:
     """Maps ``(organization slug, Authorization header)`` to the organization, or 401."""
 
@@ -106,9 +114,7 @@ class Authenticator:
             principal = Principal(org) if org else None
         elif self._jwt is not None and token.count(".") == 2:
             principal = self._by_jwt(token, self._jwt)
-        if principal is None or not hmac.compare_digest(
-            principal.organization.slug, organization_slug
-        ):
+        if principal is None or not same_secret(principal.organization.slug, organization_slug):
             raise Unauthorized(_INVALID)
         return principal
 

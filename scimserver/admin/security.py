@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Request, abort, g, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from scimcore.auth import same_secret
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
 SESSION_COOKIE = "scimserver_admin"
@@ -132,7 +132,7 @@ def check_csrf(req: Request) -> None:
     sent = req.headers.get(CSRF_HEADER) or req.form.get(CSRF_FIELD) or ""
     current: AdminSession | None = g.get("admin_session")
     expected = current.csrf_token if current is not None else req.cookies.get(LOGIN_CSRF_COOKIE)
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not same_secret(sent, expected):
         abort(
             400,
             description="The form was missing its security token or it was wrong. "

@@ -13,6 +13,7 @@ import hmac
 import time
 from typing import Any
 
+from ...auth import same_secret
 from .base import Auth, HttpRequest
 
 #: Header carrying a webhook signature: ``t=<unix time>,v1=<hex HMAC-SHA256>``.
@@ -105,7 +106,7 @@ def verify_signature(secret: str, header: str, body: bytes, *, max_age: float = 
     stamp, given = parts.get("t", ""), parts.get("v1", "")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > max_age:
         return False
-    return hmac.compare_digest(sign(secret.encode(), stamp, body), given)
+    return same_secret(sign(secret.encode(), stamp, body), given)
 
 
 def auth_from_credential(credential: Any) -> Auth:
