@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,14 +85,50 @@ def decode_cursor(cursor: str, fingerprint: str) -> Keyset | None:
     """The position a cursor names; ``None`` for the empty first-page cursor."""
     if not cursor.strip():
         return None
+    forged = InvalidCursor(f"The cursor '{_quote(cursor)}' was not issued by this service.")
     try:
         raw = base64.urlsafe_b64decode(cursor.strip() + "=" * (-len(cursor.strip()) % 4))
         key, id, fp = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidCursor(f"The cursor '{cursor[:40]}' was not issued by this service.") from None
-    if not isinstance(id, str) or fp != fingerprint:
+    except (ValueError, TypeError, binascii.Error, RecursionError):
+        raise forged from None
+    if fp != fingerprint:
         raise InvalidCursor(
             "The cursor belongs to a different query: repeat the filter, sortBy and "
             "sortOrder of the request that returned it."
         )
+    if not (isinstance(id, str) and 0 < len(id) <= MAX_ID_LENGTH and _is_position_part(id)):
+        raise forged
+    if key is not None and not _is_position_part(key):
+        raise forged
     return Keyset(key, id)
+
+
+#: The longest resource id a store issues (the SQL store's id column holds 64).
+MAX_ID_LENGTH = 64
+
+
+def _is_position_part(value: Any) -> bool:
+    """Whether ``value`` is something a store's cursor holds: a sort key (a string, a
+    64-bit integer, a finite number, a boolean) or an id. A cursor is base64 JSON a
+    client can forge; what it holds reaches the database as a parameter, so a string
+    with NUL or a lone surrogate (which the databases refuse differently) is refused."""
+    if isinstance(value, str):
+        return "\x00" not in value and _is_unicode(value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _quote(cursor: str) -> str:
+    """At most 40 characters of a cursor, for an error detail."""
+    return cursor.strip()[:40].encode("ascii", "backslashreplace").decode()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from typing import Any
+
 import pytest
 
-from scimcore.errors import InvalidValue
-from scimcore.pagination import PageRequest, list_response
+from scimcore.errors import InvalidCursor, InvalidValue
+from scimcore.pagination import PageRequest, decode_cursor, encode_cursor, list_response
+from scimcore.storage.base import Keyset
 
 
 def parse(start: object, count: object) -> PageRequest:
@@ -39,3 +44,38 @@ def test_list_response_uses_integers_and_always_has_resources() -> None:
     body = list_response([], 0, 1)
     assert body["totalResults"] == 0 and body["itemsPerPage"] == 0 and body["startIndex"] == 1
     assert body["Resources"] == []
+
+
+def _cursor(key: Any, id: Any, fingerprint: str = "fp") -> str:
+    text = json.dumps([key, id, fingerprint])
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("key", ["name", None, 7, 2.5, True, "山田 \U0001f600"])
+def test_a_cursor_round_trips_every_kind_of_sort_key(key: Any) -> None:
+    assert decode_cursor(encode_cursor(Keyset(key, "id-1"), "fp"), "fp") == Keyset(key, "id-1")
+
+
+@pytest.mark.parametrize(
+    ("key", "id"),
+    [
+        ("\ud800", "x"),
+        ("x", "\udc00"),
+        ("a\x00", "x"),
+        ("x", "a\x00"),
+        ({"a": 1}, "x"),
+        ([1], "x"),
+        (2**63, "x"),
+        ("x", ""),
+        ("x", "i" * 65),
+        ("x", None),
+    ],
+)
+def test_a_forged_cursor_is_invalid_cursor(key: Any, id: Any) -> None:
+    with pytest.raises(InvalidCursor, match="not issued by this service"):
+        decode_cursor(_cursor(key, id), "fp")
+
+
+def test_a_cursor_of_another_query_says_which_parameters_to_repeat() -> None:
+    with pytest.raises(InvalidCursor, match="repeat the filter"):
+        decode_cursor(_cursor("x", "y", "other"), "fp")
