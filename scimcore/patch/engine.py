@@ -44,7 +44,14 @@ from ..schema.attributes import Attribute, Mutability, ResourceType
 from ..schema.core import GROUP_SCHEMA
 from .members import MemberChanges, MemberLedger, member_dict, members_from_value
 from .request import OpName, PatchOperation
-from .targets import Target, element_matches, filter_template, member_ids, parse_target
+from .targets import (
+    Target,
+    element_matches,
+    filter_template,
+    member_ids,
+    names_attribute,
+    parse_target,
+)
 from .values import (
     coerce_complex,
     coerce_many,
@@ -173,6 +180,8 @@ class _Engine:
                     "(RFC 7644 3.5.2.1, 3.5.2.3): give the path in 'path', or nest the "
                     f"value as an object (IdP profile '{self.profile.key}')."
                 )
+            if not names_attribute(self.rt, text):
+                continue  # an unknown attribute in a value is ignored, as in a POST body
             target = parse_target(self.rt, text, self.profile)
             if any(
                 a is not None and a.mutability is Mutability.READ_ONLY

@@ -82,6 +82,18 @@ def parse_target(rt: ResourceType, text: str, profile: Profile = AUTO) -> Target
     return Target(text, resolved, parsed.filter, sub)
 
 
+def names_attribute(rt: ResourceType, text: str) -> bool:
+    """Whether ``text``, a key of a PATCH value object, starts with an attribute (and
+    sub-attribute) of ``rt``. An unknown one is ignored like an unknown attribute in a
+    POST body; a known one is parsed as a path, and a malformed rest is an error."""
+    head = text.strip().split("[", 1)[0]
+    try:
+        resolve(rt, head)
+    except InvalidPath:
+        return False
+    return True
+
+
 def _closing_bracket(text: str, open_at: int) -> int:
     """Index of the ``]`` closing the filter opened at ``open_at``, skipping quoted strings."""
     in_string = False

@@ -10,7 +10,11 @@ Conventions shared with the engine:
 * Inside a complex value, a sub-attribute given as ``null`` or ``""`` is kept as
   ``None``: "unassign this sub-attribute" for a merge, dropped by :func:`compact`.
 * Read-only sub-attributes inside a value (``manager.displayName``) are ignored,
-  as RFC 7644 3.3 asks for read-only attributes in a request body.
+  as RFC 7644 3.3 asks for read-only attributes in a request body; so are unknown
+  ones (a member's ``displayName``, an email's ``label``), as in a POST or PUT body:
+  IdPs send them (Microsoft's validator among them), and the body's rule is the
+  value's (docs/protocol.md, "Unknown attributes"). A ``path`` naming an unknown
+  attribute is still ``invalidPath``: the client asked for that attribute.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..compat import EMPTY_STRING_UNASSIGNS, MANAGER_BARE_STRING, Profile, boolean_from_string
-from ..errors import InvalidPath, InvalidValue
+from ..errors import InvalidValue
 from ..schema.attributes import Attribute, AttributeType, Mutability
 
 _STRINGLIKE = (
@@ -106,9 +110,7 @@ def coerce_complex(attr: Attribute, value: Any, label: str, profile: Profile) ->
     out: dict[str, Any] = {}
     for key, item in value.items():
         sub = attr.sub(str(key))
-        if sub is None:
-            raise InvalidPath(f"'{label}.{key}' is not a sub-attribute of '{label}'.")
-        if sub.mutability is Mutability.READ_ONLY:
+        if sub is None or sub.mutability is Mutability.READ_ONLY:
             continue
         name = f"{label}.{sub.name}"
         if is_blank(item, profile):

@@ -286,14 +286,38 @@ def test_add_unknown_attribute_path_is_invalid_path(user: dict[str, Any]) -> Non
     assert "shoeSize" in err.value.detail
 
 
-def test_add_unknown_key_in_value_is_invalid_path(user: dict[str, Any]) -> None:
-    with pytest.raises(InvalidPath, match="shoeSize"):
-        patch(USER_RESOURCE, user, {"op": "add", "value": {"shoeSize": "9"}})
+def test_add_unknown_key_in_value_is_ignored_as_in_a_post_body(user: dict[str, Any]) -> None:
+    result = patch(USER_RESOURCE, user, {"op": "add", "value": {"shoeSize": "9", "title": "Dr"}})
+    assert result.resource["title"] == "Dr"
+    assert "shoeSize" not in result.resource
 
 
-def test_add_unknown_sub_attribute_in_value_is_invalid_path(user: dict[str, Any]) -> None:
-    with pytest.raises(InvalidPath, match="nickname"):
-        patch(USER_RESOURCE, user, {"op": "add", "path": "name", "value": {"nickname": "B"}})
+def test_add_unknown_sub_attribute_in_value_is_ignored_as_in_a_post_body(
+    user: dict[str, Any],
+) -> None:
+    result = patch(
+        USER_RESOURCE,
+        user,
+        {"op": "add", "path": "name", "value": {"nickname": "B", "givenName": "Babs"}},
+    )
+    assert result.resource["name"]["givenName"] == "Babs"
+    assert "nickname" not in result.resource["name"]
+
+
+def test_add_email_with_a_label_keeps_the_email_without_it(user: dict[str, Any]) -> None:
+    result = patch(
+        USER_RESOURCE,
+        user,
+        {"op": "add", "path": "emails", "value": [{"value": "b@example.com", "label": "x"}]},
+    )
+    assert {"value": "b@example.com"} in result.resource["emails"]
+
+
+def test_add_known_key_with_a_malformed_filter_in_value_is_still_refused(
+    user: dict[str, Any],
+) -> None:
+    with pytest.raises(InvalidPath):
+        patch(USER_RESOURCE, user, {"op": "add", "value": {'emails[type eq "work"': "x"}})
 
 
 @pytest.mark.parametrize(
