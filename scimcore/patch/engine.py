@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..compat import (
     AUTO,
@@ -37,11 +37,12 @@ from ..compat import (
     READ_ONLY_IN_PATCH_VALUE,
     Profile,
 )
-from ..errors import InvalidPath, InvalidValue, NoTarget
+from ..errors import InvalidPath, InvalidValue, NoTarget, TooMany
 from ..errors import Mutability as MutabilityError
 from ..paths import ResolvedPath, split_schema_urn
 from ..schema.attributes import Attribute, Mutability, ResourceType
 from ..schema.core import GROUP_SCHEMA
+from ..schema.serializers import check_value_count
 from .members import MemberChanges, MemberLedger, member_dict, members_from_value
 from .request import OpName, PatchOperation
 from .targets import (
@@ -58,6 +59,7 @@ from .values import (
     coerce_one,
     coerce_simple,
     compact,
+    distinct,
     is_blank,
     is_unassigned,
     is_vacant,
@@ -78,6 +80,16 @@ class PatchResult:
     resource: dict[str, Any]
     members: MemberChanges
     changed: bool
+
+
+#: Most elements one PATCH may test against value filters (``emails[type eq "work"]``,
+#: ``members[type eq "Group"]``), all its operations together. Each test costs about
+#: 13 µs, so without a bound a 1 MB body of filtered removals on an attribute of 1,000
+#: values held a thread for minutes; this keeps any PATCH's filters near a second, and
+#: lets one filter run over a group of 100,000 members.
+MAX_FILTERED_ELEMENTS = 100_000
+
+_E = TypeVar("_E")
 
 
 def apply_patch(
@@ -116,6 +128,7 @@ class _Engine:
         self.profile = profile
         self.doc: dict[str, Any] = copy.deepcopy(resource)
         self.ledger = MemberLedger(load_members)
+        self.filtered = 0
 
     # -- dispatch --------------------------------------------------------------
 
@@ -228,7 +241,7 @@ class _Engine:
                 return
             elements = self._list(path)
             first_new = len(elements)
-            elements += [e for e in incoming if e not in elements]
+            elements += distinct(incoming, elements)
             self._settle_primary(attr, elements, range(first_new, len(elements)), label)
             self._assign(path, elements)
         elif is_blank(value, self.profile):
@@ -252,7 +265,7 @@ class _Engine:
     def _write_elements(self, op: OpName, target: Target, value: Any) -> None:
         attr, label = target.attribute, target.text
         elements = self._list(target.path)
-        hits = [i for i, e in enumerate(elements) if element_matches(target, e)]
+        hits = [i for i, e in enumerate(self._scan(target, elements)) if element_matches(target, e)]
         patch = {target.sub.name: value} if target.sub is not None else value
         incoming = coerce_complex(attr, patch, label, self.profile)
         if not hits:
@@ -306,7 +319,7 @@ class _Engine:
             self._assign(path, None if is_vacant(attr, merged) else merged)
             return
         kept: list[Any] = []
-        for element in self._list(path):
+        for element in self._scan(target, self._list(path)):
             if element_matches(target, element):
                 if target.sub is None:
                     continue
@@ -386,7 +399,21 @@ class _Engine:
         ids = member_ids(target.filter)
         if ids is not None:
             return ids
-        return [m.value for m in self.ledger.current() if element_matches(target, member_dict(m))]
+        current = self._scan(target, self.ledger.current())
+        return [m.value for m in current if element_matches(target, member_dict(m))]
+
+    def _scan(self, target: Target, elements: list[_E]) -> list[_E]:
+        """``elements``, counted against :data:`MAX_FILTERED_ELEMENTS` when a value
+        filter is about to test each of them."""
+        if target.filter is not None:
+            self.filtered += len(elements)
+            if self.filtered > MAX_FILTERED_ELEMENTS:
+                raise TooMany(
+                    f"This PATCH applies value filters ('{target.text}') to more than "
+                    f"{MAX_FILTERED_ELEMENTS:,} elements in all; send its operations in "
+                    "several requests."
+                )
+        return elements
 
     # -- shared helpers --------------------------------------------------------
 
@@ -468,6 +495,7 @@ class _Engine:
             return
         if value == current:
             return
+        check_value_count(attr, value, f"{path.schema_id}:" if path.extension else "")
         if attr.mutability is Mutability.IMMUTABLE and not is_unassigned(current):
             raise MutabilityError(f"'{path}' is immutable and already has a value.")
         container = self._container(path, create=True)

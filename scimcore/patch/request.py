@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from ..compat import AUTO, OP_CASE, PATCH_WITHOUT_SCHEMAS, REMOVE_WITH_VALUE, Profile
-from ..errors import InvalidPath, InvalidSyntax, InvalidValue
+from ..errors import InvalidPath, InvalidSyntax, InvalidValue, PayloadTooLarge
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+#: Most operations in one PATCH, as ``maxOperations`` bounds a Bulk request: IdPs send a
+#: few, and each costs a path parse, so a bound keeps any PATCH cheap to refuse.
+MAX_PATCH_OPERATIONS = 1000
 
 OpName: TypeAlias = Literal["add", "replace", "remove"]
 _OPS: dict[str, OpName] = {"add": "add", "replace": "replace", "remove": "remove"}
@@ -74,6 +78,11 @@ def parse_patch_request(body: Any, profile: Profile = AUTO) -> list[PatchOperati
     raw_ops = message.get("operations")
     if not isinstance(raw_ops, list) or not raw_ops:
         raise InvalidSyntax("A PATCH body needs 'Operations': a non-empty array of operations.")
+    if len(raw_ops) > MAX_PATCH_OPERATIONS:
+        raise PayloadTooLarge(
+            f"The PATCH has {len(raw_ops):,} operations; at most {MAX_PATCH_OPERATIONS:,} "
+            "are accepted in one request: send the rest in another."
+        )
     return [_parse_operation(i, raw, profile) for i, raw in enumerate(raw_ops)]
 
 

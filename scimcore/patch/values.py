@@ -19,6 +19,8 @@ Conventions shared with the engine:
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from ..compat import EMPTY_STRING_UNASSIGNS, MANAGER_BARE_STRING, Profile, boolean_from_string
@@ -146,10 +148,29 @@ def coerce_many(attr: Attribute, value: Any, label: str, profile: Profile) -> li
         element = coerce_one(attr, item, label, profile)
         if attr.is_complex and is_vacant(attr, element):
             continue
-        if element not in out:
-            out.append(element)
+        out.append(element)
+    out = distinct(out)
     check_single_primary(attr, out, label)
     return out
+
+
+def distinct(elements: Sequence[Any], after: Sequence[Any] = ()) -> list[Any]:
+    """``elements`` without exact duplicates and without those already in ``after``,
+    in order. Linear: comparing each element with every other one took 54 s for a
+    PATCH adding 20,000 emails, and a client may send that."""
+    seen = {_identity(e) for e in after}
+    out = []
+    for element in elements:
+        key = _identity(element)
+        if key not in seen:
+            seen.add(key)
+            out.append(element)
+    return out
+
+
+def _identity(value: Any) -> str:
+    """A key equal for equal JSON values (object keys in any order)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def compact(value: dict[str, Any]) -> dict[str, Any]:

@@ -257,6 +257,7 @@ GROUP = Schema(
             C,
             multi_valued=True,
             description="A list of members of the Group.",
+            max_values=None,  # rows of their own, never in the stored document
             sub_attributes=(
                 Attribute(
                     "value",

@@ -260,6 +260,7 @@ def validate(rt: ResourceType, data: Resource, profile: Profile = AUTO) -> Resou
     the result of a PATCH, so every write path passes through the same checks.
     """
     payload = {k: v for k, v in data.items() if k not in ("id", "meta", "schemas", "groups")}
+    _check_value_counts(rt, payload)
     try:
         loaded = _resource_schema(rt, profile).load(payload)
     except ValidationError as exc:
@@ -280,6 +281,27 @@ def validate(rt: ResourceType, data: Resource, profile: Profile = AUTO) -> Resou
         if key in data:
             resource[key] = data[key]
     return resource
+
+
+def _check_value_counts(rt: ResourceType, data: Resource) -> None:
+    """Refuse a multi-valued attribute with more than its ``max_values``, before
+    marshmallow spends time on each of its values."""
+    for schema in rt.schemas():
+        is_ext = schema is not rt.schema
+        scope = data.get(schema.id) if is_ext else data
+        if not isinstance(scope, dict):
+            continue
+        for attr in schema.attributes:
+            check_value_count(attr, scope.get(attr.name), f"{schema.id}:" if is_ext else "")
+
+
+def check_value_count(attr: Attribute, value: Any, prefix: str = "") -> None:
+    """``invalidValue`` when ``value``, of multi-valued ``attr``, has too many values."""
+    if attr.max_values is not None and isinstance(value, list) and len(value) > attr.max_values:
+        raise InvalidValue(
+            f"Attribute '{prefix}{attr.name}' has {len(value):,} values; "
+            f"at most {attr.max_values:,} are allowed."
+        )
 
 
 def _check_attribute(attr: Attribute, scope: dict[str, Any], prefix: str) -> None:

@@ -21,6 +21,8 @@ import pytest
 from scimcore.filters.parser import MAX_TERMS
 from scimcore.jsontext import MAX_DEPTH
 from scimcore.pagination import query_fingerprint
+from scimcore.patch.request import MAX_PATCH_OPERATIONS
+from scimcore.schema.attributes import MAX_VALUES
 from scimcore.storage.sql.tables import MAX_KEY_LENGTH
 
 from .conftest import LiveServer, Org
@@ -366,3 +368,53 @@ def test_post_put_and_patch_agree_on_unknown_attributes(scim: ScimSession) -> No
         "Operations": [{"op": "add", "path": "shoeSize", "value": "9"}],
     }
     assert_scim_error(scim.patch(f"/Users/{created['id']}", json=explicit), 400, "invalidPath")
+
+
+# -- requests whose cost grows with their size are bounded ---------------------------------
+
+
+def test_a_multi_valued_attribute_holds_at_most_its_limit(scim: ScimSession) -> None:
+    emails = [{"value": f"e{i}@example.com"} for i in range(MAX_VALUES + 1)]
+    body = {"schemas": [USER_SCHEMA], "userName": unique("many-"), "emails": emails}
+    error = assert_scim_error(scim.post("/Users", json=body), 400, "invalidValue")
+    assert "emails" in error["detail"] and f"{MAX_VALUES:,}" in error["detail"], error
+    user = new_user(scim, emails=emails[:MAX_VALUES])
+    one_more = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "add", "path": "emails", "value": [{"value": "x@example.com"}]}],
+    }
+    assert_scim_error(scim.patch(f"/Users/{user['id']}", json=one_more), 400, "invalidValue")
+    assert_tenant_answers(scim, user)
+
+
+def test_a_patch_with_more_operations_than_the_limit_is_413(scim: ScimSession) -> None:
+    user = new_user(scim)
+    operation = {"op": "replace", "path": "nickName", "value": "x"}
+    patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": [operation] * (MAX_PATCH_OPERATIONS + 1)}
+    error = assert_scim_error(scim.patch(f"/Users/{user['id']}", json=patch), 413)
+    assert f"{MAX_PATCH_OPERATIONS:,}" in error["detail"], error
+    patch["Operations"] = [operation] * MAX_PATCH_OPERATIONS
+    assert scim.patch(f"/Users/{user['id']}", json=patch).status_code == 200
+
+
+def test_value_filters_over_too_many_elements_are_too_many(scim: ScimSession) -> None:
+    """Each filtered operation tests every element: the PATCH stops at a bound instead of
+    holding a thread for minutes (1,000 removals over 1,000 emails)."""
+    user = new_user(scim, emails=[{"value": f"e{i}@example.com"} for i in range(MAX_VALUES)])
+    removals = [
+        {"op": "remove", "path": f'emails[value eq "x{i}@example.com"]'} for i in range(999)
+    ]
+    patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": removals}
+    error = assert_scim_error(scim.patch(f"/Users/{user['id']}", json=patch), 400, "tooMany")
+    assert "several requests" in error["detail"], error
+    assert_tenant_answers(scim, user)
+    patch["Operations"] = removals[:50]
+    assert scim.patch(f"/Users/{user['id']}", json=patch).status_code == 200
+
+
+def test_a_group_is_not_bounded_by_the_value_limit(scim: ScimSession) -> None:
+    users = [new_user(scim)["id"] for _ in range(3)]
+    members = [{"value": users[i % 3]} for i in range(MAX_VALUES + 500)]
+    body = {"schemas": [GROUP_SCHEMA], "displayName": unique("big-"), "members": members}
+    group = assert_resource(scim.post("/Groups", json=body), 201, schema=GROUP_SCHEMA)
+    assert sorted(m["value"] for m in group["members"]) == sorted(users)
