@@ -42,6 +42,7 @@ from .pagination import (
     query_fingerprint,
 )
 from .patch import PatchOperation, PatchResult, apply_patch, parse_patch_request
+from .patch.engine import FilterBudget
 from .patch.members import MemberChanges
 from .paths import resolve
 from .projection import Projection, needs_relations, project
@@ -102,10 +103,16 @@ class ScimService:
         or ``auto`` (see :func:`~scimcore.compat.profile_for_request`). ``profile``
         overrides both (Bulk passes its own to each operation).
         """
-        try:
-            if profile is None:
+        if profile is None:
+            try:
                 profile = profile_for_request(get_profile(org.profile), request.query)
-            return self._route(_Context(self, org, tenant_url.rstrip("/"), request, profile))
+            except ScimError as error:
+                return error_response(error)
+        return self._answer(_Context(self, org, tenant_url.rstrip("/"), request, profile))
+
+    def _answer(self, ctx: _Context) -> ScimResponse:
+        try:
+            return self._route(ctx)
         except ScimError as error:
             return error_response(error)
 
@@ -164,9 +171,12 @@ class _Context:
         tenant_url: str,
         request: ScimRequest,
         profile: Profile,
+        budget: FilterBudget | None = None,
     ) -> None:
         self.service = service
         self.profile = profile
+        #: Value-filter work of the whole HTTP request: a Bulk request's operations share it.
+        self.budget = budget or FilterBudget()
         self.store = service.store
         self.config = service.config
         self.org = org
@@ -198,13 +208,17 @@ class _Context:
             raise InvalidSyntax(f"The request body is not valid JSON: {exc}.") from None
 
     def bulk(self) -> ScimResponse:
-        """RFC 7644 3.7: each operation runs through :meth:`ScimService.handle`."""
+        """RFC 7644 3.7: each operation runs through the code a single request does,
+        with this request's profile and value-filter budget."""
         operations, fail_on_errors = parse_bulk_request(
             self.body(), self.config.max_bulk_operations
         )
 
         def dispatch(request: ScimRequest) -> ScimResponse:
-            return self.service.handle(self.org, self.tenant_url, request, profile=self.profile)
+            operation = _Context(
+                self.service, self.org, self.tenant_url, request, self.profile, self.budget
+            )
+            return self.service._answer(operation)
 
         return ScimResponse(200, BulkJob(operations, fail_on_errors, dispatch).run())
 
@@ -229,7 +243,7 @@ class _Context:
             )
         user_id = self._subject_user_id(subject)
         request = replace(self.request, path=f"/Users/{user_id}")
-        return _Context(self.service, self.org, self.tenant_url, request, self.profile)
+        return _Context(self.service, self.org, self.tenant_url, request, self.profile, self.budget)
 
     def _subject_user_id(self, subject: str) -> str:
         escaped = json.dumps(subject)
@@ -552,6 +566,7 @@ class _Context:
             operations,
             load_members=lambda: list(session.get(rt.id, current["id"]).get("members", [])),
             profile=self.profile,
+            budget=self.budget,
         )
 
     def _patch_membership(

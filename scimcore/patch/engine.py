@@ -92,6 +92,23 @@ MAX_FILTERED_ELEMENTS = 100_000
 _E = TypeVar("_E")
 
 
+@dataclass
+class FilterBudget:
+    """How many more elements value filters may test for one request. A Bulk request's
+    operations share one, so a thousand PATCHes in one body cannot each spend it."""
+
+    remaining: int = MAX_FILTERED_ELEMENTS
+
+    def spend(self, count: int, path: str) -> None:
+        self.remaining -= count
+        if self.remaining < 0:
+            raise TooMany(
+                f"This request applies value filters ('{path}') to more than "
+                f"{MAX_FILTERED_ELEMENTS:,} elements in all; send its operations in "
+                "several requests."
+            )
+
+
 def apply_patch(
     rt: ResourceType,
     resource: dict[str, Any],
@@ -99,6 +116,7 @@ def apply_patch(
     *,
     load_members: Callable[[], list[dict[str, Any]]] | None = None,
     profile: Profile = AUTO,
+    budget: FilterBudget | None = None,
 ) -> PatchResult:
     """Apply ``operations`` in order to ``resource`` of type ``rt`` (RFC 7644 3.5.2).
 
@@ -106,10 +124,11 @@ def apply_patch(
     ``display`` dicts); it is called at most once, and only for member filters
     other than ``value eq`` (e.g. ``members[type eq "Group"]``). ``profile`` is the
     organization's IdP profile (:mod:`scimcore.compat`): which IdP quirks to
-    tolerate. Any error is a :class:`~scimcore.errors.ScimError` and leaves nothing
-    applied.
+    tolerate. ``budget`` bounds the elements value filters may test (a new
+    :class:`FilterBudget` when not given). Any error is a
+    :class:`~scimcore.errors.ScimError` and leaves nothing applied.
     """
-    engine = _Engine(rt, resource, load_members, profile)
+    engine = _Engine(rt, resource, load_members, profile, budget or FilterBudget())
     for operation in operations:
         engine.apply(operation)
     changes = engine.ledger.changes()
@@ -123,12 +142,13 @@ class _Engine:
         resource: dict[str, Any],
         load_members: Callable[[], list[dict[str, Any]]] | None,
         profile: Profile,
+        budget: FilterBudget,
     ) -> None:
         self.rt = rt
         self.profile = profile
         self.doc: dict[str, Any] = copy.deepcopy(resource)
         self.ledger = MemberLedger(load_members)
-        self.filtered = 0
+        self.budget = budget
 
     # -- dispatch --------------------------------------------------------------
 
@@ -403,16 +423,10 @@ class _Engine:
         return [m.value for m in current if element_matches(target, member_dict(m))]
 
     def _scan(self, target: Target, elements: list[_E]) -> list[_E]:
-        """``elements``, counted against :data:`MAX_FILTERED_ELEMENTS` when a value
-        filter is about to test each of them."""
+        """``elements``, spent from the budget when a value filter is about to test
+        each of them."""
         if target.filter is not None:
-            self.filtered += len(elements)
-            if self.filtered > MAX_FILTERED_ELEMENTS:
-                raise TooMany(
-                    f"This PATCH applies value filters ('{target.text}') to more than "
-                    f"{MAX_FILTERED_ELEMENTS:,} elements in all; send its operations in "
-                    "several requests."
-                )
+            self.budget.spend(len(elements), target.text)
         return elements
 
     # -- shared helpers --------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from scimcore.errors import InvalidValue, PayloadTooLarge, TooMany
 from scimcore.patch import apply_patch, parse_patch_request
-from scimcore.patch.engine import MAX_FILTERED_ELEMENTS
+from scimcore.patch.engine import MAX_FILTERED_ELEMENTS, FilterBudget
 from scimcore.patch.request import MAX_PATCH_OPERATIONS
 from scimcore.schema.attributes import MAX_VALUES
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
@@ -75,3 +75,13 @@ def test_a_member_filter_runs_over_a_group_as_large_as_the_bound() -> None:
         GROUP_RESOURCE, group, parse_patch_request(body(remove)), load_members=lambda: members
     )
     assert not result.members
+
+
+def test_patches_given_one_budget_share_it() -> None:
+    emails = user(MAX_VALUES)
+    removals = [{"op": "remove", "path": f'emails[value eq "x{i}"]'} for i in range(60)]
+    budget = FilterBudget()
+    apply_patch(USER_RESOURCE, emails, parse_patch_request(body(*removals)), budget=budget)
+    with pytest.raises(TooMany):
+        apply_patch(USER_RESOURCE, emails, parse_patch_request(body(*removals)), budget=budget)
+    apply_patch(USER_RESOURCE, emails, parse_patch_request(body(*removals)))  # a budget of its own
