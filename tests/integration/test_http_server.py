@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+import pytest
+import requests
+
 from .conftest import LiveServer
-from .support import USER_SCHEMA, unique
+from .support import REQUEST_TIMEOUT, USER_SCHEMA, assert_scim_error, unique
 from .wire import Wire, WireResponse, wire_request
 
 #: gunicorn's limits, as ``scimserver serve`` leaves them (docs/security.md).
@@ -90,6 +93,23 @@ def test_declared_body_over_the_limit_is_a_scim_413_before_the_body_is_sent(
     with Wire(live_server.base_url) as wire:
         wire.send(wire_request("POST", tenant_path(live_server, "/Users"), headers=headers))
         assert_scim_refusal(wire.response(), 413)
+
+
+@pytest.mark.parametrize(
+    "rest", ["//Users", "/Users//", "//ServiceProviderConfig", "/Users//some-id"]
+)
+def test_empty_path_segment_is_a_scim_404_not_a_redirect(
+    live_server: LiveServer, rest: str
+) -> None:
+    resp = requests.get(
+        live_server.tenant_url + rest,
+        headers=auth(live_server),
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT,
+    )
+    body = assert_scim_error(resp, 404)
+    assert "Location" not in resp.headers
+    assert "//" in body["detail"]
 
 
 def test_pipelined_requests_are_all_answered_in_order(live_server: LiveServer) -> None:
