@@ -7,6 +7,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .access_log import RedactingLogger
 from .http_worker import BufferingWorker, ReadLimits
 
 
@@ -60,6 +61,7 @@ def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
         "threads": max(1, options.threads),
         "worker_connections": max(1, options.max_connections),
         "accesslog": "-",
+        "logger_class": RedactingLogger,
         "forwarded_allow_ips": options.forwarded_allow_ips,
         "timeout": 60,
         "graceful_timeout": 10,
