@@ -181,6 +181,7 @@ class _Conn(TConn):
         self.deadline = 0.0
         self.idle = True  # no byte of the next request yet
         self.head_done = False
+        self.line_done = False  # the request line has ended
         self.need_total: int | None = None  # bytes of the whole request, once known
         self.continue_sent = False
         self.lingering = False
@@ -251,6 +252,7 @@ class BufferingWorker(ThreadWorker):
         conn.buf = bytearray(pending)
         conn.idle = not pending
         conn.head_done = False
+        conn.line_done = False
         conn.need_total = None
         conn.continue_sent = False
         conn.deadline = deadline
@@ -303,14 +305,19 @@ class BufferingWorker(ThreadWorker):
             if len(buf) >= conn.need_total:
                 self._dispatch(conn)
             return
+        ended = b"\r\n\r\n" in buf[max(0, before - 3) :]  # the headers, or a chunked body
         if not conn.head_done:
-            new = buf[max(0, before - 1) :]
             if len(buf) > conn.head_limit():
                 self._refuse(conn, http_refusals.headers_too_large(self.cfg))
                 return
-            if b"\n" not in new and len(buf) <= self.cfg.limit_request_line:
+            # The request line is checked once it ends (or once it is too long), the
+            # headers once they end: not on every line a slow client sends.
+            line_ended = not conn.line_done and b"\n" in buf[max(0, before - 1) :]
+            conn.line_done = conn.line_done or line_ended
+            too_long = not conn.line_done and len(buf) > self.cfg.limit_request_line
+            if not (ended or line_ended or too_long):
                 return
-        elif b"\r\n\r\n" not in buf[max(0, before - 3) :]:
+        elif not ended:
             return
         framing = frame(
             self.cfg, bytes(buf), conn.client, conn.requests + 1, self.limits.max_body_bytes
@@ -364,6 +371,7 @@ class BufferingWorker(ThreadWorker):
             self._close(conn)
             return
         conn.lingering = True
+        conn.sock.setblocking(False)
         conn.buf = bytearray()
         conn.deadline = time.monotonic() + LINGER_SECONDS
         self.reading.add(conn)
