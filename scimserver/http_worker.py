@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import selectors
 import socket
 import struct
@@ -55,6 +56,9 @@ READ_SIZE = 64 * 1024
 #: a reset) before it is closed, and how much is read from it meanwhile at most.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 256 * 1024
+#: A chunked body still arriving is parsed again each time this much more has come, so
+#: one over the size limit is refused soon (besides whenever a blank line arrives).
+CHUNKED_CHECK_BYTES = 256 * 1024
 #: How often the main loop looks for connections past their deadline.
 SWEEP_INTERVAL = 0.25
 
@@ -165,6 +169,10 @@ def frame(cfg: Any, data: bytes, peer: Any, req_number: int, max_body: int) -> F
             if received > max_body:
                 return Framing(refusal=http_refusals.body_too_large(max_body))
     except _NeedMore:
+        # What the chunks decoded to so far sits in the body's and the reader's buffers.
+        received += req.body.buf.tell() + getattr(reader, "buf", io.BytesIO()).tell()
+        if received > max_body:
+            return Framing(refusal=http_refusals.body_too_large(max_body))
         return Framing(False, body_start, None, expects)
     except Exception as exc:
         return Framing(refusal=http_refusals.refusal_for(exc, cfg) or http_refusals.BAD_REQUEST)
@@ -182,6 +190,7 @@ class _Conn(TConn):
         self.idle = True  # no byte of the next request yet
         self.head_done = False
         self.line_done = False  # the request line has ended
+        self.next_check = 0  # buffer size at which a chunked body is parsed again
         self.need_total: int | None = None  # bytes of the whole request, once known
         self.continue_sent = False
         self.lingering = False
@@ -253,6 +262,7 @@ class BufferingWorker(ThreadWorker):
         conn.idle = not pending
         conn.head_done = False
         conn.line_done = False
+        conn.next_check = 0
         conn.need_total = None
         conn.continue_sent = False
         conn.deadline = deadline
@@ -317,8 +327,10 @@ class BufferingWorker(ThreadWorker):
             too_long = not conn.line_done and len(buf) > self.cfg.limit_request_line
             if not (ended or line_ended or too_long):
                 return
-        elif not ended:
+        elif not ended and len(buf) < conn.next_check:
             return
+        # A chunked body is also checked every CHUNKED_CHECK_BYTES, for its size.
+        conn.next_check = len(buf) + CHUNKED_CHECK_BYTES
         framing = frame(
             self.cfg, bytes(buf), conn.client, conn.requests + 1, self.limits.max_body_bytes
         )
