@@ -11,8 +11,8 @@ free port of 127.0.0.1 with an SQLite database in a temporary directory, and, un
 ``--no-stock``, the same app under gunicorn's stock ``gthread`` worker with the same
 workers and threads, for comparison. For each server, in the same run:
 
-1. baseline: ``--requests`` GETs of ``/Users?count=1``, one at a time, each on a new
-   connection; p50 / p99 / max;
+1. baseline: ``--requests`` GETs of ``/Users?count=1`` to each server, one at a time
+   and taking the servers in turn, each on a new connection; p50 / p99 / max;
    (the GETs of a phase are spread over ``--spread`` seconds, longer than the server's
    header timeout, so that slow connections are dropped and reopened meanwhile);
 2. under attack: ``--slow`` connections each send a request line, then one header line
@@ -20,8 +20,11 @@ workers and threads, for comparison. For each server, in the same run:
    reopened at once, so the pressure stays. The same GETs are measured again (each
    given at most ``--get-timeout`` seconds; one that times out counts as failed, at that
    time). The phase is bounded by ``--phase-seconds``;
-3. throughput: ``--clients`` keep-alive connections send GETs as fast as they can for
-   ``--throughput-seconds`` (no slow clients); requests per second.
+3. throughput: ``--clients`` keep-alive connections send GETs as fast as they can (no
+   slow clients), ``--throughput-seconds`` per server in all, in ``--rounds`` rounds that
+   alternate between the servers (both stay up), so that other load on the machine
+   falls on both alike; requests per second (the median of the rounds' ratios) and the
+   workers' CPU time per request (the least of the rounds: other load only adds to it).
 
 It prints the figures and the ratios (under attack / baseline, ours / stock) and writes
 them to ``benchmarks/results/slow-clients-<timestamp>.json``. The target (issue 12):
@@ -43,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,13 +203,29 @@ class Latencies:
         return data
 
 
+def _get(port: int, path: str, token: str, timeout: float) -> tuple[bool, float]:
+    t0 = time.perf_counter()
+    ok = False
+    try:
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        resp.read()
+        ok = resp.status == 200
+        conn.close()
+    except OSError:
+        pass
+    return ok, time.perf_counter() - t0
+
+
 def timed_gets(
-    port: int, path: str, token: str, count: int, timeout: float, bound: float, spread: float
-) -> Latencies:
-    """``count`` GETs, one at a time, each on a new connection, started ``spread / count``
-    seconds apart (so the phase outlasts the server's header timeout); at most ``bound``
-    seconds."""
-    result = Latencies()
+    ports: list[int], path: str, token: str, count: int, timeout: float, bound: float, spread: float
+) -> list[Latencies]:
+    """``count`` GETs to each port, one at a time (taking the ports in turn, so that they
+    are measured under the same load), each on a new connection, started ``spread /
+    count`` seconds apart (so the phase outlasts the server's header timeout); at most
+    ``bound`` seconds."""
+    results = [Latencies() for _ in ports]
     start = time.monotonic()
     for i in range(count):
         pause = start + i * spread / count - time.monotonic()
@@ -214,28 +233,21 @@ def timed_gets(
             time.sleep(pause)
         if time.monotonic() - start > bound:
             break
-        t0 = time.perf_counter()
-        ok = False
-        try:
-            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-            resp = conn.getresponse()
-            resp.read()
-            ok = resp.status == 200
-            conn.close()
-        except OSError:
-            pass
-        elapsed = time.perf_counter() - t0
-        result.requests += 1
-        result.failed += 0 if ok else 1
-        result.samples.append(elapsed if ok else max(elapsed, timeout))
-    result.seconds = time.monotonic() - start
-    samples = sorted(result.samples)
-    if samples:
-        result.p50_ms = round(statistics.median(samples) * 1000, 2)
-        result.p99_ms = round(samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000, 2)
-        result.max_ms = round(samples[-1] * 1000, 2)
-    return result
+        for port, result in zip(ports, results, strict=True):
+            ok, elapsed = _get(port, path, token, timeout)
+            result.requests += 1
+            result.failed += 0 if ok else 1
+            result.samples.append(elapsed if ok else max(elapsed, timeout))
+    for result in results:
+        result.seconds = time.monotonic() - start
+        samples = sorted(result.samples)
+        if samples:
+            result.p50_ms = round(statistics.median(samples) * 1000, 2)
+            result.p99_ms = round(
+                samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000, 2
+            )
+            result.max_ms = round(samples[-1] * 1000, 2)
+    return results
 
 
 def throughput(port: int, path: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
@@ -275,19 +287,16 @@ def throughput(port: int, path: str, token: str, clients: int, seconds: float) -
     }
 
 
-def measure(server: Server, args: argparse.Namespace, path: str, token: str) -> dict[str, Any]:
-    print(f"[{server.name}] baseline: {args.requests} GETs ...", flush=True)
-    base = timed_gets(
-        server.port, path, token, args.requests, args.get_timeout, args.phase_seconds, args.spread
-    )
-    print(f"[{server.name}]   {base.summary()}", flush=True)
+def measure(
+    server: Server, args: argparse.Namespace, path: str, token: str, base: Latencies
+) -> dict[str, Any]:
     print(
         f"[{server.name}] {args.slow} slow connections (a line every {args.interval}s) ...",
         flush=True,
     )
     with Slowloris(server.port, args.slow, args.interval) as slow:
-        attacked = timed_gets(
-            server.port,
+        (attacked,) = timed_gets(
+            [server.port],
             path,
             token,
             args.requests,
@@ -301,17 +310,62 @@ def measure(server: Server, args: argparse.Namespace, path: str, token: str) -> 
         f"dropped by the server {dropped})",
         flush=True,
     )
-    time.sleep(1.0)
-    rate = throughput(server.port, path, token, args.clients, args.throughput_seconds)
-    print(f"[{server.name}] throughput: {rate}", flush=True)
     return {
         "baseline": base.summary(),
         "under_slow_clients": attacked.summary(),
         "slow_connections_opened": opened,
         "slow_connections_dropped": dropped,
         "p99_ratio": round(attacked.p99_ms / base.p99_ms, 2) if base.p99_ms else None,
-        "throughput": rate,
     }
+
+
+def cpu_seconds(server: Server) -> float:
+    """CPU time (user + system) used so far by the server's worker processes (Linux)."""
+    master = server.proc.pid
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    total = 0
+    for pid in children:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def compare_throughput(
+    servers: list[Server], args: argparse.Namespace, path: str, token: str
+) -> dict[str, dict[str, Any]]:
+    """Throughput of each server, measured in alternating rounds (so that load from
+    elsewhere on the machine falls on all of them alike); the rounds are summed."""
+    totals: dict[str, dict[str, Any]] = {}
+    for round_ in range(args.rounds):
+        for server in servers if round_ % 2 == 0 else list(reversed(servers)):
+            seconds = args.throughput_seconds / args.rounds
+            cpu_before = cpu_seconds(server)
+            rate = throughput(server.port, path, token, args.clients, seconds)
+            rate["cpu_seconds"] = round(cpu_seconds(server) - cpu_before, 2)
+            print(f"[{server.name}] throughput round {round_ + 1}: {rate}", flush=True)
+            total = totals.setdefault(
+                server.name,
+                {"clients": args.clients, "seconds": 0.0, "requests": 0, "errors": 0, "cpu": 0.0},
+            )
+            total["cpu"] += rate["cpu_seconds"]
+            total["seconds"] += seconds
+            total.setdefault("round_rps", []).append(rate["rps"])
+            total.setdefault("round_cpu_us", []).append(
+                round(rate["cpu_seconds"] / max(rate["requests"], 1) * 1e6)
+            )
+            total["requests"] += rate["requests"]
+            total["errors"] += rate["errors"]
+    for total in totals.values():
+        total["rps"] = round(total["requests"] / total["seconds"], 1)
+        # CPU per request is what the worker costs; other load on the machine only adds to
+        # it (contention), so the least of the rounds is the closest to the true cost.
+        total["cpu_us_per_request"] = round(total.pop("cpu") / max(total["requests"], 1) * 1e6)
+        total["min_cpu_us_per_request"] = min(total["round_cpu_us"])
+    return totals
 
 
 def main() -> int:
@@ -325,7 +379,8 @@ def main() -> int:
         "--spread", type=float, default=25.0, help="seconds the GETs of a phase are spread over"
     )
     parser.add_argument("--clients", type=int, default=8, help="throughput connections")
-    parser.add_argument("--throughput-seconds", type=float, default=10.0)
+    parser.add_argument("--throughput-seconds", type=float, default=30.0, help="per server")
+    parser.add_argument("--rounds", type=int, default=10, help="alternating throughput rounds")
     parser.add_argument("--no-stock", action="store_true", help="skip the stock gthread run")
     args = parser.parse_args()
 
@@ -352,19 +407,38 @@ def main() -> int:
                         "2",
                         "--threads",
                         "4",
+                        "--access-logfile",
+                        "-",
                         "scimserver.wsgi:app",
                     ],
                 )
             )
-        for name, cmd in servers:
-            port = free_port()
-            cmd = [
-                *cmd,
-                "--bind" if name != "ours" else "--port",
-                f"{LOOPBACK}:{port}" if name != "ours" else str(port),
-            ]
-            with running(name, cmd, env, port, Path(tmp) / f"{name}.log") as server:
-                results["servers"][name] = measure(server, args, path, token)
+        with ExitStack() as stack:
+            started = []
+            for name, cmd in servers:
+                port = free_port()
+                where = (
+                    ["--port", str(port)] if name == "ours" else ["--bind", f"{LOOPBACK}:{port}"]
+                )
+                log = Path(tmp) / f"{name}.log"
+                started.append(stack.enter_context(running(name, [*cmd, *where], env, port, log)))
+            print(f"baseline: {args.requests} GETs to each server, in turn ...", flush=True)
+            baselines = timed_gets(
+                [server.port for server in started],
+                path,
+                token,
+                args.requests,
+                args.get_timeout,
+                args.phase_seconds,
+                args.spread,
+            )
+            for server, base in zip(started, baselines, strict=True):
+                print(f"[{server.name}] baseline {base.summary()}", flush=True)
+            for server, base in zip(started, baselines, strict=True):
+                results["servers"][server.name] = measure(server, args, path, token, base)
+            rates = compare_throughput(started, args, path, token)
+            for name, rate in rates.items():
+                results["servers"][name]["throughput"] = rate
 
     ours = results["servers"]["ours"]
     print("\n== summary")
@@ -377,9 +451,24 @@ def main() -> int:
         )
     if "stock-gthread" in results["servers"]:
         stock = results["servers"]["stock-gthread"]
-        ratio = ours["throughput"]["rps"] / max(stock["throughput"]["rps"], 0.1)
+        ratio = statistics.median(
+            a / max(b, 0.1)
+            for a, b in zip(
+                ours["throughput"]["round_rps"], stock["throughput"]["round_rps"], strict=True
+            )
+        )
+        # The median of the rounds' ratios: each pair ran back to back, under the same load.
         results["throughput_ratio_ours_to_stock"] = round(ratio, 3)
-        print(f"throughput ours / stock gthread: {ratio:.3f}")
+        cpu = ours["throughput"]["min_cpu_us_per_request"] / max(
+            stock["throughput"]["min_cpu_us_per_request"], 1
+        )
+        results["cpu_per_request_ratio_ours_to_stock"] = round(cpu, 3)
+        print(f"throughput ours / stock gthread (median of the rounds' ratios): {ratio:.3f}")
+        print(
+            f"server CPU per request (least of the rounds): ours "
+            f"{ours['throughput']['min_cpu_us_per_request']} us, stock "
+            f"{stock['throughput']['min_cpu_us_per_request']} us (ratio {cpu:.3f})"
+        )
     target = (
         ours["under_slow_clients"]["p99_ms"] < 1000 and not ours["under_slow_clients"]["failed"]
     )

@@ -76,12 +76,12 @@ def redact_uri(uri: str) -> str:
     return f"{path}{sep}{redact_query(query)}" if sep else uri
 
 
-def _is_secret_atom(key: str) -> bool:
-    """``{name}i`` / ``{name}o`` (a request / response header), ``{name}e`` (environ)."""
-    name, kind = key[1:-2], key[-2:]
-    if kind in ("}i", "}o"):
-        return name in SECRET_HEADERS
-    return kind == "}e" and name in SECRET_ENVIRON
+#: The atoms (``{name}i`` request header, ``{name}o`` response header, ``{name}e``
+#: environ) an access_log_format could use to show a credential.
+_SECRET_ATOMS = tuple(
+    [f"{{{name}}}{kind}" for name in sorted(SECRET_HEADERS) for kind in ("i", "o")]
+    + [f"{{{name}}}e" for name in sorted(SECRET_ENVIRON)]
+)
 
 
 class RedactingLogger(Logger):
@@ -99,8 +99,8 @@ class RedactingLogger(Logger):
         atoms["q"] = redact_query(str(env.get("QUERY_STRING") or ""))
         atoms["u"] = "-"
         atoms["f"] = redact_uri(str(env.get("HTTP_REFERER") or "-"))
-        for key in list(atoms):
-            if _is_secret_atom(key):
+        for key in _SECRET_ATOMS:
+            if key in atoms:
                 atoms[key] = "-"
         for key in ("{raw_uri}e", "{request_uri}e", "{http_referer}e", "{referer}i"):
             if key in atoms:

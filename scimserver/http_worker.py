@@ -255,6 +255,9 @@ class BufferingWorker(ThreadWorker):
         except OSError:
             pass
         self._start_reading(conn, b"", time.monotonic() + self.limits.header_timeout)
+        # The request often follows the handshake at once: read it now, without another
+        # turn of the loop (a new connection is then answered as soon as with gthread).
+        self._on_readable(conn)
 
     def _start_reading(self, conn: _Conn, pending: bytes, deadline: float) -> None:
         """Wait for (the rest of) the connection's next request in the main loop."""
