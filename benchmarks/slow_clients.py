@@ -221,10 +221,10 @@ def _get(port: int, path: str, token: str, timeout: float) -> tuple[bool, float]
 def timed_gets(
     ports: list[int], path: str, token: str, count: int, timeout: float, bound: float, spread: float
 ) -> list[Latencies]:
-    """``count`` GETs to each port, one at a time (taking the ports in turn, so that they
-    are measured under the same load), each on a new connection, started ``spread /
-    count`` seconds apart (so the phase outlasts the server's header timeout); at most
-    ``bound`` seconds."""
+    """``count`` GETs to each port, one at a time (taking the ports in turn, in alternating
+    order, so that they are measured under the same load), each on a new connection,
+    started ``spread / count`` seconds apart (so the phase outlasts the server's header
+    timeout); at most ``bound`` seconds."""
     results = [Latencies() for _ in ports]
     start = time.monotonic()
     for i in range(count):
@@ -233,7 +233,9 @@ def timed_gets(
             time.sleep(pause)
         if time.monotonic() - start > bound:
             break
-        for port, result in zip(ports, results, strict=True):
+        # The first request after the pause meets an idler machine: alternate who goes first.
+        turn = list(zip(ports, results, strict=True))
+        for port, result in turn if i % 2 == 0 else reversed(turn):
             ok, elapsed = _get(port, path, token, timeout)
             result.requests += 1
             result.failed += 0 if ok else 1
