@@ -58,10 +58,12 @@ class Wire:
         return WireResponse(status, headers, body)
 
     def closed_by_server(self) -> bool:
-        """Whether the server has closed its side (reads end), within the timeout."""
+        """Whether the server closes its side (reads end, or a reset) within the timeout."""
         try:
             return self.stream.read(1) == b""
-        except OSError:
+        except TimeoutError:
+            return False
+        except ConnectionError:
             return True
 
     def close(self) -> None:
