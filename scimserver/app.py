@@ -63,6 +63,9 @@ def create_app(
     resource types (e.g. with an extension schema, see docs/embedding.md) are given."""
     settings = settings or Settings.from_env()
     app = Flask("scimserver")
+    # werkzeug would answer a URL with '//' with a 308 to the merged URL; IdPs do not
+    # follow redirects for SCIM calls (and a POST body would be resent elsewhere).
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     store = store or build_store(settings, resource_types)
     jwt_settings = (
@@ -97,6 +100,15 @@ def create_app(
         return f"{base}/scim/v2/organizations/{org}"
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @app.before_request
+    def refuse_empty_segments() -> None:
+        """A path with '//' names no endpoint: a SCIM 404 that says why, never a redirect."""
+        if "//" in request.path:
+            raise NotFound(
+                "There is no SCIM endpoint at this URL: it has an empty path segment ('//'). "
+                "Remove the extra '/' (check the base URL configured in the IdP)."
+            )
 
     @app.route(TENANT_PREFIX, methods=methods, defaults={"rest": ""})
     @app.route(f"{TENANT_PREFIX}/", methods=methods, defaults={"rest": ""})

@@ -207,19 +207,76 @@ def token_revoke(name: str) -> None:
         click.echo(f"{org.slug} had no active token")
 
 
-@main.command(help="Run the service under gunicorn.")
+@main.command(help="Run the service under gunicorn (see docs/security.md for production).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    from .gunicorn import run
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker: requests handled at once by each worker.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a request's line and headers may take to arrive; then 408.",
+)
+@click.option(
+    "--body-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a request's body may take to arrive after its headers; then 408. "
+    "Also the longest a response may wait on a client that does not read it.",
+)
+@click.option(
+    "--max-connections",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Open connections per worker (idle and unfinished ones included).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1,::1",
+    show_default=True,
+    help="Comma-separated addresses of the reverse proxies whose X-Forwarded-Proto is "
+    "trusted ('*' for any: only when nothing else can reach the port).",
+)
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    forwarded_allow_ips: str,
+) -> None:
+    from .gunicorn import ServeOptions, run
 
     settings = _settings()
     if settings.database_url.startswith("sqlite"):
         from scimcore.storage.migrate import upgrade
 
         upgrade(settings.database_url)
-    run(host, port, workers)
+    run(
+        ServeOptions(
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+            forwarded_allow_ips=forwarded_allow_ips,
+            max_request_bytes=settings.max_request_bytes,
+        )
+    )
 
 
 main.add_command(csv)

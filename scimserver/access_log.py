@@ -1,0 +1,110 @@
+"""The access log without secrets: query-string credentials masked, no credential headers.
+
+A client that puts a token in the URL (``?access_token=...``) is refused by the app, but
+gunicorn's access log would still write the request line as it came. An operator's logs
+go to places (log shippers, tickets, screenshots) that must never hold a credential, so
+the gunicorn logger used by ``scimserver serve`` masks them before anything is written.
+
+The rule, applied to every query parameter by its name (percent-decoded, case-folded):
+the value is replaced by ``[redacted]`` when the name is one of :data:`SECRET_NAMES` or
+contains one of :data:`SECRET_PARTS`. Names are kept so the log still shows what the
+client tried. The ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` request
+headers and ``Set-Cookie`` response headers are never available to the log format, nor
+the user name of HTTP Basic authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+from gunicorn.glogging import Logger
+
+REDACTED = "[redacted]"
+
+#: Parameter names whose value is always masked (OAuth 2.0 and common API conventions).
+SECRET_NAMES = frozenset(
+    {
+        "code",
+        "state",
+        "key",
+        "sig",
+        "signature",
+        "assertion",
+        "client_assertion",
+        "pwd",
+        "session",
+        "sessionid",
+    }
+)
+#: A parameter whose name contains one of these is masked too (``access_token``,
+#: ``id_token``, ``refresh_token``, ``client_secret``, ``api_key``, ``password``...).
+SECRET_PARTS = ("token", "secret", "password", "passwd", "apikey", "api_key", "credential")
+
+#: Header names (lower case) that never reach the access log in any form.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: WSGI environ keys (lower case, as gunicorn's ``{name}e`` atoms spell them) likewise.
+SECRET_ENVIRON = frozenset(
+    {"http_authorization", "http_proxy_authorization", "http_cookie", "remote_user"}
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter called ``name`` may hold a credential."""
+    folded = unquote_plus(name).strip().casefold()
+    return folded in SECRET_NAMES or any(part in folded for part in SECRET_PARTS)
+
+
+def redact_query(query: str) -> str:
+    """``query`` with the value of every secret-named parameter replaced by ``[redacted]``.
+
+    The rest of the query string is kept byte for byte (order, encoding, empty values)."""
+    if not query:
+        return query
+    pieces = []
+    for piece in query.split("&"):
+        name, sep, _value = piece.partition("=")
+        pieces.append(f"{name}={REDACTED}" if sep and is_secret_name(name) else piece)
+    return "&".join(pieces)
+
+
+def redact_uri(uri: str) -> str:
+    """A request target (path and query) with :func:`redact_query` applied to its query."""
+    path, sep, query = uri.partition("?")
+    return f"{path}{sep}{redact_query(query)}" if sep else uri
+
+
+#: The atoms (``{name}i`` request header, ``{name}o`` response header, ``{name}e``
+#: environ) an access_log_format could use to show a credential.
+_SECRET_ATOMS = tuple(
+    [f"{{{name}}}{kind}" for name in sorted(SECRET_HEADERS) for kind in ("i", "o")]
+    + [f"{{{name}}}e" for name in sorted(SECRET_ENVIRON)]
+)
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger whose access-log atoms never hold a credential.
+
+    Every atom the access log format can name is cleaned here, so an operator who
+    changes ``access_log_format`` (e.g. to add ``%({authorization}i)s``) gets ``-``,
+    not the header."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: timedelta) -> Any:
+        atoms: dict[str, Any] = dict(super().atoms(resp, req, environ, request_time))
+        env: Mapping[str, Any] = environ
+        raw_uri = redact_uri(str(env.get("RAW_URI", "")))
+        atoms["r"] = f"{env.get('REQUEST_METHOD')} {raw_uri} {env.get('SERVER_PROTOCOL')}"
+        atoms["q"] = redact_query(str(env.get("QUERY_STRING") or ""))
+        atoms["u"] = "-"
+        atoms["f"] = redact_uri(str(env.get("HTTP_REFERER") or "-"))
+        for key in _SECRET_ATOMS:
+            if key in atoms:
+                atoms[key] = "-"
+        for key in ("{raw_uri}e", "{request_uri}e", "{http_referer}e", "{referer}i"):
+            if key in atoms:
+                atoms[key] = redact_uri(str(atoms[key]))
+        if "{query_string}e" in atoms:
+            atoms["{query_string}e"] = atoms["q"]
+        return atoms
