@@ -85,6 +85,8 @@ def issue_token(
 def same_secret(known: str, given: str) -> bool:
     """Constant-time equality of two strings, whatever they hold: ``compare_digest``
     raises on a ``str`` that is not ASCII, and what a client sends may be anything."""
+    if known.isascii() and given.isascii():
+        return hmac.compare_digest(known, given)
     return hmac.compare_digest(
         known.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
     )

@@ -286,13 +286,33 @@ def validate(rt: ResourceType, data: Resource, profile: Profile = AUTO) -> Resou
 def _check_value_counts(rt: ResourceType, data: Resource) -> None:
     """Refuse a multi-valued attribute with more than its ``max_values``, before
     marshmallow spends time on each of its values."""
-    for schema in rt.schemas():
-        is_ext = schema is not rt.schema
-        scope = data.get(schema.id) if is_ext else data
-        if not isinstance(scope, dict):
-            continue
-        for attr in schema.attributes:
-            check_value_count(attr, scope.get(attr.name), f"{schema.id}:" if is_ext else "")
+    for schema_id, attr, prefix in _bounded_attributes(rt):
+        scope = data.get(schema_id) if schema_id else data
+        if isinstance(scope, dict):
+            check_value_count(attr, scope.get(attr.name), prefix)
+
+
+#: Per resource type (by identity, as :data:`_SCHEMAS`): its multi-valued attributes
+#: with a bound, as (extension URN or None, attribute, prefix for a message).
+_BOUNDED: dict[int, tuple[ResourceType, tuple[tuple[str | None, Attribute, str], ...]]] = {}
+
+
+def _bounded_attributes(rt: ResourceType) -> tuple[tuple[str | None, Attribute, str], ...]:
+    known = _BOUNDED.get(id(rt))
+    if known is not None and known[0] is rt:
+        return known[1]
+    found = tuple(
+        (
+            schema.id if schema is not rt.schema else None,
+            attr,
+            "" if schema is rt.schema else f"{schema.id}:",
+        )
+        for schema in rt.schemas()
+        for attr in schema.attributes
+        if attr.multi_valued and attr.max_values is not None
+    )
+    _BOUNDED[id(rt)] = (rt, found)
+    return found
 
 
 def check_value_count(attr: Attribute, value: Any, prefix: str = "") -> None:
