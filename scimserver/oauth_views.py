@@ -68,10 +68,6 @@ def _page(title: str, message: str, status: int) -> Response:
     return response
 
 
-def _secure() -> bool:
-    return request.is_secure or request.headers.get("X-Forwarded-Proto", "") == "https"
-
-
 def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
     bp = Blueprint("oauth", __name__)
     flow = build_flow(store, settings)
@@ -103,7 +99,9 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
             begun.browser_token,
             max_age=int(STATE_TTL.total_seconds()),
             path=CALLBACK_PATH,
-            secure=_secure(),
+            # As the console's cookies: secure when the public URL is HTTPS, or when
+            # gunicorn says the request is (X-Forwarded-Proto from a trusted proxy only).
+            secure=request.is_secure or (settings.public_url or "").startswith("https://"),
             httponly=True,
             samesite="Lax",
         )
