@@ -179,6 +179,23 @@ resource_counts = sa.Table(
     sa.PrimaryKeyConstraint("organization_id", "resource_type", "slot"),
 )
 
+rate_limit_counters = sa.Table(
+    "rate_limit_counters",
+    metadata,
+    # The rate limits' shared counters (scimcore.ratelimit, revision 0014): one row per
+    # (key, fixed window), ``key`` being the limit's scope and what it counts
+    # ("auth-failures:203.0.113.7", "org-requests:<organization id>"). Added to by one
+    # INSERT ... ON CONFLICT DO UPDATE ... RETURNING, so every process of the service
+    # counts in the same row; rows whose window has ended (``expires_at``, Unix
+    # seconds) are deleted about once a minute.
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("window_start", sa.BigInteger(), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("key", "window_start"),
+    sa.Index("ix_rate_limit_counters_expires_at", "expires_at"),
+)
+
 resource_emails = sa.Table(
     "resource_emails",
     metadata,
