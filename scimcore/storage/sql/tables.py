@@ -91,6 +91,10 @@ organizations = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
     # The IdP profile (scimcore.compat), e.g. "auto", "okta" or "okta@1" (pinned).
     sa.Column("profile", sa.String(64), nullable=False, server_default="auto"),
+    # When SCIM access was turned off (``token revoke``, ``orgs disable``; revision
+    # 0015): no bearer token, secret or JWT, works while it is set. NULL: access on.
+    # The token lookup every request makes tests it in the same statement.
+    sa.Column("scim_disabled_at", UTCDateTime(), nullable=True),
 )
 
 scim_tokens = sa.Table(
