@@ -131,11 +131,35 @@ class Authenticator:
             )
         return token
 
+    def vouches(self, authorization: str | None) -> bool:
+        """Whether the header carries a credential that is no guess, told without the
+        database: a secret token this process has accepted (and not seen refused
+        since), or a JWT whose signature and claims verify.
+
+        A rate limit that blocks a client address after failed authentications lets
+        these through to :meth:`identify` (which still asks the database, so a revoked
+        token fails at once): an organization whose IdP shares its egress address with
+        a failing or hostile client keeps working, while guesses are refused without
+        touching the database.
+        """
+        try:
+            token = self._bearer(authorization)
+        except Unauthorized:
+            return False
+        if token.startswith(TOKEN_PREFIX):
+            return hash_token(token, self._pepper) in self._marked
+        if self._jwt is not None and token.count(".") == 2:
+            return self._claims(token, self._jwt) is not None
+        return False
+
     def _by_secret(self, token: str) -> Organization | None:
         digest = hash_token(token, self._pepper)
         org = self._store.find_active_token(digest)
         if org is not None:
             self._mark_used(digest)
+        elif self._marked:
+            with self._lock:  # refused now (revoked, rotated, access off): no longer vouched
+                self._marked.pop(digest, None)
         return org
 
     def _mark_used(self, digest: str) -> None:
