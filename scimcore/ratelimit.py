@@ -269,7 +269,7 @@ class RequestLimiter:
         store: RateLimitStore,
         limit: Limit,
         *,
-        batch: int = 50,
+        batch: int = 100,
         scope: str = "requests",
         clock: Clock = time.time,
         sweeper: _Sweeper | None = None,
@@ -379,7 +379,7 @@ class RateLimitSettings:
 
     failures: Limit = Limit(50, 60)
     organization_requests: Limit = Limit(12_000, 60)
-    organization_batch: int = 50
+    organization_batch: int = 100
 
 
 class RateLimits:

@@ -117,7 +117,7 @@ class Settings:
     rate_limit_org_requests: int = 12_000
     rate_limit_org_window: int = 60
     #: Requests a process counts before adding them to the shared total.
-    rate_limit_org_batch: int = 50
+    rate_limit_org_batch: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -169,7 +169,7 @@ class Settings:
                 env, "SCIMSERVER_RATE_LIMIT_ORG_REQUESTS", 12_000, minimum=0
             ),
             rate_limit_org_window=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_WINDOW", 60),
-            rate_limit_org_batch=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_BATCH", 50),
+            rate_limit_org_batch=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_BATCH", 100),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(

@@ -8,9 +8,10 @@ honest client does not pay (a failed authentication, a batch of requests added b
 background thread). One statement adds and reads back a counter:
 ``INSERT ... ON CONFLICT (key, window_start) DO UPDATE SET n = n + excluded.n
 RETURNING n`` (SQLite 3.35 and later, PostgreSQL), atomic on both, so two processes
-adding at once both count. On PostgreSQL it runs in autocommit (one round trip); on
-SQLite in a short writing transaction, queued behind the process's other writers like
-every write (:func:`.engine.transaction`).
+adding at once both count. On PostgreSQL it runs in autocommit (one round trip) on an
+UNLOGGED table (revision 0014: no wait for the WAL's flush at commit); on SQLite in a
+short writing transaction, queued behind the process's other writers like every write
+(:func:`.engine.transaction`), whose commit WAL mode does not flush either.
 """
 
 from __future__ import annotations

@@ -191,7 +191,8 @@ rate_limit_counters = sa.Table(
     # ("auth-failures:203.0.113.7", "org-requests:<organization id>"). Added to by one
     # INSERT ... ON CONFLICT DO UPDATE ... RETURNING, so every process of the service
     # counts in the same row; rows whose window has ended (``expires_at``, Unix
-    # seconds) are deleted about once a minute.
+    # seconds) are deleted about once a minute. UNLOGGED on PostgreSQL (see 0014): no
+    # WAL, no wait for the disk at commit; emptied by a crash, which a limit can bear.
     sa.Column("key", sa.String(200), nullable=False),
     sa.Column("window_start", sa.BigInteger(), nullable=False),
     sa.Column("n", sa.BigInteger(), nullable=False),
