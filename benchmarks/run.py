@@ -53,8 +53,8 @@ def _requirements_key() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def bootstrap() -> None:
-    """Create/refresh benchmarks/.venv and re-exec inside it."""
+def bootstrap(script: Path | None = None) -> None:
+    """Create/refresh benchmarks/.venv and re-exec ``script`` (this one) inside it."""
     if Path(sys.prefix).resolve() == VENV.resolve():
         return
     marker = VENV / ".installed"
@@ -68,7 +68,8 @@ def bootstrap() -> None:
             [*pip, "-e", f"{REPO}[postgresql]", "-r", str(HERE / "requirements.txt")], check=True
         )
         marker.write_text(_requirements_key())
-    os.execv(str(VENV_PY), [str(VENV_PY), str(Path(__file__).resolve()), *sys.argv[1:]])
+    target = (script or Path(__file__)).resolve()
+    os.execv(str(VENV_PY), [str(VENV_PY), str(target), *sys.argv[1:]])
 
 
 def ensure_wrk() -> str:
@@ -228,13 +229,20 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def start_ours(backend: str, ctx: dict[str, Any], tmp: Path) -> Target:
+#: The rate limits count as in production, but wrk's one organization sends thousands of
+#: requests a second: a limit it never reaches (docs/security.md, "Rate limits").
+RATE_LIMITS_COUNTING = {"SCIMSERVER_RATE_LIMIT_ORG_REQUESTS": str(10**9)}
+
+
+def start_ours(backend: str, ctx: dict[str, Any], tmp: Path, *, name: str = "ours",
+               env_extra: dict[str, str] | None = None) -> Target:
     import seeding
 
     db = Database(backend, tmp, ctx["pg_url"])
+    key = f"{name}-{backend}"
     try:
         env = {**os.environ, "SCIMSERVER_DATABASE_URL": db.url,
-               "SCIMSERVER_INSTANCE_DIR": str(tmp)}
+               "SCIMSERVER_INSTANCE_DIR": str(tmp), **RATE_LIMITS_COUNTING, **(env_extra or {})}
         cli = str(VENV / "bin" / "scimserver")
         subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
         port = free_port()
@@ -244,19 +252,19 @@ def start_ours(backend: str, ctx: dict[str, Any], tmp: Path) -> Target:
         tok = json.loads(subprocess.run([cli, "token", "generate", "bench", "--json"], env=env,
                                         check=True, capture_output=True, text=True).stdout)
         seed = seeding.seed_ours(db.url, org["slug"], ctx["ds"])
-        print(f"  ours-{backend}: seeded {seed['users']:,} users in {seed['seconds']} s "
+        print(f"  {key}: seeded {seed['users']:,} users in {seed['seconds']} s "
               f"({seed['users_per_s']:,}/s)", flush=True)
-        server = Server(f"ours-{backend}", [cli, "serve", "--workers", "1", "--port", str(port)],
-                        env, port, tmp / f"ours-{backend}.log")
+        server = Server(key, [cli, "serve", "--workers", "1", "--port", str(port)],
+                        env, port, tmp / f"{key}.log")
     except BaseException:
         db.drop()
         raise
     try:
         tenant = tok["tenant_url"]
         check = verify_seed_shape(tenant, tok["token"], ctx["ds"])
-        print(f"  ours-{backend}: seeded user vs POSTed user: {check['verdict']}", flush=True)
+        print(f"  {key}: seeded user vs POSTed user: {check['verdict']}", flush=True)
         cursor = last_page_cursor(tenant, tok["token"], len(ctx["ds"].ids))
-        return Target(f"ours-{backend}", server, "/" + tenant.split("/", 3)[3], tok["token"],
+        return Target(key, server, "/" + tenant.split("/", 3)[3], tok["token"],
                       seed, cursor, db, {"seed_shape_check": check})
     except BaseException:
         server.stop()

@@ -116,6 +116,9 @@ class AuditedStore:
     def revoke_token(self, organization_id: str) -> bool:
         return self._inner.revoke_token(organization_id)
 
+    def set_scim_access(self, organization_id: str, enabled: bool) -> Organization:
+        return self._inner.set_scim_access(organization_id, enabled)
+
     def token_info(self, organization_id: str) -> TokenInfo | None:
         return self._inner.token_info(organization_id)
 

@@ -10,10 +10,14 @@ Two kinds of bearer token are accepted:
 * a **JWT** signed with a configured key (HS256 secret, or RS256/ES256 public key),
   with issuer, audience, expiry and an organization claim checked.
 
-A token works only under its own organization's URL. Every failure (missing,
-malformed, unknown, revoked, other organization, unknown organization) is the same
-401 body, so the answer never reveals whether an organization exists. This is the
-only module that imports ``jwt``.
+A token works only under its own organization's URL, and only while the
+organization's SCIM access is on (:meth:`~scimcore.storage.base.Store.set_scim_access`:
+``token revoke`` and ``orgs disable`` turn it off for both kinds of token; the
+secret token's lookup and the JWT's organization lookup read it with the
+organization, on every request). Every failure (missing, malformed, unknown, revoked,
+other organization, unknown organization, access off) is the same 401 body, so the
+answer never reveals whether an organization exists. This is the only module that
+imports ``jwt``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 
@@ -134,11 +139,35 @@ class Authenticator:
             )
         return token
 
+    def vouches(self, authorization: str | None) -> bool:
+        """Whether the header carries a credential that is no guess, told without the
+        database: a secret token this process has accepted (and not seen refused
+        since), or a JWT whose signature and claims verify.
+
+        A rate limit that blocks a client address after failed authentications lets
+        these through to :meth:`identify` (which still asks the database, so a revoked
+        token fails at once): an organization whose IdP shares its egress address with
+        a failing or hostile client keeps working, while guesses are refused without
+        touching the database.
+        """
+        try:
+            token = self._bearer(authorization)
+        except Unauthorized:
+            return False
+        if token.startswith(TOKEN_PREFIX):
+            return hash_token(token, self._pepper) in self._marked
+        if self._jwt is not None and token.count(".") == 2:
+            return self._claims(token, self._jwt) is not None
+        return False
+
     def _by_secret(self, token: str) -> Organization | None:
         digest = hash_token(token, self._pepper)
         org = self._store.find_active_token(digest)
         if org is not None:
             self._mark_used(digest)
+        elif self._marked:
+            with self._lock:  # refused now (revoked, rotated, access off): no longer vouched
+                self._marked.pop(digest, None)
         return org
 
     def _mark_used(self, digest: str) -> None:
@@ -150,12 +179,14 @@ class Authenticator:
             self._marked[digest] = now
         self._store.mark_token_used(digest, datetime.now(UTC))
 
-    def _by_jwt(self, token: str, settings: JwtSettings) -> Principal | None:
+    @staticmethod
+    def _claims(token: str, settings: JwtSettings) -> dict[str, Any] | None:
+        """The JWT's claims when its signature, expiry, issuer and audience verify."""
         required = (
             ["exp"] + (["iss"] if settings.issuer else []) + (["aud"] if settings.audience else [])
         )
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 settings.key,
                 algorithms=list(settings.algorithms),
@@ -166,9 +197,17 @@ class Authenticator:
             )
         except jwt.PyJWTError:
             return None
+        return claims
+
+    def _by_jwt(self, token: str, settings: JwtSettings) -> Principal | None:
+        claims = self._claims(token, settings)
+        if claims is None:
+            return None
         slug = claims.get(settings.organization_claim)
         if not isinstance(slug, str):
             return None
         org = self._store.get_organization(slug)
+        if org is None or not org.scim_enabled:  # access turned off: no token works
+            return None
         subject = claims.get("sub")
-        return Principal(org, subject if isinstance(subject, str) else None) if org else None
+        return Principal(org, subject if isinstance(subject, str) else None)

@@ -26,6 +26,7 @@ returns the same error document::
     +-- PreconditionFailed (412)
     +-- PayloadTooLarge (413)
     +-- UnsupportedMediaType (415)
+    +-- TooManyRequests (429)
     +-- InternalError (500)
     +-- NotImplementedFeature (501)
     +-- ServiceUnavailable (503)
@@ -173,6 +174,24 @@ class PayloadTooLarge(ScimError):
 class UnsupportedMediaType(ScimError):
     status = 415
     default_detail = "Request bodies must be application/scim+json or application/json."
+
+
+class TooManyRequests(ScimError):
+    """A rate limit refused the request (RFC 6585 4); ``Retry-After`` says when to retry.
+
+    ``retry_after`` is in whole seconds, at least 1: clients that honour the header
+    (Okta, Entra ID) wait that long and then resume on their own.
+    """
+
+    status = 429
+    default_detail = "Too many requests; retry later."
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class InternalError(ScimError):

@@ -64,6 +64,12 @@ def make_group(
     return group
 
 
+def _org_by_slug(store: Store, slug: str) -> Organization:
+    found = store.get_organization(slug)
+    assert found is not None, slug
+    return found
+
+
 def new_org(store: Store) -> Organization:
     return store.create_organization(f"t-{uuid.uuid4().hex[:12]}", "Test organization")
 
@@ -520,3 +526,25 @@ class StorageContract:
         revoked = store.token_info(org.id)
         assert revoked is not None and revoked.status == "revoked"
         assert store.find_active_token(uid()) is None
+
+    def test_scim_access_switch(self, store: Store) -> None:
+        org = new_org(store)
+        h = uid()
+        store.set_token(org.id, h, "scim_ab")
+        assert _org_by_slug(store, org.slug).scim_enabled
+        off = store.set_scim_access(org.id, False)
+        assert not off.scim_enabled and off.scim_disabled_at is not None
+        assert store.find_active_token(h) is None  # the token stays, but does not work
+        assert store.set_scim_access(org.id, False).scim_disabled_at == off.scim_disabled_at
+        assert not _org_by_slug(store, org.slug).scim_enabled
+        assert store.set_scim_access(org.id, True).scim_enabled
+        assert store.find_active_token(h) == _org_by_slug(store, org.slug)
+        # Revoking turns access off; a new token turns it on again.
+        assert store.revoke_token(org.id) is True
+        assert not _org_by_slug(store, org.slug).scim_enabled
+        h2 = uid()
+        store.set_token(org.id, h2, "scim_cd")
+        assert _org_by_slug(store, org.slug).scim_enabled
+        assert store.find_active_token(h2) == _org_by_slug(store, org.slug)
+        with pytest.raises(NotFound):
+            store.set_scim_access(uid(), False)

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from scimcore import (
     Authenticator,
     JwtSettings,
+    Principal,
     ScimError,
     ScimRequest,
     ScimService,
@@ -27,6 +28,7 @@ from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTo
 from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.openapi import openapi_document
+from scimcore.ratelimit import MemoryRateLimitStore, RateLimits, RateLimitStore, client_key
 from scimcore.schema.attributes import ResourceType
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
@@ -52,15 +54,30 @@ def build_store(
     return SqlStore(engine, resource_types)
 
 
+def build_rate_limit_store(store: Store) -> RateLimitStore:
+    """Where the rate limits count: the SQL store's own database, which every worker
+    and instance shares (docs/security.md, "Rate limits"); this process's memory for
+    any other store."""
+    from scimcore.storage.sql import SqlStore
+    from scimcore.storage.sql.ratelimit import SqlRateLimitStore
+
+    if isinstance(store, SqlStore):
+        return SqlRateLimitStore(store.engine)
+    return MemoryRateLimitStore()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     store: Store | None = None,
     resource_types: Sequence[ResourceType] = DEFAULT_RESOURCE_TYPES,
+    rate_limits: RateLimits | None = None,
 ) -> Flask:
     """Build the service: settings from the environment unless given; the SQL store
     unless an embedding application passes its own; User and Group unless other
-    resource types (e.g. with an extension schema, see docs/embedding.md) are given."""
+    resource types (e.g. with an extension schema, see docs/embedding.md) are given.
+    The rate limits are the settings' on the store :func:`build_rate_limit_store`
+    picks, unless others are given."""
     settings = settings or Settings.from_env()
     app = Flask("scimserver")
     # werkzeug would answer a URL with '//' with a 308 to the merged URL; IdPs do not
@@ -68,6 +85,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     store = store or build_store(settings, resource_types)
+    limits = rate_limits or RateLimits(build_rate_limit_store(store), settings.rate_limits())
     jwt_settings = (
         JwtSettings(
             key=settings.jwt_key,
@@ -91,9 +109,14 @@ def create_app(
         keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
     )
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
-    app.extensions["scimcore"] = {"store": store, "service": service, "settings": settings}
-    init_admin(app, settings, store, service)  # the console under /admin (SQL store only)
-    app.register_blueprint(oauth_blueprint(store, settings))
+    app.extensions["scimcore"] = {
+        "store": store,
+        "service": service,
+        "settings": settings,
+        "rate_limits": limits,
+    }
+    init_admin(app, settings, store, service, limits)  # the console under /admin (SQL only)
+    app.register_blueprint(oauth_blueprint(store, settings, limits))
 
     def tenant_url(org: str) -> str:
         base = settings.public_url or request.host_url.rstrip("/")
@@ -110,16 +133,41 @@ def create_app(
                 "Remove the extra '/' (check the base URL configured in the IdP)."
             )
 
+    def authenticate(org: str) -> Principal:
+        """The caller, within the rate limits (docs/security.md, "Rate limits").
+
+        A client address over the limit of failed authentications is refused from this
+        process's memory, unless it brings a credential that is no guess
+        (:meth:`Authenticator.vouches`). Only a failure writes (one counter row); a
+        valid request costs the organization's in-memory request count.
+        """
+        authorization = request.headers.get("Authorization")
+        address = client_key(request.remote_addr)
+        wait = limits.failures.retry_after(address)
+        if wait is not None and not authenticator.vouches(authorization):
+            raise limits.too_many_failures(address, wait)
+        try:
+            if "access_token" in request.args:
+                raise Unauthorized(
+                    "Tokens are never accepted in the query string; "
+                    "send 'Authorization: Bearer <token>'."
+                )
+            principal = authenticator.identify(org, authorization)
+        except Unauthorized:
+            wait = limits.failures.failed(address)
+            if wait is not None:
+                raise limits.too_many_failures(address, wait) from None
+            raise
+        wait = limits.organizations.hit(principal.organization.id)
+        if wait is not None:
+            raise limits.too_many_requests(principal.organization.slug, wait)
+        return principal
+
     @app.route(TENANT_PREFIX, methods=methods, defaults={"rest": ""})
     @app.route(f"{TENANT_PREFIX}/", methods=methods, defaults={"rest": ""})
     @app.route(f"{TENANT_PREFIX}/<path:rest>", methods=methods)
     def scim(org: str, rest: str) -> Response:
-        if "access_token" in request.args:
-            raise Unauthorized(
-                "Tokens are never accepted in the query string; "
-                "send 'Authorization: Bearer <token>'."
-            )
-        principal = authenticator.identify(org, request.headers.get("Authorization"))
+        principal = authenticate(org)
         scim_request = ScimRequest(
             method=request.method,
             path="/" + rest,

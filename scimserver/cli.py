@@ -90,6 +90,8 @@ def _org_data(settings: Settings, org: Organization) -> dict[str, Any]:
         "tenant_url": settings.tenant_url(org.slug),
         "created": org.created.isoformat(),
         "profile": org.profile,
+        "scim_enabled": org.scim_enabled,
+        "scim_disabled_at": org.scim_disabled_at.isoformat() if org.scim_disabled_at else None,
     }
 
 
@@ -164,7 +166,44 @@ def orgs_list(as_json: bool) -> None:
     for row in rows:
         token = row["token"]
         state = f"token {token['prefix']}… ({token['status']})" if token else "no token"
-        click.echo(f"{row['slug']}\t{row['tenant_url']}\t{state}\tprofile {row['profile']}")
+        access = "" if row["scim_enabled"] else "\tSCIM access off"
+        click.echo(f"{row['slug']}\t{row['tenant_url']}\t{state}\tprofile {row['profile']}{access}")
+
+
+def _set_access(name: str, enabled: bool, as_json: bool) -> None:
+    settings = _settings()
+    store = _store(settings)
+    org = store.set_scim_access(_find(store, name).id, enabled)
+    if enabled:
+        text = f"SCIM access of {org.slug} is on: its active token and valid JWTs work again"
+    else:
+        text = (
+            f"SCIM access of {org.slug} is off: every bearer token (secret or JWT) is "
+            f"refused from the next request on, on every worker.\nTurn it on again with "
+            f"'scimserver orgs enable {org.slug}' (or by generating a new token)."
+        )
+    _emit(as_json, _org_data(settings, org), text)
+
+
+@orgs.command(
+    "disable",
+    help="Turn the organization's SCIM access off: no token works (secret or JWT) "
+    "until 'orgs enable' or 'token generate'. The token is kept.",
+)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def orgs_disable(name: str, as_json: bool) -> None:
+    _set_access(name, False, as_json)
+
+
+@orgs.command(
+    "enable",
+    help="Turn the organization's SCIM access on again (its active token, if any, and JWTs).",
+)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def orgs_enable(name: str, as_json: bool) -> None:
+    _set_access(name, True, as_json)
 
 
 @main.group(help="The organization's secret SCIM token.")
@@ -172,7 +211,11 @@ def token() -> None:
     pass
 
 
-@token.command("generate", help="Generate a new token (shown once); the old one stops working.")
+@token.command(
+    "generate",
+    help="Generate a new token (shown once); the old one stops working. Turns the "
+    "organization's SCIM access on if it was off.",
+)
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def token_generate(name: str, as_json: bool) -> None:
@@ -186,25 +229,38 @@ def token_generate(name: str, as_json: bool) -> None:
         "prefix": issued.info.prefix,
         "organization": org.slug,
         "tenant_url": settings.tenant_url(org.slug),
+        "scim_access_restored": not org.scim_enabled,
     }
+    restored = (
+        "\nSCIM access was off (token revoke / orgs disable); it is on again."
+        if not org.scim_enabled
+        else ""
+    )
     _emit(
         as_json,
         data,
         f"Token for {org.slug} (shown once; any previous token has stopped working):\n"
-        f"{issued.token}",
+        f"{issued.token}{restored}",
     )
 
 
-@token.command("revoke", help="Revoke the organization's token.")
+@token.command(
+    "revoke",
+    help="Revoke the organization's token and turn its SCIM access off: no token works "
+    "afterwards, JWTs included, until 'token generate' or 'orgs enable'.",
+)
 @click.argument("name")
 def token_revoke(name: str) -> None:
     settings = _settings()
     store = _store(settings)
     org = _find(store, name)
-    if store.revoke_token(org.id):
-        click.echo(f"Revoked the token of {org.slug}")
-    else:
-        click.echo(f"{org.slug} had no active token")
+    had = store.revoke_token(org.id)
+    first = f"Revoked the token of {org.slug}" if had else f"{org.slug} had no active token"
+    click.echo(
+        f"{first}; its SCIM access is off (JWTs are refused too) on every worker from the "
+        f"next request on.\nGive it a working token again with "
+        f"'scimserver token generate {org.slug}'."
+    )
 
 
 @main.command(help="Run the service under gunicorn (see docs/security.md for production).")

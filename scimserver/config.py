@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scimcore.ratelimit import Limit, RateLimitSettings
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
@@ -108,6 +110,14 @@ class Settings:
     prepared_statements: bool = True
     #: Events (the provisioning outbox) older than this many days are pruned; 0: never.
     event_retention_days: int = 90
+    #: Failed authentications one client address may make per window; 0: no limit.
+    rate_limit_auth_failures: int = 50
+    rate_limit_auth_window: int = 60
+    #: Requests one organization may make per window; 0: no limit.
+    rate_limit_org_requests: int = 12_000
+    rate_limit_org_window: int = 60
+    #: Requests a process counts before adding them to the shared total.
+    rate_limit_org_batch: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +161,15 @@ class Settings:
             prepared_statements=env.get("SCIMSERVER_DATABASE_PREPARED_STATEMENTS", "1")
             not in ("0", "false", "no"),
             event_retention_days=_int(env, "SCIMSERVER_EVENT_RETENTION_DAYS", 90, minimum=0),
+            rate_limit_auth_failures=_int(
+                env, "SCIMSERVER_RATE_LIMIT_AUTH_FAILURES", 50, minimum=0
+            ),
+            rate_limit_auth_window=_int(env, "SCIMSERVER_RATE_LIMIT_AUTH_WINDOW", 60),
+            rate_limit_org_requests=_int(
+                env, "SCIMSERVER_RATE_LIMIT_ORG_REQUESTS", 12_000, minimum=0
+            ),
+            rate_limit_org_window=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_WINDOW", 60),
+            rate_limit_org_batch=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_BATCH", 100),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(
@@ -159,6 +178,14 @@ class Settings:
         if url.startswith("sqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return settings
+
+    def rate_limits(self) -> RateLimitSettings:
+        """The rate limits these settings ask for (docs/security.md, "Rate limits")."""
+        return RateLimitSettings(
+            failures=Limit(self.rate_limit_auth_failures, self.rate_limit_auth_window),
+            organization_requests=Limit(self.rate_limit_org_requests, self.rate_limit_org_window),
+            organization_batch=self.rate_limit_org_batch,
+        )
 
     def tenant_url(self, slug: str, fallback_base: str = "http://127.0.0.1:8000") -> str:
         return f"{self.public_url or fallback_base}/scim/v2/organizations/{slug}"

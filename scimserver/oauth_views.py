@@ -11,6 +11,11 @@
 
 Pages are plain HTML with ``Cache-Control: no-store`` and ``Referrer-Policy:
 no-referrer`` (the URLs carry one-time secrets) and may not be framed.
+
+A refused ticket or state counts as a failed authentication of the client address
+(the service's rate limit, shared with the SCIM API and the console's sign-in): an
+address over the limit gets a 429 page with ``Retry-After`` before the database is
+asked anything.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from scimcore.accounts.keyring import KeyRing
 from scimcore.adapters.connectors.credentials import CredentialError, CredentialVault
 from scimcore.adapters.connectors.oauth_flow import STATE_TTL, OAuthFlow
 from scimcore.errors import ServiceUnavailable
+from scimcore.ratelimit import RateLimits, client_key
 
 from .config import Settings
 
@@ -35,6 +41,22 @@ log = logging.getLogger("scimserver.oauth")
 #: Binds a flow to the browser that started it (HttpOnly, SameSite=Lax, callback only).
 BROWSER_COOKIE = "scimserver_oauth"
 CALLBACK_PATH = "/oauth/callback"
+
+#: Why a flow stops when its one-time secret (ticket, state, browser cookie) was refused:
+#: what a guesser gets. These count as failed authentications; a provider's error does not.
+_REFUSED_SECRETS = frozenset(
+    {
+        "unknown_integration",
+        "ticket_invalid",
+        "ticket_used",
+        "ticket_expired",
+        "state_missing",
+        "state_unknown",
+        "state_used",
+        "state_expired",
+        "browser_mismatch",
+    }
+)
 
 _HEADERS = {
     "Cache-Control": "no-store",
@@ -68,7 +90,18 @@ def _page(title: str, message: str, status: int) -> Response:
     return response
 
 
-def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
+def _too_many(title: str, seconds: int) -> Response:
+    response = _page(
+        title,
+        "Too many failed attempts from your address. "
+        f"Wait {seconds} seconds, then start again from the console.",
+        429,
+    )
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blueprint:
     bp = Blueprint("oauth", __name__)
     flow = build_flow(store, settings)
 
@@ -76,11 +109,20 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
         base = settings.public_url or request.host_url.rstrip("/")
         return base + CALLBACK_PATH
 
+    def refused(title: str) -> Response | None:
+        """The 429 page when this client address is over the failure limit."""
+        wait = limits.failures.retry_after(client_key(request.remote_addr))
+        return _too_many(title, wait) if wait is not None else None
+
     def failed(title: str, exc: Exception, *, integration: Any = None) -> Response:
         reason = getattr(exc, "reason", type(exc).__name__)
         log.info("OAuth flow stopped (integration %s): %s", integration, reason)
         if isinstance(exc, ServiceUnavailable):
             return _page(title, "The database is unavailable; try again shortly.", 503)
+        if reason in _REFUSED_SECRETS:
+            wait = limits.failures.failed(client_key(request.remote_addr))
+            if wait is not None:
+                return _too_many(title, wait)
         message = str(exc) if isinstance(exc, CredentialError) else "The request failed."
         return _page(title, message, 400)
 
@@ -88,6 +130,9 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
     def start(integration_id: int) -> BaseResponse:
         if flow is None:
             return _page("Not available", "OAuth needs the SQL store.", 404)
+        blocked = refused("Cannot start the sign-in")
+        if blocked is not None:
+            return blocked
         try:
             begun = flow.start(integration_id, request.args.get("ticket", ""), redirect_uri())
         except Exception as exc:
@@ -112,6 +157,9 @@ def oauth_blueprint(store: Store, settings: Settings) -> Blueprint:
         if flow is None:
             return _page("Not available", "OAuth needs the SQL store.", 404)
         response: BaseResponse
+        blocked = refused("The integration was not connected")
+        if blocked is not None:
+            return blocked
         try:
             integration_id = flow.complete(
                 state=request.args.get("state"),

@@ -41,6 +41,8 @@ class Organization:
 
     ``profile`` names the IdP profile whose quirks the service tolerates for this
     organization (:func:`scimcore.compat.get_profile`; ``auto`` by default).
+    ``scim_disabled_at`` is when its SCIM access was turned off (no bearer token works,
+    secret or JWT); None while it is on.
     """
 
     id: str
@@ -48,6 +50,11 @@ class Organization:
     name: str
     created: datetime
     profile: str = "auto"
+    scim_disabled_at: datetime | None = None
+
+    @property
+    def scim_enabled(self) -> bool:
+        return self.scim_disabled_at is None
 
 
 @dataclass(frozen=True)
@@ -231,17 +238,30 @@ class Store(Protocol):
 
     def set_token(self, organization_id: str, token_hash: str, prefix: str) -> TokenInfo:
         """Make this the organization's only active token, superseding the previous one
-        in the same transaction (at most one active token, enforced by the database)."""
+        in the same transaction (at most one active token, enforced by the database),
+        and turn the organization's SCIM access on (:meth:`set_scim_access`): a token
+        given out is one that works."""
         ...
 
     def revoke_token(self, organization_id: str) -> bool:
-        """Revoke the active token; False when there was none."""
+        """Revoke the active token and, in the same transaction, turn the
+        organization's SCIM access off, so no token works afterwards, JWTs included.
+        False when there was no active token (access is off all the same)."""
+        ...
+
+    def set_scim_access(self, organization_id: str, enabled: bool) -> Organization:
+        """Turn the organization's SCIM access on or off. While it is off no bearer
+        token of the organization works, secret or JWT (:meth:`find_active_token` finds
+        none; :attr:`Organization.scim_enabled` is False), from the next request on,
+        in every process. Turning it off again keeps the first time it was turned off.
+        An unknown organization raises :class:`~scimcore.errors.NotFound`."""
         ...
 
     def token_info(self, organization_id: str) -> TokenInfo | None: ...
 
     def find_active_token(self, token_hash: str) -> Organization | None:
-        """The organization whose active token has this hash, if any."""
+        """The organization whose active token has this hash, if any and if its SCIM
+        access is on."""
         ...
 
     def mark_token_used(self, token_hash: str, at: datetime) -> None:

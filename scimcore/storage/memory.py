@@ -393,17 +393,33 @@ class MemoryStore:
             for i, t in enumerate(self._tokens):
                 if t.organization_id == organization_id and t.status == "active":
                     self._tokens[i] = replace(t, status="superseded")
+            org = self._orgs[organization_id]
+            self._orgs[organization_id] = replace(org, scim_disabled_at=None)
             token = _Token(organization_id, token_hash, prefix, "active", datetime.now(UTC))
             self._tokens.append(token)
             return token.info()
 
     def revoke_token(self, organization_id: str) -> bool:
         with self._lock:
+            if organization_id in self._orgs:
+                self.set_scim_access(organization_id, False)
             for i, t in enumerate(self._tokens):
                 if t.organization_id == organization_id and t.status == "active":
                     self._tokens[i] = replace(t, status="revoked")
                     return True
             return False
+
+    def set_scim_access(self, organization_id: str, enabled: bool) -> Organization:
+        with self._lock:
+            org = self._orgs.get(organization_id)
+            if org is None:
+                raise NotFound(f"Organization '{organization_id}' does not exist.")
+            if enabled:
+                org = replace(org, scim_disabled_at=None)
+            elif org.scim_disabled_at is None:
+                org = replace(org, scim_disabled_at=datetime.now(UTC))
+            self._orgs[organization_id] = org
+            return org
 
     def token_info(self, organization_id: str) -> TokenInfo | None:
         with self._lock:
@@ -417,7 +433,8 @@ class MemoryStore:
         with self._lock:
             for t in self._tokens:
                 if t.token_hash == token_hash and t.status == "active":
-                    return self._orgs.get(t.organization_id)
+                    org = self._orgs.get(t.organization_id)
+                    return org if org is not None and org.scim_enabled else None
             return None
 
     def mark_token_used(self, token_hash: str, at: datetime) -> None:

@@ -14,6 +14,7 @@ from flask import Flask
 from scimcore import ScimService, Store
 from scimcore.accounts import KeyRing
 from scimcore.adapters.csv import DEFAULT_MAX_BYTES
+from scimcore.ratelimit import MemoryRateLimitStore, RateLimits
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import SqlAdminStore
 
@@ -24,8 +25,16 @@ from .security import CookiePolicy, Sessions, Throttle
 __all__ = ["init_admin"]
 
 
-def init_admin(app: Flask, settings: Settings, store: Store, service: ScimService) -> bool:
-    """Register the console on ``app``; False (and nothing registered) without SQL."""
+def init_admin(
+    app: Flask,
+    settings: Settings,
+    store: Store,
+    service: ScimService,
+    rate_limits: RateLimits | None = None,
+) -> bool:
+    """Register the console on ``app``; False (and nothing registered) without SQL.
+    Failed sign-ins count in ``rate_limits`` (per client address) as well as in the
+    console's own throttle (per email and address)."""
     if not isinstance(store, SqlStore):
         return False
     from . import (  # noqa: F401  (importing a views module registers its routes)
@@ -49,6 +58,7 @@ def init_admin(app: Flask, settings: Settings, store: Store, service: ScimServic
         accounts=SqlAccountStore(store.engine),
         sessions=Sessions(admins, CookiePolicy(secure=secure)),
         throttle=Throttle(admins),
+        rate_limits=rate_limits or RateLimits(MemoryRateLimitStore(), settings.rate_limits()),
         keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
         upload_limit=DEFAULT_MAX_BYTES + 256 * 1024,
     )

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from scimcore import Organization, ScimService
 from scimcore.accounts import KeyRing
+from scimcore.ratelimit import RateLimits
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
@@ -50,6 +51,7 @@ class Console:
     accounts: SqlAccountStore
     sessions: Sessions
     throttle: Throttle
+    rate_limits: RateLimits
     keyring: KeyRing | None
     upload_limit: int
 

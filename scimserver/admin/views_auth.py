@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from scimcore.ratelimit import client_key
+
 from .blueprint import (
     bp,
     console,
@@ -33,29 +35,44 @@ def login() -> ResponseReturnValue:
         return page("login.html", next=target, notice=notice, email="")
     email = request.form.get("email", "").strip().lower()[:320]
     password = request.form.get("password", "")
+    # Two guards: the address's failed authentications of any kind (the service's rate
+    # limit, shared with the SCIM API and the OAuth callback: it stops one address trying
+    # many emails) and the failed sign-ins of this email from this address.
+    address = client_key(request.remote_addr)
+    wait = c.rate_limits.failures.retry_after(address)
+    if wait is not None:
+        return _too_many(target, email, wait)
     key = c.throttle.key(email, request.remote_addr)
     if c.throttle.blocked(key):
-        minutes = int(FAILURE_WINDOW.total_seconds() // 60)
-        blocked = page(
-            "login.html",
-            status=429,
-            next=target,
-            email=email,
-            error=f"Too many failed attempts. Wait {minutes} minutes and try again.",
-        )
-        blocked.headers["Retry-After"] = str(int(FAILURE_WINDOW.total_seconds()))
-        return blocked
+        return _too_many(target, email, int(FAILURE_WINDOW.total_seconds()))
     admin = c.admins.get_admin_by_email(email) if email else None
     ok = verify_password(password, admin.password_hash if admin else dummy_hash())
     if admin is None or not ok:
         c.throttle.failed(key)
         c.admins.record(None, email or "-", "sign_in.failed", None, {})
+        wait = c.rate_limits.failures.failed(address)
+        if wait is not None:
+            return _too_many(target, email, wait)
         return page("login.html", status=401, next=target, email=email, error=WRONG)
     c.throttle.succeeded(key)
     response = redirect(target)
     c.sessions.open(response, admin.id)
     c.admins.record(None, admin.email, "sign_in", None, {})
     return response
+
+
+def _too_many(target: str, email: str, seconds: int) -> ResponseReturnValue:
+    """The sign-in page refusing to check a password (429), saying how long to wait."""
+    wait = f"{-(-seconds // 60)} minutes" if seconds >= 120 else f"{seconds} seconds"
+    blocked = page(
+        "login.html",
+        status=429,
+        next=target,
+        email=email,
+        error=f"Too many failed attempts. Wait {wait} and try again.",
+    )
+    blocked.headers["Retry-After"] = str(seconds)
+    return blocked
 
 
 @bp.post("/logout")

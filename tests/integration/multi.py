@@ -365,19 +365,29 @@ class Answer:
     status: int
     worker: int | None
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def fresh_request(
-    instance: Instance, path: str, headers: dict[str, str], method: str = "GET"
+    instance: Instance,
+    path: str,
+    headers: dict[str, str],
+    method: str = "GET",
+    *,
+    source: str = LOOPBACK,
 ) -> Answer:
     """One request on a brand-new TCP connection; also says which worker process answered.
 
     The worker is found while the connection is still open (gunicorn keeps it alive for a
     moment after the response): the server end of our socket is an fd of exactly one worker.
+    ``source`` is the client's own address: another loopback address (``127.0.0.2``) is
+    another client to the server, which still only talks to 127.0.0.1.
     """
     url = instance.base_url + path
     require_loopback(url)
-    conn = http.client.HTTPConnection(LOOPBACK, instance.port, timeout=REQUEST_TIMEOUT)
+    conn = http.client.HTTPConnection(
+        LOOPBACK, instance.port, timeout=REQUEST_TIMEOUT, source_address=(source, 0)
+    )
     try:
         conn.request(method, path, headers=headers)
         resp = conn.getresponse()
@@ -387,7 +397,7 @@ def fresh_request(
             inode = _socket_inode(instance.port, conn.sock.getsockname()[1])
             if inode is not None:
                 worker = _owner(instance.worker_pids(), inode)
-        return Answer(resp.status, worker, body)
+        return Answer(resp.status, worker, body, dict(resp.getheaders()))
     finally:
         conn.close()
 

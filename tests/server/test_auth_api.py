@@ -114,3 +114,42 @@ def test_jwt_signed_with_another_key_is_401(jwt_app: Any) -> None:
         "wrong-key" * 5,
     )
     assert_401(ScimClient(jwt_app.test_client(), slug, forged).get("/Users"))
+
+
+# -- one switch for an organization's SCIM access (token revoke, orgs disable) ---------------
+
+
+def test_revoking_refuses_jwts_too_and_a_new_token_restores_access(jwt_app: Any) -> None:
+    from scimcore import issue_token
+
+    slug, token = new_org(jwt_app)
+    store = jwt_app.extensions["scimcore"]["store"]
+    org = store.get_organization(slug)
+    with_jwt = ScimClient(jwt_app.test_client(), slug, make_jwt(org=slug))
+    assert with_jwt.get("/Users").status_code == 200
+    assert store.revoke_token(org.id)
+    assert_401(with_jwt.get("/Users"))
+    assert_401(with_jwt.get("/Users", token=token))
+    fresh = issue_token(store, org).token
+    assert with_jwt.get("/Users", token=fresh).status_code == 200
+    assert with_jwt.get("/Users").status_code == 200
+
+
+def test_a_disabled_organization_refuses_both_kinds_of_token_until_enabled(
+    jwt_app: Any,
+) -> None:
+    slug, token = new_org(jwt_app)
+    store = jwt_app.extensions["scimcore"]["store"]
+    org = store.get_organization(slug)
+    client = ScimClient(jwt_app.test_client(), slug, token)
+    unknown = client.client.get(
+        "/scim/v2/organizations/no-such-org/Users", headers={"Authorization": f"Bearer {token}"}
+    )
+    store.set_scim_access(org.id, False)
+    for credential in (token, make_jwt(org=slug)):
+        refused = client.get("/Users", token=credential)
+        assert_401(refused)
+        assert refused.get_json() == unknown.get_json()  # nothing tells it apart
+    store.set_scim_access(org.id, True)
+    assert client.get("/Users").status_code == 200
+    assert client.get("/Users", token=make_jwt(org=slug)).status_code == 200

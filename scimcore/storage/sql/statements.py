@@ -114,7 +114,12 @@ class Statements:
         self.active_token = (
             sa.select(organizations)
             .join(scim_tokens, t.organization_id == organizations.c.id)
-            .where(t.token_hash == sa.bindparam("k_hash"), t.status == "active")
+            .where(
+                t.token_hash == sa.bindparam("k_hash"),
+                t.status == "active",
+                # The organization's SCIM access switch, read in the same statement.
+                organizations.c.scim_disabled_at.is_(None),
+            )
         )
 
     def _user_groups(self) -> sa.Label[Any]:

@@ -792,12 +792,14 @@ class SqlStore:
         now = _now()
         try:
             with self._begin() as conn:
-                # Lock the organization: concurrent rotations queue here instead of both
-                # superseding the same old token and colliding on the new ones.
+                # Lock the organization (the UPDATE does): concurrent rotations queue here
+                # instead of both superseding the same old token and colliding on the new
+                # ones. A token given out is one that works: SCIM access goes on.
                 locked = conn.execute(
-                    sa.select(organizations.c.id)
+                    sa.update(organizations)
                     .where(organizations.c.id == organization_id)
-                    .with_for_update()
+                    .values(scim_disabled_at=None)
+                    .returning(organizations.c.id)
                 ).first()
                 if locked is None:
                     raise NotFound(f"Organization '{organization_id}' does not exist.")
@@ -822,13 +824,40 @@ class SqlStore:
 
     def revoke_token(self, organization_id: str) -> bool:
         t = scim_tokens.c
+        now = _now()
         with self._begin() as conn:
             done = conn.execute(
                 sa.update(scim_tokens)
                 .where(t.organization_id == organization_id, t.status == "active")
-                .values(status="revoked", revoked_at=_now())
+                .values(status="revoked", revoked_at=now)
             )
+            self._turn_off(conn, organization_id, now)
             return bool(done.rowcount)
+
+    def set_scim_access(self, organization_id: str, enabled: bool) -> Organization:
+        o = organizations.c
+        with self._begin() as conn:
+            if enabled:
+                conn.execute(
+                    sa.update(organizations)
+                    .where(o.id == organization_id)
+                    .values(scim_disabled_at=None)
+                )
+            else:
+                self._turn_off(conn, organization_id, _now())
+            row = conn.execute(sa.select(organizations).where(o.id == organization_id)).first()
+        if row is None:
+            raise NotFound(f"Organization '{organization_id}' does not exist.")
+        return _org(row)
+
+    @staticmethod
+    def _turn_off(conn: Connection, organization_id: str, now: datetime) -> None:
+        o = organizations.c
+        conn.execute(
+            sa.update(organizations)
+            .where(o.id == organization_id, o.scim_disabled_at.is_(None))
+            .values(scim_disabled_at=now)
+        )
 
     def token_info(self, organization_id: str) -> TokenInfo | None:
         """The active token, else the most recent one (so "revoked" can be shown)."""
@@ -882,6 +911,7 @@ def _org_of(m: Mapping[Any, Any]) -> Organization:
         name=m["name"],
         created=m["created"],
         profile=m["profile"] or DEFAULT_PROFILE,
+        scim_disabled_at=m.get("scim_disabled_at"),
     )
 
 

@@ -98,6 +98,10 @@ organizations = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
     # The IdP profile (scimcore.compat), e.g. "auto", "okta" or "okta@1" (pinned).
     sa.Column("profile", sa.String(64), nullable=False, server_default="auto"),
+    # When SCIM access was turned off (``token revoke``, ``orgs disable``; revision
+    # 0015): no bearer token, secret or JWT, works while it is set. NULL: access on.
+    # The token lookup every request makes tests it in the same statement.
+    sa.Column("scim_disabled_at", UTCDateTime(), nullable=True),
 )
 
 scim_tokens = sa.Table(
@@ -184,6 +188,24 @@ resource_counts = sa.Table(
     sa.Column("slot", sa.SmallInteger(), nullable=False),
     sa.Column("n", sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint("organization_id", "resource_type", "slot"),
+)
+
+rate_limit_counters = sa.Table(
+    "rate_limit_counters",
+    metadata,
+    # The rate limits' shared counters (scimcore.ratelimit, revision 0014): one row per
+    # (key, fixed window), ``key`` being the limit's scope and what it counts
+    # ("auth-failures:203.0.113.7", "org-requests:<organization id>"). Added to by one
+    # INSERT ... ON CONFLICT DO UPDATE ... RETURNING, so every process of the service
+    # counts in the same row; rows whose window has ended (``expires_at``, Unix
+    # seconds) are deleted about once a minute. UNLOGGED on PostgreSQL (see 0014): no
+    # WAL, no wait for the disk at commit; emptied by a crash, which a limit can bear.
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("window_start", sa.BigInteger(), nullable=False),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint("key", "window_start"),
+    sa.Index("ix_rate_limit_counters_expires_at", "expires_at"),
 )
 
 resource_emails = sa.Table(
