@@ -34,6 +34,8 @@ from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .admin import init_admin
 from .config import Settings
+from .forwarded import EXTENSION as TRUSTED_PROXIES
+from .forwarded import TrustedProxies, request_client
 from .oauth_views import oauth_blueprint
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
@@ -84,6 +86,7 @@ def create_app(
     # follow redirects for SCIM calls (and a POST body would be resent elsewhere).
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions[TRUSTED_PROXIES] = TrustedProxies.parse(settings.forwarded_allow_ips)
     store = store or build_store(settings, resource_types)
     limits = rate_limits or RateLimits(build_rate_limit_store(store), settings.rate_limits())
     jwt_settings = (
@@ -142,7 +145,7 @@ def create_app(
         valid request costs the organization's in-memory request count.
         """
         authorization = request.headers.get("Authorization")
-        address = client_key(request.remote_addr)
+        address = client_key(request_client(request))
         wait = limits.failures.retry_after(address)
         if wait is not None and not authenticator.vouches(authorization):
             raise limits.too_many_failures(address, wait)

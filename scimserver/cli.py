@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -298,10 +299,10 @@ def token_revoke(name: str) -> None:
 )
 @click.option(
     "--forwarded-allow-ips",
-    default="127.0.0.1,::1",
-    show_default=True,
-    help="Comma-separated addresses of the reverse proxies whose X-Forwarded-Proto is "
-    "trusted ('*' for any: only when nothing else can reach the port).",
+    default=None,
+    help="Comma-separated addresses or networks of the reverse proxies whose "
+    "X-Forwarded-For and X-Forwarded-Proto are believed ('*' for any: only when nothing "
+    "else can reach the port). Default: SCIMSERVER_FORWARDED_ALLOW_IPS, else 127.0.0.1,::1.",
 )
 def serve(
     host: str,
@@ -311,10 +312,13 @@ def serve(
     header_timeout: float,
     body_timeout: float,
     max_connections: int,
-    forwarded_allow_ips: str,
+    forwarded_allow_ips: str | None,
 ) -> None:
     from .gunicorn import ServeOptions, run
 
+    if forwarded_allow_ips is not None:
+        # The workers' app reads the same list (the client address of the rate limits).
+        os.environ["SCIMSERVER_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     settings = _settings()
     if settings.database_url.startswith("sqlite"):
         from scimcore.storage.migrate import upgrade
@@ -329,7 +333,7 @@ def serve(
             header_timeout=header_timeout,
             body_timeout=body_timeout,
             max_connections=max_connections,
-            forwarded_allow_ips=forwarded_allow_ips,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             max_request_bytes=settings.max_request_bytes,
         )
     )

@@ -65,6 +65,18 @@ def _secret_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     return keys
 
 
+def _proxies(env: Mapping[str, str]) -> str:
+    """``SCIMSERVER_FORWARDED_ALLOW_IPS``, checked at start."""
+    from .forwarded import TrustedProxies
+
+    text = env.get("SCIMSERVER_FORWARDED_ALLOW_IPS") or "127.0.0.1,::1"
+    try:
+        TrustedProxies.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"SCIMSERVER_FORWARDED_ALLOW_IPS: {exc}") from None
+    return text
+
+
 def local_key_file(database_url: str) -> tuple[Path, bool]:
     """The quick start's key ring: ``secret-keys`` beside the SQLite database file,
     made once with one new key (mode 0600, created exclusively so two starts racing
@@ -118,6 +130,9 @@ class Settings:
     rate_limit_org_window: int = 60
     #: Requests a process counts before adding them to the shared total.
     rate_limit_org_batch: int = 100
+    #: The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed
+    #: (gunicorn's ``forwarded_allow_ips``): addresses, networks, or ``*``.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +185,7 @@ class Settings:
             ),
             rate_limit_org_window=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_WINDOW", 60),
             rate_limit_org_batch=_int(env, "SCIMSERVER_RATE_LIMIT_ORG_BATCH", 100),
+            forwarded_allow_ips=_proxies(env),
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(

@@ -35,6 +35,7 @@ from scimcore.errors import ServiceUnavailable
 from scimcore.ratelimit import RateLimits, client_key
 
 from .config import Settings
+from .forwarded import request_client
 
 log = logging.getLogger("scimserver.oauth")
 
@@ -111,7 +112,7 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
 
     def refused(title: str) -> Response | None:
         """The 429 page when this client address is over the failure limit."""
-        wait = limits.failures.retry_after(client_key(request.remote_addr))
+        wait = limits.failures.retry_after(client_key(request_client(request)))
         return _too_many(title, wait) if wait is not None else None
 
     def failed(title: str, exc: Exception, *, integration: Any = None) -> Response:
@@ -120,7 +121,7 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
         if isinstance(exc, ServiceUnavailable):
             return _page(title, "The database is unavailable; try again shortly.", 503)
         if reason in _REFUSED_SECRETS:
-            wait = limits.failures.failed(client_key(request.remote_addr))
+            wait = limits.failures.failed(client_key(request_client(request)))
             if wait is not None:
                 return _too_many(title, wait)
         message = str(exc) if isinstance(exc, CredentialError) else "The request failed."

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from scimcore.ratelimit import client_key
 
+from ..forwarded import request_client
 from .blueprint import (
     bp,
     console,
@@ -38,11 +39,11 @@ def login() -> ResponseReturnValue:
     # Two guards: the address's failed authentications of any kind (the service's rate
     # limit, shared with the SCIM API and the OAuth callback: it stops one address trying
     # many emails) and the failed sign-ins of this email from this address.
-    address = client_key(request.remote_addr)
+    address = client_key(request_client(request))
     wait = c.rate_limits.failures.retry_after(address)
     if wait is not None:
         return _too_many(target, email, wait)
-    key = c.throttle.key(email, request.remote_addr)
+    key = c.throttle.key(email, request_client(request))
     if c.throttle.blocked(key):
         return _too_many(target, email, int(FAILURE_WINDOW.total_seconds()))
     admin = c.admins.get_admin_by_email(email) if email else None

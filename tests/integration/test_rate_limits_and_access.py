@@ -41,6 +41,7 @@ from .multi import (
     stop_process_groups,
     wait_until_ready,
 )
+from .support import LOOPBACK
 
 WORKERS = 2
 FAILURES = 10
@@ -292,3 +293,39 @@ def test_orgs_disable_turns_every_token_off_and_enable_turns_it_on_again(
     for credential in (signed, org.token):
         served = guarded.on_every_worker(org.users, lambda c=credential: bearer(c), another_client)
         assert statuses(served) == {200}
+
+
+# -- behind a reverse proxy -----------------------------------------------------------------
+
+
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client(guarded: Guarded) -> None:
+    """The service's default trusted proxy is 127.0.0.1 (an nginx on the same host): what
+    it forwards in X-Forwarded-For is the client. One client's guesses through it are
+    refused; another client through the same proxy, with a token no worker has seen, is
+    served; and a client that is not a trusted proxy cannot pick its own address."""
+    org = guarded.create_org("rl-proxy")
+    guesser, colleague = another_client(), another_client()
+
+    def via_proxy(client: str, headers: dict[str, str]) -> dict[str, str]:
+        return {**headers, "X-Forwarded-For": f"198.51.100.9, {client}"}
+
+    for _ in range(FAILURES):
+        answer = fresh_request(guarded.instance, org.users, via_proxy(guesser, guess()))
+        assert answer.status == 401, answer
+    refused = guarded.on_every_worker(
+        org.users, lambda: via_proxy(guesser, guess()), fixed(LOOPBACK)
+    )
+    for answer in refused:
+        assert_429(answer, guesser)
+    fresh_token = guarded.generate_token(org.name)
+    served = guarded.on_every_worker(
+        org.users, lambda: via_proxy(colleague, bearer(fresh_token)), fixed(LOOPBACK)
+    )
+    assert statuses(served) == {200}, served
+    # 127.0.0.3 is no proxy: its X-Forwarded-For is ignored, its guesses are its own.
+    spoofer = another_client()
+    for n in range(FAILURES):
+        forged = {**guess(), "X-Forwarded-For": f"203.0.113.{n}"}
+        assert fresh_request(guarded.instance, org.users, forged, source=spoofer).status == 401
+    blocked = fresh_request(guarded.instance, org.users, guess(), source=spoofer)
+    assert_429(blocked, spoofer)
