@@ -134,6 +134,16 @@ def _check_string(text: str, path: tuple[str | int, ...]) -> None:
         ) from None
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text: no lone UTF-16 surrogate (U+D800-U+DFFF),
+    which JSON escapes can produce but no database stores alike nor any client reads."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def label(path: tuple[str | int, ...]) -> str:
     """A JSON location for a person: ``Operations[0].value.nickName``. Key text is
     shown with any lone surrogate escaped, so the label itself is always valid text."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidCursor, InvalidValue
+from .jsontext import is_unicode
 from .storage.base import Keyset
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -113,20 +114,12 @@ def _is_position_part(value: Any) -> bool:
     client can forge; what it holds reaches the database as a parameter, so a string
     with NUL or a lone surrogate (which the databases refuse differently) is refused."""
     if isinstance(value, str):
-        return "\x00" not in value and _is_unicode(value)
+        return "\x00" not in value and is_unicode(value)
     if isinstance(value, bool):
         return True
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
     return isinstance(value, float) and math.isfinite(value)
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _quote(cursor: str) -> str:

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from scim2_filter_parser.lexer import SCIMLexer
 
 from ..errors import InvalidFilter
+from ..jsontext import is_unicode
 
 #: Token types produced by :func:`tokenize` (the names scim2-filter-parser uses),
 #: plus ``EOF`` which :func:`tokenize` appends at the end of the input.
@@ -63,18 +64,9 @@ def quote_filter(text: str) -> str:
     surrogate shown escaped, so the detail is always text a response can carry)."""
     if len(text) > _MAX_QUOTE:
         text = text[: _MAX_QUOTE - 3] + "..."
-    if not _is_unicode(text):
+    if not is_unicode(text):
         text = text.encode("utf-8", "backslashreplace").decode()
     return f"'{text}'"
-
-
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` is Unicode text: no lone UTF-16 surrogate (U+D800-U+DFFF)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _rule(pattern: str) -> Callable[[_F], _F]:
@@ -139,7 +131,7 @@ class _FilterLexer(SCIMLexer):  # type: ignore[misc]
                 f"The string at position {t.index + 1} in filter {quote_filter(self.text)} "
                 "contains a NUL character (\\u0000), which no SCIM value can contain."
             )
-        if not _is_unicode(t.value):
+        if not is_unicode(t.value):
             # "\ud800" alone decodes to a lone surrogate: not a character, so no stored
             # value can equal it, and neither database driver accepts it as a parameter.
             raise InvalidFilter(

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT
-from .multi import cli_command, free_port, run_cli, stop_process_groups
-from .support import LOOPBACK
+from .multi import run_cli, start_instance, stop_process_groups, wait_until_ready
 from .wire import Wire, wire_request
 
 #: gunicorn's graceful_timeout in scimserver/gunicorn.py, plus room for a slow machine.
@@ -26,7 +24,6 @@ EXIT_WITHIN = 20.0
 #: An idle connection is closed within gthread's 2 s linger, well before the 10 s
 #: graceful_timeout would end the worker anyway (generous for a slow machine).
 IDLE_CLOSED_WITHIN = 7.0
-STARTUP_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -37,35 +34,12 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         "NO_PROXY": "*",
     }
     run_cli(env, "db", "upgrade")
-    port = free_port()
-    base_url = f"http://{LOOPBACK}:{port}"
-    with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*cli_command(), "serve", "--host", LOOPBACK, "--port", str(port), "--workers", "1"],
-            env=env,
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    instance = start_instance("graceful", env, 1, tmp_path)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            try:
-                with Wire(base_url, timeout=2) as wire:
-                    wire.send(wire_request("GET", "/healthz"))
-                    if wire.response().status_code == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "server.log"
-            ).read_text()
-            time.sleep(0.2)
-        yield proc, base_url
+        wait_until_ready(instance, 1)
+        yield instance.proc, instance.base_url
     finally:
-        stop_process_groups([proc])
+        stop_process_groups([instance.proc])
 
 
 def test_sigterm_answers_the_request_in_flight_and_exits(

@@ -36,6 +36,7 @@ from ...errors import (
     Uniqueness,
 )
 from ...filters.nodes import Compare
+from ...jsontext import is_unicode
 from ...provisioning.events import NewEvent
 from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
@@ -627,11 +628,7 @@ def _has_nul(text: str) -> bool:
 
 
 def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return not is_unicode(text)
 
 
 # json.dumps writes every character beyond ASCII as \uXXXX, one beyond U+FFFF as an
