@@ -197,6 +197,10 @@ class Authenticator:
             )
         except jwt.PyJWTError:
             return None
+        # RFC 7519 2: a NumericDate is a JSON number; PyJWT also reads "exp": "123".
+        times = [claims[name] for name in ("exp", "nbf", "iat") if name in claims]
+        if any(isinstance(t, bool) or not isinstance(t, int | float) for t in times):
+            return None
         return claims
 
     def _by_jwt(self, token: str, settings: JwtSettings) -> Principal | None:

@@ -172,7 +172,8 @@ def create_app(
     def scim(org: str, rest: str) -> Response:
         principal = authenticate(org)
         scim_request = ScimRequest(
-            method=request.method,
+            # HEAD is GET without the body (RFC 9110 9.3.2), which werkzeug drops.
+            method="GET" if request.method == "HEAD" else request.method,
             path="/" + rest,
             query=request.args.to_dict(),
             body=request.get_data(cache=False)

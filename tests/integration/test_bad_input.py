@@ -434,3 +434,40 @@ def test_a_bulk_requests_patches_share_one_value_filter_bound(scim: ScimSession)
     assert set(statuses[5:]) == {"400"}, statuses
     refused = response.json()["Operations"][5]["response"]
     assert refused["scimType"] == "tooMany", refused
+
+
+# -- found by an attack run against this version ---------------------------------------------
+
+
+def test_a_nul_in_a_member_is_refused_alike_on_both_databases(scim: ScimSession) -> None:
+    user = new_user(scim)
+    with_display = {"value": user["id"], "display": "a\x00b"}
+    body = {"schemas": [GROUP_SCHEMA], "displayName": unique("nul-"), "members": [with_display]}
+    error = assert_scim_error(scim.post("/Groups", json=body), 400, "invalidValue")
+    assert "NUL" in error["detail"], error
+    group = assert_resource(
+        scim.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": unique("nul-")}),
+        201,
+        schema=GROUP_SCHEMA,
+    )
+    for operation in (
+        {"op": "add", "path": "members", "value": [with_display]},
+        {"op": "add", "path": "members", "value": [{"value": "a\x00b"}]},
+    ):
+        patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": [operation]}
+        assert_scim_error(scim.patch(f"/Groups/{group['id']}", json=patch), 400, "invalidValue")
+    removal = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "remove", "path": "members", "value": [{"value": "a\x00b"}]}],
+    }
+    assert scim.patch(f"/Groups/{group['id']}", json=removal).status_code in (200, 204)
+    assert_tenant_answers(scim)
+
+
+def test_head_is_get_without_a_body(scim: ScimSession) -> None:
+    user = new_user(scim)
+    for path in ("/Users", f"/Users/{user['id']}", "/ServiceProviderConfig"):
+        head = scim.head(path)
+        assert head.status_code == 200, describe(head)
+        assert head.content == b""
+        assert head.headers["Content-Type"].startswith("application/scim+json")

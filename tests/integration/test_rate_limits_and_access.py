@@ -329,3 +329,34 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client(guarded: G
         assert fresh_request(guarded.instance, org.users, forged, source=spoofer).status == 401
     blocked = fresh_request(guarded.instance, org.users, guess(), source=spoofer)
     assert_429(blocked, spoofer)
+
+
+# -- JWTs a client shaped badly -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"org": "acme\x00"},
+        {"org": "\ud800"},
+        {"org": "x" * 5000},
+        {"org": ["acme"]},
+        {"exp": "9999999999"},
+        {"exp": True},
+        {"nbf": "0"},
+    ],
+    ids=["org-nul", "org-surrogate", "org-long", "org-list", "exp-string", "exp-bool", "nbf"],
+)
+def test_a_jwt_with_malformed_claims_is_401_not_500(
+    guarded: Guarded, claims: dict[str, Any]
+) -> None:
+    org = guarded.create_org("rl-jwt-claims")
+    payload = {"org": org.slug, "exp": int(time.time()) + 600, **claims}
+    # json.dumps writes a lone surrogate as an escape, as a hostile client would.
+    header = {"alg": "HS256", "typ": "JWT"}
+    signed = jwt.api_jws.encode(json.dumps(payload).encode(), JWT_KEY, "HS256", header)
+    answer = fresh_request(guarded.instance, org.users, bearer(signed), source=another_client())
+    assert answer.status == 401, answer
+    assert json.loads(answer.body)["schemas"] == [ERROR_SCHEMA]
+    valid = fresh_request(guarded.instance, org.users, bearer(jwt_of(org)), source=another_client())
+    assert valid.status == 200, valid

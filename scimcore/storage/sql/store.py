@@ -389,6 +389,7 @@ class SqlSession:
 
     def remove_members(self, group_id: str, values: Sequence[str]) -> None:
         removed = 0
+        values = [v for v in values if _storable(v)]  # any other is nobody's id
         if values:
             long, params = ids_params(self.dialect, list(dict.fromkeys(values)))
             removed = self.conn.execute(
@@ -434,14 +435,17 @@ class SqlSession:
         """
         if not ids:
             return {}
+        # No id holds NUL or a lone surrogate, and the drivers refuse them as parameters.
+        missing = [i for i in ids if not _storable(i)]
+        ids = [i for i in ids if _storable(i)]
         long, params = ids_params(self.dialect, ids)
         found: dict[str, str] = {
             row[0]: row[1]
             for row in self.conn.execute(self.st.types_of(long), {"k_org": self.org, **params})
         }
-        missing = [i for i in ids if i not in found]
+        missing += [i for i in ids if i not in found]
         if missing:
-            listed = ", ".join(f"'{i}'" for i in missing[:5])
+            listed = ", ".join(repr(i) for i in missing[:5])
             raise InvalidValue(
                 f"Member value {listed} is not the id of a User or Group in this organization."
             )
@@ -458,6 +462,12 @@ class SqlSession:
         unique = list({m.value: m for m in members}.values())
         if not unique:
             return
+        if any(m.display is not None and not _storable(m.display) for m in unique):
+            # Membership rows are not part of the document _row checks.
+            raise InvalidValue(
+                "A member's display has a NUL character (U+0000) or a lone surrogate, "
+                "which cannot be stored; remove it."
+            )
         if types is None:
             types = self._check_members([m.value for m in unique])
         rows = [
@@ -631,6 +641,11 @@ def _has_lone_surrogate(text: str) -> bool:
     return not is_unicode(text)
 
 
+def _storable(text: str) -> bool:
+    """Whether both databases store ``text`` alike: no NUL, no lone surrogate."""
+    return "\x00" not in text and is_unicode(text)
+
+
 # json.dumps writes every character beyond ASCII as \uXXXX, one beyond U+FFFF as an
 # escaped surrogate pair; a lone surrogate is one of these escapes too.
 _SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]")
@@ -773,6 +788,9 @@ class SqlStore:
         return _org(row)
 
     def get_organization(self, slug: str) -> Organization | None:
+        if "\x00" in slug or not is_unicode(slug):
+            # No slug holds these (a JWT's claim may), and the drivers refuse them.
+            return None
         with self._begin(write=False) as conn:
             row = conn.execute(sa.select(organizations).where(organizations.c.slug == slug)).first()
         return _org(row) if row is not None else None
