@@ -63,3 +63,21 @@ class ValuePath:
 
 
 Filter: TypeAlias = Compare | Present | And | Or | Not | ValuePath
+
+
+def comparisons(node: Filter) -> int:
+    """How many comparisons (``Compare`` and ``Present``) ``node`` holds: what testing one
+    resource or element against it costs, at most."""
+    stack: list[Filter] = [node]
+    count = 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Compare | Present):
+            count += 1
+        elif isinstance(item, And | Or):
+            stack += (item.left, item.right)
+        elif isinstance(item, Not):
+            stack.append(item.expr)
+        else:
+            stack.append(item.filter)
+    return count

@@ -13,7 +13,7 @@ import pytest
 
 from scimcore.errors import InvalidValue, PayloadTooLarge, TooMany
 from scimcore.patch import apply_patch, parse_patch_request
-from scimcore.patch.engine import MAX_FILTERED_ELEMENTS, FilterBudget
+from scimcore.patch.engine import MAX_FILTER_COMPARISONS, FilterBudget
 from scimcore.patch.request import MAX_PATCH_OPERATIONS
 from scimcore.schema.attributes import MAX_VALUES
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
@@ -62,13 +62,25 @@ def test_value_filters_stop_at_the_bound_on_elements_tested() -> None:
     emails = user(MAX_VALUES)
     removals = [{"op": "remove", "path": f'emails[value eq "x{i}"]'} for i in range(100)]
     apply_patch(USER_RESOURCE, emails, parse_patch_request(body(*removals)))  # 100,000 tests
-    with pytest.raises(TooMany, match="more than 100,000 elements"):
+    with pytest.raises(TooMany, match="more than 100,000 comparisons"):
         apply_patch(USER_RESOURCE, emails, parse_patch_request(body(*removals, removals[0])))
-    assert MAX_FILTERED_ELEMENTS == 100_000
+    assert MAX_FILTER_COMPARISONS == 100_000
+
+
+def test_a_filter_of_many_comparisons_spends_the_bound_for_each() -> None:
+    """99 operations of 198 comparisons over 1,000 emails took 52 s of CPU."""
+    emails = user(MAX_VALUES)
+    many = " and ".join(f'not (value co "zz{i}")' for i in range(198))
+    replace = {"op": "replace", "path": f"emails[{many}].display", "value": "w"}
+    with pytest.raises(TooMany, match="comparisons"):
+        apply_patch(USER_RESOURCE, emails, parse_patch_request(body(replace)))
+    fewer = " and ".join(f'not (value co "zz{i}")' for i in range(100))
+    replace["path"] = f"emails[{fewer}].display"
+    apply_patch(USER_RESOURCE, emails, parse_patch_request(body(replace)))  # 100,000
 
 
 def test_a_member_filter_runs_over_a_group_as_large_as_the_bound() -> None:
-    members = [{"value": f"u{i}", "type": "User"} for i in range(MAX_FILTERED_ELEMENTS)]
+    members = [{"value": f"u{i}", "type": "User"} for i in range(MAX_FILTER_COMPARISONS)]
     remove = {"op": "remove", "path": 'members[type eq "Group"]'}
     group = {"id": "g", "displayName": "Everyone"}
     result = apply_patch(

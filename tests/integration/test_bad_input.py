@@ -471,3 +471,16 @@ def test_head_is_get_without_a_body(scim: ScimSession) -> None:
         assert head.status_code == 200, describe(head)
         assert head.content == b""
         assert head.headers["Content-Type"].startswith("application/scim+json")
+
+
+def test_value_filters_are_bounded_by_their_comparisons_not_only_elements(
+    scim: ScimSession,
+) -> None:
+    """99 operations of 198 comparisons each over 1,000 emails took 52 s of CPU."""
+    user = new_user(scim, emails=[{"value": f"e{i}@example.com"} for i in range(MAX_VALUES)])
+    many = " and ".join(f'not (value co "zz{i}")' for i in range(198))
+    operation = {"op": "replace", "path": f"emails[{many}].display", "value": "w"}
+    patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": [operation] * 99}
+    error = assert_scim_error(scim.patch(f"/Users/{user['id']}", json=patch), 400, "tooMany")
+    assert "comparisons" in error["detail"], error
+    assert_tenant_answers(scim, user)
