@@ -10,6 +10,7 @@ or below; the glue only translates HTTP.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,6 +23,7 @@ from .bulk import BulkJob, parse_bulk_request
 from .compat import Profile, get_profile, profile_for_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
+    InternalError,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -54,6 +56,7 @@ from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreS
 from .versioning import check_if_match, first_version, matches, next_version
 
 Resource = dict[str, Any]
+log = logging.getLogger("scimcore.service")
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 _JSON_TYPES = ("application/scim+json", "application/json")
 
@@ -218,7 +221,15 @@ class _Context:
             operation = _Context(
                 self.service, self.org, self.tenant_url, request, self.profile, self.budget
             )
-            return self.service._answer(operation)
+            try:
+                return self.service._answer(operation)
+            except Exception:
+                # The operation's transaction was rolled back; the ones before it stay
+                # committed, so the client must get the BulkResponse that says which.
+                log.exception(
+                    "Bulk operation %s %s failed unexpectedly", request.method, request.path
+                )
+                return error_response(InternalError())
 
         return ScimResponse(200, BulkJob(operations, fail_on_errors, dispatch).run())
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import scimcore.service as service_module
 from tests.conftest import ScimClient
 from tests.server.test_groups_api import GROUP, member_ids
 from tests.server.test_users_api import PATCH, USER, assert_error, new_user
@@ -155,3 +158,28 @@ def test_bulk_request_without_its_schema_is_400(scim: ScimClient) -> None:
 def test_service_provider_config_advertises_bulk_limits(scim: ScimClient) -> None:
     spc = scim.get("/ServiceProviderConfig").get_json()["bulk"]
     assert spc == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
+
+
+def test_an_unexpected_failure_of_one_operation_is_reported_and_the_rest_run(
+    scim: ScimClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operations before it are committed: the client needs the BulkResponse that
+    says so, not one 500 for the whole request ("nothing was changed" would be false)."""
+    original = service_module._Context.delete
+
+    def delete(ctx: Any, rt: Any, id: str) -> Any:
+        if id == "boom":
+            raise RuntimeError("a bug")
+        return original(ctx, rt, id)
+
+    monkeypatch.setattr(service_module._Context, "delete", delete)
+    results = bulk(
+        scim,
+        post_user("a", "before-the-bug"),
+        {"method": "DELETE", "path": "/Users/boom"},
+        post_user("b", "after-the-bug"),
+    )
+    assert [r["status"] for r in results] == ["201", "500", "201"]
+    assert results[1]["response"]["detail"].endswith("nothing was changed.")
+    listed = scim.get('/Users?filter=userName sw "before-the-bug"').get_json()
+    assert listed["totalResults"] == 1
