@@ -30,6 +30,7 @@ returns the same error document::
     +-- InternalError (500)
     +-- NotImplementedFeature (501)
     +-- ServiceUnavailable (503)
+        +-- TransactionConflict   a deadlock or serialization failure, retried first
 """
 
 from __future__ import annotations
@@ -207,3 +208,17 @@ class NotImplementedFeature(ScimError):
 class ServiceUnavailable(ScimError):
     status = 503
     default_detail = "The service is temporarily unavailable (the database cannot be reached)."
+
+
+class TransactionConflict(ServiceUnavailable):
+    """The database ended the transaction to resolve a conflict with a concurrent one
+    (a deadlock, a serialization failure). The service retries the request itself;
+    a client sees this only when every retry met one too."""
+
+    default_detail = (
+        "The request conflicted with concurrent changes to the same resources and was "
+        "not applied; retry it."
+    )
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -32,6 +34,7 @@ from .errors import (
     NotImplementedFeature,
     PayloadTooLarge,
     ScimError,
+    TransactionConflict,
     UnsupportedMediaType,
 )
 from .filters import parse_filter
@@ -57,6 +60,8 @@ from .versioning import check_if_match, first_version, matches, next_version
 
 Resource = dict[str, Any]
 log = logging.getLogger("scimcore.service")
+#: How many times a request that lost a conflict with a concurrent transaction runs.
+CONFLICT_ATTEMPTS = 4
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 _JSON_TYPES = ("application/scim+json", "application/json")
 
@@ -114,10 +119,26 @@ class ScimService:
         return self._answer(_Context(self, org, tenant_url.rstrip("/"), request, profile))
 
     def _answer(self, ctx: _Context) -> ScimResponse:
-        try:
-            return self._route(ctx)
-        except ScimError as error:
-            return error_response(error)
+        """The response to ``ctx``; a request that lost a conflict with a concurrent
+        transaction (a deadlock: two group PATCHes that lock the same rows in opposite
+        orders) was rolled back whole and runs again, up to :data:`CONFLICT_ATTEMPTS`
+        times, after a short random pause that lets the other transaction finish."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._route(ctx)
+            except TransactionConflict as error:
+                if attempt == CONFLICT_ATTEMPTS:
+                    log.warning(
+                        "%s %s lost %d conflicts in a row",
+                        ctx.request.method,
+                        ctx.request.path,
+                        attempt,
+                    )
+                    return error_response(error)
+                time.sleep(random.uniform(0.005, 0.025) * attempt)
+            except ScimError as error:
+                return error_response(error)
+        raise AssertionError("unreachable")
 
     def _route(self, ctx: _Context) -> ScimResponse:
         parts = [p for p in ctx.request.path.split("/") if p]
@@ -584,20 +605,23 @@ class _Context:
         self, session: StoreSession, rt: ResourceType, id: str, operations: list[PatchOperation]
     ) -> str | None:
         """A group PATCH that only changes members (what Okta and Entra send), without
-        If-Match: the membership rows change first, and the group row is locked only
-        to give the group its next version. Concurrent member changes to one group
-        then wait for each other's last statements, not each other's whole request.
-        None when the PATCH changes more than members (the caller locks first then).
+        If-Match: the group is locked, its membership rows change, and it gets its next
+        version. None when the PATCH changes more than members (the caller goes on under
+        the same lock).
+
+        The group is locked before its rows change, as every other writer of a group
+        does (PUT, a PATCH with If-Match): on PostgreSQL, rows-then-group here against
+        group-then-rows there deadlocked concurrent pushes to one group (each deadlock
+        costing a second of ``deadlock_timeout``, then a 503).
         """
-        current = session.get(rt.id, id, relations=False)
+        current = session.get(rt.id, id, relations=False, for_update=True)
         result = self._apply_patch(session, rt, current, operations)
         if result.resource != current:
             return None
         version: str = current["meta"]["version"]
         if result.members:
             _change_members(session, id, result.members)
-            locked = session.get(rt.id, id, relations=False, for_update=True)
-            version = self._save(session, rt, locked, dict(locked))
+            version = self._save(session, rt, current, dict(current))
         return version
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:

@@ -226,6 +226,51 @@ def test_concurrent_member_additions_through_both_instances_lose_none(
         )
 
 
+def test_concurrent_member_pushes_with_and_without_if_match_never_deadlock(
+    cluster: Cluster, org: Org
+) -> None:
+    """Okta and Entra push one group from parallel workers: adds without If-Match and
+    replaces with ``If-Match: *`` took the group's and its rows' locks in opposite orders
+    and deadlocked (each a second of deadlock_timeout, then 503). Several rounds, each
+    releasing every request together, with overlapping members in different orders."""
+    prefix = unique("push-")
+    made = _spread(
+        cluster,
+        12,
+        lambda inst, i: _on(
+            inst, org, "POST", "/Users", json={"schemas": [USER_SCHEMA], "userName": f"{prefix}{i}"}
+        ),
+    )
+    users = [assert_resource(resp, 201)["id"] for _inst, resp in made]
+    group = assert_resource(
+        _on(
+            cluster.instances[0],
+            org,
+            "POST",
+            "/Groups",
+            json={"schemas": [GROUP_SCHEMA], "displayName": unique("push-group-")},
+        ),
+        201,
+        schema=GROUP_SCHEMA,
+    )
+
+    def push(instance: Instance, i: int) -> requests.Response:
+        members = [{"value": users[(i * 5 + k) % len(users)]} for k in range(6)]
+        if i % 2:
+            members.reverse()
+            operation = {"op": "replace", "path": "members", "value": members}
+            headers = {"If-Match": "*"}
+        else:
+            operation = {"op": "add", "path": "members", "value": members}
+            headers = {}
+        patch = {"schemas": [PATCH_OP_SCHEMA], "Operations": [operation]}
+        return _on(instance, org, "PATCH", f"/Groups/{group['id']}", json=patch, headers=headers)
+
+    for _round in range(5):
+        for instance, resp in _spread(cluster, 8, push):
+            assert resp.status_code in (200, 204), f"[{instance.name}] {describe(resp)}"
+
+
 def _without_location(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource minus ``meta.location``, which names the instance that answered."""
     meta = {k: v for k, v in resource["meta"].items() if k != "location"}

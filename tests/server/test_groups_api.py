@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import scimcore.service as service_module
+from scimcore.errors import TransactionConflict
 from tests.conftest import ScimClient
 from tests.server.test_users_api import PATCH, USER, assert_error, new_user
 
@@ -220,3 +224,31 @@ def test_filters_on_members_see_membership_rows(scim: ScimClient) -> None:
     assert names("not (members pr)") == ["Empty"]
     assert names('members.display eq "alice a."') == ["Full"]
     assert names(f'members[value eq "{a["id"]}"]') == ["Full"]
+
+
+def test_a_request_that_lost_a_conflict_runs_again(
+    scim: ScimClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock rolls the request back whole; the service runs it again (twice here),
+    and answers 503 with Retry-After only when every attempt lost one."""
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "Contended"}).get_json()
+    original = service_module._Context.patch
+    losses = {"left": 2}
+
+    def patch(ctx: Any, rt: Any, id: str) -> Any:
+        if losses["left"]:
+            losses["left"] -= 1
+            raise TransactionConflict()
+        return original(ctx, rt, id)
+
+    monkeypatch.setattr(service_module._Context, "patch", patch)
+    rename = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
+    }
+    assert scim.patch(f"/Groups/{group['id']}", rename).status_code == 204
+    assert scim.get(f"/Groups/{group['id']}").get_json()["displayName"] == "Renamed"
+    losses["left"] = service_module.CONFLICT_ATTEMPTS
+    response = scim.patch(f"/Groups/{group['id']}", rename)
+    assert_error(response, 503)
+    assert response.headers["Retry-After"] == "1"

@@ -9,6 +9,8 @@ limits is the request's fault and a ``400``, since an IdP retries a ``503`` for 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -102,3 +104,33 @@ def test_a_statement_timeout_is_a_503(sql_store: SqlStore) -> None:
 def test_a_mistake_in_sql_is_raised_as_it_is(sql_store: SqlStore) -> None:
     with pytest.raises(sa.exc.DBAPIError), transaction(sql_store.engine) as conn:
         conn.exec_driver_sql("SELECT * FROM no_such_table_here")
+
+
+def test_a_deadlock_is_a_transaction_conflict_the_service_can_retry(sql_store: SqlStore) -> None:
+    engine = sql_store.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: no deadlock")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS dl_probe (id int PRIMARY KEY)")
+        conn.exec_driver_sql("INSERT INTO dl_probe VALUES (1), (2) ON CONFLICT DO NOTHING")
+    both_locked_one = threading.Barrier(2, timeout=10)
+    outcomes: list[BaseException | None] = []
+
+    def lock(first: int, second: int) -> None:
+        try:
+            with transaction(engine) as conn:
+                conn.exec_driver_sql(f"SELECT 1 FROM dl_probe WHERE id = {first} FOR UPDATE")
+                both_locked_one.wait()
+                conn.exec_driver_sql(f"SELECT 1 FROM dl_probe WHERE id = {second} FOR UPDATE")
+            outcomes.append(None)
+        except BaseException as exc:  # the outcome is what the test is about
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=lock, args=order) for order in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "TransactionConflict"]
+    conflict = next(o for o in outcomes if o is not None)
+    assert isinstance(conflict, ServiceUnavailable) and conflict.headers() == {"Retry-After": "1"}

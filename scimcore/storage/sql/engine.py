@@ -33,7 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from ...errors import BadRequest, ServiceUnavailable
+from ...errors import BadRequest, ServiceUnavailable, TransactionConflict
 
 #: Milliseconds a SQLite writer waits for the lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -67,6 +67,9 @@ _SQLITE_LIMITS = ("too large", "too many", "too big", "stack overflow", "too com
 #: insufficient resources, object not in prerequisite state (lock not available),
 #: operator intervention (shutdown, statement timeout), system error, internal error.
 _POSTGRES_OUTAGES = ("08", "40", "53", "55", "57", "58", "XX")
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a
+#: conflict with a concurrent one, and the same request run again succeeds.
+_POSTGRES_CONFLICTS = ("40P01", "40001")
 #: PostgreSQL's class for a statement beyond one of its limits.
 _POSTGRES_LIMITS = "54"
 #: One writer lock per SQLite engine (see :func:`transaction`).
@@ -88,6 +91,8 @@ def unavailable_as_503() -> Iterator[None]:
         yield
     except _UNAVAILABLE as exc:
         kind = _classify(exc)
+        if kind == "conflict":
+            raise TransactionConflict() from exc
         if kind == "outage":
             raise ServiceUnavailable() from exc
         if kind == "limit":
@@ -100,7 +105,8 @@ def unavailable_as_503() -> Iterator[None]:
 
 
 def _classify(exc: sa.exc.DBAPIError | sa.exc.SQLAlchemyError) -> str:
-    """``outage``, ``limit`` or ``bug`` for a driver error (see :func:`unavailable_as_503`)."""
+    """``outage``, ``conflict``, ``limit`` or ``bug`` for a driver error (see
+    :func:`unavailable_as_503`)."""
     if not isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated:
         return "outage"
     orig = exc.orig
@@ -112,6 +118,8 @@ def _classify(exc: sa.exc.DBAPIError | sa.exc.SQLAlchemyError) -> str:
     sqlstate = getattr(orig, "sqlstate", None)
     if not isinstance(sqlstate, str):
         return "outage"  # psycopg: no server answer at all (connection refused or lost)
+    if sqlstate in _POSTGRES_CONFLICTS:
+        return "conflict"
     if sqlstate.startswith(_POSTGRES_LIMITS):
         return "limit"
     return "outage" if sqlstate[:2] in _POSTGRES_OUTAGES else "bug"

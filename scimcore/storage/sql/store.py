@@ -459,7 +459,9 @@ class SqlSession:
         The ``display`` the client sent is kept (RFC 7643 8.7.1 makes it writable);
         without one, reads show the member's own displayName or userName.
         """
-        unique = list({m.value: m for m in members}.values())
+        # In id order: two transactions inserting overlapping members then wait for each
+        # other in one order, never in opposite ones (a deadlock on PostgreSQL).
+        unique = sorted({m.value: m for m in members}.values(), key=lambda m: m.value)
         if not unique:
             return
         if any(m.display is not None and not _storable(m.display) for m in unique):
