@@ -26,6 +26,7 @@ from .compat import Profile, get_profile, profile_for_request
 from .discovery import ServiceConfig, service_provider_config
 from .errors import (
     InternalError,
+    InvalidCursor,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -52,7 +53,7 @@ from .patch.members import MemberChanges
 from .paths import resolve
 from .projection import Projection, needs_relations, project
 from .provisioning.events import EventRecorder, record_changes
-from .schema.attributes import ResourceType, Returned
+from .schema.attributes import AttributeType, ResourceType, Returned
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
 from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
@@ -435,6 +436,10 @@ class _Context:
             rt.id, _text(params.get("filter")), _text(params.get("sortBy")), order
         )
         after = decode_cursor(str(params["cursor"]), fingerprint)
+        if after is not None and not _key_fits(after.key, query.sort):
+            raise InvalidCursor(
+                f"The cursor '{str(params['cursor'])[:40]}' was not issued by this service."
+            )
         with self.store.session(self.org.id, readonly=True) as session:
             result = session.query(rt.id, replace(query, keyset=True, after=after, count=count))
         rendered = [self.render(rt, r, projection) for r in result.resources]
@@ -726,6 +731,26 @@ def _change_members(session: StoreSession, group_id: str, members: MemberChanges
         session.add_members(group_id, members.add)
     if members.remove:
         session.remove_members(group_id, members.remove)
+
+
+#: The Python types of a sort key (a cursor's position) for each attribute type.
+_KEY_TYPES: dict[AttributeType, tuple[type, ...]] = {
+    AttributeType.BOOLEAN: (bool,),
+    AttributeType.INTEGER: (int,),
+    AttributeType.DECIMAL: (int, float),
+}
+
+
+def _key_fits(key: Any, sort: Sort | None) -> bool:
+    """Whether a cursor's sort key could have come from a listing sorted by ``sort``:
+    PostgreSQL refuses to compare text with a number, so a forged one must stop here.
+    Unsorted listings page by id alone (no key); a key may be null (absent values)."""
+    if key is None:
+        return True
+    if sort is None:
+        return False
+    expected = _KEY_TYPES.get(sort.path.definition.type, (str,))
+    return isinstance(key, expected) and (bool in expected or not isinstance(key, bool))
 
 
 def _relation(rt: ResourceType) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+import pytest
+
+from scimcore.pagination import query_fingerprint
 from tests.conftest import ScimClient
 from tests.server.test_users_api import assert_error, new_user
 
@@ -82,3 +87,57 @@ def test_service_provider_config_advertises_cursor_and_index_paging(scim: ScimCl
     pagination = scim.get("/ServiceProviderConfig").get_json()["pagination"]
     assert pagination["cursor"] is True and pagination["index"] is True
     assert pagination["defaultPaginationMethod"] == "index"
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+@pytest.mark.parametrize(
+    "sort_by",
+    [
+        "active",
+        "emails.primary",
+        "userName",
+        "displayName",
+        "meta.created",
+        "title",
+        "name.givenName",
+        f"{ENTERPRISE}:department",
+    ],
+)
+def test_cursor_pages_of_every_sort_key_type_cover_every_user_once(
+    scim: ScimClient, sort_by: str, order: str
+) -> None:
+    """A descending walk by a boolean (``active``) answered 500 on its second page:
+    the query builder refused '<' with True or False."""
+    ids = set()
+    for i in range(7):
+        extra: dict[str, Any] = {
+            "active": i % 2 == 0,
+            "emails": [{"value": f"e{i}@x.com", "primary": i % 3 == 0}],
+            "name": {"givenName": f"G{i % 3}"},
+            ENTERPRISE: {"department": f"d{i % 2}"},
+        }
+        if i % 2:
+            extra["title"] = f"t{i}"
+            extra["displayName"] = f"D{i % 3}"
+        ids.add(new_user(scim, f"s{i}@x.com", **extra)["id"])
+    users, pages = walk(scim, f"sortBy={sort_by}&sortOrder={order}", 2)
+    assert len(users) == 7 and {u["id"] for u in users} == ids, pages
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "key"),
+    [("userName", 12345), ("userName", True), ("active", "x"), ("active", 1), ("", "a")],
+)
+def test_a_cursor_whose_key_cannot_come_from_the_sort_is_invalid(
+    scim: ScimClient, sort_by: str, key: Any
+) -> None:
+    """PostgreSQL refused to compare the column with such a key: 500 before."""
+    new_user(scim)
+    fingerprint = query_fingerprint("User", None, sort_by or None, "ascending")
+    raw = json.dumps([key, "00000000-0000-0000-0000-000000000000", fingerprint])
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    query = f"/Users?cursor={cursor}" + (f"&sortBy={sort_by}" if sort_by else "")
+    assert_error(scim.get(query), 400, "invalidCursor")

@@ -38,7 +38,7 @@ from ...errors import (
 from ...filters.nodes import Compare
 from ...jsontext import is_unicode
 from ...provisioning.events import NewEvent
-from ...schema.attributes import ResourceType
+from ...schema.attributes import AttributeType, ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
 from ...schema.declare import unique_attribute
 from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
@@ -370,7 +370,7 @@ class SqlSession:
         following = None
         if len(rows) > query.count:
             last = rows[query.count - 1]
-            following = Keyset(last[1] if key is not None else None, last[2])
+            following = Keyset(_sort_key(last[1], query.sort) if key is not None else None, last[2])
         if query.relations and not groups:
             self._fill_members(found)
         # A walk that fits in its first page knows its total without a COUNT.
@@ -937,6 +937,18 @@ def _unindexed(expr: Any) -> Any:
     return UnaryExpression(expr, operator=operators.custom_op("+"), type_=expr.type)
 
 
+def _sort_key(value: Any, sort: Sort | None) -> Any:
+    """A row's sort key as a cursor carries it: a boolean as a boolean on both databases
+    (SQLite's json_extract gives 0 or 1), so the service can check a cursor's key."""
+    if (
+        sort is not None
+        and sort.path.definition.type is AttributeType.BOOLEAN
+        and isinstance(value, int)
+    ):
+        return bool(value)
+    return value
+
+
 def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> list[Any]:
     """SQL for :func:`scimcore.storage.base.comes_after`: the rows after ``position``,
     as disjoint parts in listing order, each a range of the sort key's index.
@@ -955,7 +967,9 @@ def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> lis
     if sort.descending:
         if position.key is None:
             return [sa.and_(key.is_(None), later_id), key.is_not(None)]
-        return [sa.and_(key == position.key, later_id), key < position.key]
+        # A bound value, not a literal: SQLAlchemy refuses '<' with True and False.
+        at: Any = sa.bindparam(None, position.key)
+        return [sa.and_(key == at, later_id), key < at]
     if position.key is None:
         return [sa.and_(key.is_(None), later_id)]
     later = sa.tuple_(key, id_column) > sa.tuple_(position.key, position.id)
