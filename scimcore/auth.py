@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -85,6 +86,19 @@ def issue_token(
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     info = store.set_token(organization.id, hash_token(token, pepper), token[:_VISIBLE_PREFIX_LEN])
     return IssuedToken(token, info)
+
+
+#: Text shaped like a credential this service issues or accepts: a secret token
+#: (``scim_`` and 43 base64url characters; 20 are enough to tell) or a JWT.
+CREDENTIAL_SHAPE = re.compile(
+    TOKEN_PREFIX + r"[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
+)
+
+
+def holds_credential(text: str) -> bool:
+    """Whether ``text`` (a query value, say) contains a token or a JWT: such a request
+    is refused and its value never logged, whatever the parameter is called."""
+    return CREDENTIAL_SHAPE.search(text) is not None
 
 
 def same_secret(known: str, given: str) -> bool:

@@ -7,10 +7,12 @@ the gunicorn logger used by ``scimserver serve`` masks them before anything is w
 
 The rule, applied to every query parameter by its name (percent-decoded, case-folded):
 the value is replaced by ``[redacted]`` when the name is one of :data:`SECRET_NAMES` or
-contains one of :data:`SECRET_PARTS`. Names are kept so the log still shows what the
-client tried. The ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` request
-headers and ``Set-Cookie`` response headers are never available to the log format, nor
-the user name of HTTP Basic authentication.
+contains one of :data:`SECRET_PARTS`; and, whatever the name, when the value holds
+something shaped like a credential this service issues or accepts
+(:data:`scimcore.auth.CREDENTIAL_SHAPE`: a ``scim_`` secret token, a JWT). Names are kept so the log
+still shows what the client tried. The ``Authorization``, ``Proxy-Authorization`` and
+``Cookie`` request headers and ``Set-Cookie`` response headers are never available to
+the log format, nor the user name of HTTP Basic authentication.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from gunicorn.glogging import Logger
+
+from scimcore.auth import holds_credential
 
 REDACTED = "[redacted]"
 
@@ -40,9 +44,23 @@ SECRET_NAMES = frozenset(
     }
 )
 #: A parameter whose name contains one of these is masked too (``access_token``,
-#: ``id_token``, ``refresh_token``, ``client_secret``, ``api_key``, ``password``...).
-SECRET_PARTS = ("token", "secret", "password", "passwd", "apikey", "api_key", "credential")
-
+#: ``id_token``, ``client_secret``, ``api_key``, ``X-API-Key``, ``password``, ``passcode``,
+#: ``authorization``, ``bearer``, ``jwt``, ``private_key``, ``SAMLResponse``,
+#: ``X-Amz-Signature``...).
+SECRET_PARTS = (
+    "token",
+    "secret",
+    "pass",
+    "key",
+    "auth",
+    "bearer",
+    "jwt",
+    "credential",
+    "signature",
+    "saml",
+    "private",
+    "otp",
+)
 #: Header names (lower case) that never reach the access log in any form.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: WSGI environ keys (lower case, as gunicorn's ``{name}e`` atoms spell them) likewise.
@@ -65,9 +83,15 @@ def redact_query(query: str) -> str:
         return query
     pieces = []
     for piece in query.split("&"):
-        name, sep, _value = piece.partition("=")
-        pieces.append(f"{name}={REDACTED}" if sep and is_secret_name(name) else piece)
+        name, sep, value = piece.partition("=")
+        secret = sep and (is_secret_name(name) or is_credential(value))
+        pieces.append(f"{name}={REDACTED}" if secret else piece)
     return "&".join(pieces)
+
+
+def is_credential(value: str) -> bool:
+    """Whether a query value (percent-encoded as sent) holds a token or a JWT."""
+    return holds_credential(unquote_plus(value))
 
 
 def redact_uri(uri: str) -> str:

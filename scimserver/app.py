@@ -24,6 +24,7 @@ from scimcore import (
     error_response,
 )
 from scimcore.accounts.keyring import KeyRing
+from scimcore.auth import holds_credential
 from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
 from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
@@ -150,7 +151,10 @@ def create_app(
         if wait is not None and not authenticator.vouches(authorization):
             raise limits.too_many_failures(address, wait)
         try:
-            if "access_token" in request.args:
+            if any(
+                name.lower() == "access_token" or holds_credential(value)
+                for name, value in request.args.items(multi=True)
+            ):
                 raise Unauthorized(
                     "Tokens are never accepted in the query string; "
                     "send 'Authorization: Bearer <token>'."
@@ -166,9 +170,12 @@ def create_app(
             raise limits.too_many_requests(principal.organization.slug, wait)
         return principal
 
-    @app.route(TENANT_PREFIX, methods=methods, defaults={"rest": ""})
-    @app.route(f"{TENANT_PREFIX}/", methods=methods, defaults={"rest": ""})
-    @app.route(f"{TENANT_PREFIX}/<path:rest>", methods=methods)
+    # No automatic OPTIONS (an HTML 200): OPTIONS is then a SCIM 405 listing the methods.
+    tenant = {"methods": methods, "provide_automatic_options": False}
+
+    @app.route(TENANT_PREFIX, defaults={"rest": ""}, **tenant)
+    @app.route(f"{TENANT_PREFIX}/", defaults={"rest": ""}, **tenant)
+    @app.route(f"{TENANT_PREFIX}/<path:rest>", **tenant)
     def scim(org: str, rest: str) -> Response:
         principal = authenticate(org)
         scim_request = ScimRequest(
@@ -221,7 +228,9 @@ def create_app(
         if error.code == 404:
             mapped = NotFound("There is no SCIM endpoint at this URL.")
         elif error.code == 405:
-            mapped = MethodNotAllowed(f"{request.method} is not allowed here.")
+            allowed = tuple(m for m in getattr(error, "valid_methods", None) or () if m != "HEAD")
+            listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
+            mapped = MethodNotAllowed(f"{request.method} is not allowed here{listed}.", allowed)
         elif error.code == 413:
             mapped = PayloadTooLarge(
                 f"The request body exceeds the limit of {settings.max_request_bytes} bytes."

@@ -65,6 +65,11 @@ def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
         "forwarded_allow_ips": options.forwarded_allow_ips,
         "timeout": 60,
         "graceful_timeout": 10,
+        # gunicorn 25+ opens a control socket at one fixed path per user
+        # (~/.gunicorn/gunicorn.ctl) that can change workers or stop the server; every
+        # instance on a host would share it, and the service is managed by its
+        # process supervisor instead.
+        "control_socket_disable": True,
     }
 
 

@@ -82,3 +82,22 @@ def test_authorization_header_never_reaches_the_log(live_server: LiveServer) -> 
     assert marker in log
     assert bad_token not in log
     assert live_server.token not in log
+
+
+def test_the_service_token_under_any_parameter_name_is_refused_and_masked(
+    live_server: LiveServer,
+) -> None:
+    """An attack run put the valid token in ``authorization=``, ``jwt=``, ``pass=``...
+    (and ``Access_Token=``): each was answered 200 and logged in full."""
+    names = ["Access_Token", "authorization", "bearer", "jwt", "pass", "otp", "q", "x"]
+    for name in names:
+        marker = secrets.token_hex(6)
+        resp = requests.get(
+            f"{live_server.tenant_url}/Users?count=1&{name}={live_server.token}&marker={marker}",
+            headers={"Authorization": f"Bearer {live_server.token}"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert_scim_error(resp, 401)
+        log = log_after(live_server, marker)
+        assert any(marker in line and "[redacted]" in line for line in log.splitlines()), name
+        assert live_server.token not in log, name

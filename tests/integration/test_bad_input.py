@@ -484,3 +484,9 @@ def test_value_filters_are_bounded_by_their_comparisons_not_only_elements(
     error = assert_scim_error(scim.patch(f"/Users/{user['id']}", json=patch), 400, "tooMany")
     assert "comparisons" in error["detail"], error
     assert_tenant_answers(scim, user)
+
+
+def test_options_is_a_scim_405_that_lists_the_methods(scim: ScimSession) -> None:
+    response = scim.options("/Users")
+    assert_scim_error(response, 405)
+    assert "GET" in response.headers["Allow"] and "PATCH" in response.headers["Allow"]
