@@ -287,8 +287,15 @@ def token_revoke(name: str) -> None:
     default=30.0,
     show_default=True,
     type=click.FloatRange(min=0.1),
-    help="Seconds a request's body may take to arrive after its headers; then 408. "
-    "Also the longest a response may wait on a client that does not read it.",
+    help="Seconds a request's body may take to arrive after its headers; then 408.",
+)
+@click.option(
+    "--send-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds an answer may wait for the client to take more of it; then the "
+    "connection is dropped (a client that does not read holds no thread meanwhile).",
 )
 @click.option(
     "--max-connections",
@@ -311,6 +318,7 @@ def serve(
     threads: int,
     header_timeout: float,
     body_timeout: float,
+    send_timeout: float,
     max_connections: int,
     forwarded_allow_ips: str | None,
 ) -> None:
@@ -332,6 +340,7 @@ def serve(
             threads=threads,
             header_timeout=header_timeout,
             body_timeout=body_timeout,
+            send_timeout=send_timeout,
             max_connections=max_connections,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             max_request_bytes=settings.max_request_bytes,

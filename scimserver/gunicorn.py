@@ -22,6 +22,8 @@ class ServeOptions:
     #: Seconds a request's headers (and then its body) may take to arrive.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    #: Seconds an answer may wait for the client to take more of it.
+    send_timeout: float = 30.0
     #: Open connections per worker, idle and slow ones included.
     max_connections: int = 1000
     #: Peers whose X-Forwarded-Proto (and other forwarding headers) gunicorn believes.
@@ -29,6 +31,8 @@ class ServeOptions:
     max_request_bytes: int = 1024 * 1024
     #: Bytes of unfinished requests a worker holds at most before refusing more (503).
     max_buffered_bytes: int = 64 * 1024 * 1024
+    #: Bytes of answers a worker holds for clients before it drops the slowest readers.
+    max_output_bytes: int = 256 * 1024 * 1024
 
 
 class _Server(BaseApplication):
@@ -53,6 +57,8 @@ def gunicorn_options(options: ServeOptions) -> dict[str, Any]:
         body_timeout=options.body_timeout,
         max_body_bytes=options.max_request_bytes,
         max_buffered_bytes=options.max_buffered_bytes,
+        send_timeout=options.send_timeout,
+        max_output_bytes=options.max_output_bytes,
     )
     return {
         "bind": f"{options.host}:{options.port}",

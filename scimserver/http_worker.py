@@ -19,6 +19,14 @@ goes to a thread, which then never waits on the client to read it. Meanwhile:
   malformed header, a broken chunked body) is answered with a SCIM error document, not
   gunicorn's HTML page (see :mod:`scimserver.http_refusals`).
 
+The answer travels the same way back: a thread writes the response into memory (the
+app has built it there already) and the main loop sends it as the client reads it, so a
+client that does not read its answer holds no thread either. A response must be taken
+within ``send_timeout`` seconds of its last progress, and whole within ``send_timeout``
+plus one second per ``MIN_SEND_RATE`` bytes; otherwise the connection is dropped. When
+the answers waiting in a worker exceed ``max_output_bytes``, the largest of those
+waiting for over a second are dropped first.
+
 Pipelined requests are read one after another from what is buffered; ``Expect:
 100-continue`` is answered by the main loop before it waits for the body. Plain HTTP/1.x
 only: with TLS or HTTP/2 configured in gunicorn, the worker behaves exactly like gthread
@@ -30,10 +38,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import os
 import selectors
 import socket
-import struct
 import time
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
@@ -61,6 +71,13 @@ LINGER_MAX_BYTES = 256 * 1024
 CHUNKED_CHECK_BYTES = 256 * 1024
 #: How often the main loop looks for connections past their deadline.
 SWEEP_INTERVAL = 0.25
+#: The slowest a client may take its answer, in bytes a second, beyond ``send_timeout``
+#: (a 10 MB page may take 160 s more).
+MIN_SEND_RATE = 64 * 1024
+#: An answer waiting longer than this is "slow", first to go when the output is over budget.
+SLOW_ANSWER_SECONDS = 1.0
+#: Buffers handed to one ``sendmsg``.
+SEND_BUFFERS = 16
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,10 @@ class ReadLimits:
     body_timeout: float = 30.0
     max_body_bytes: int = 1024 * 1024
     max_buffered_bytes: int = 64 * 1024 * 1024
+    #: Seconds an answer may wait for the client to take any more of it.
+    send_timeout: float = 30.0
+    #: Bytes of answers a worker holds for clients before it drops the slowest.
+    max_output_bytes: int = 256 * 1024 * 1024
 
 
 class _NeedMore(Exception):
@@ -124,6 +145,52 @@ class _ReadyParser(RequestParser):
         source, self.ready_source = self.ready_source, None
         pending = source.leftover() if source is not None else b""
         return pending + bytes(self.unreader.take_buffered())
+
+
+class _ResponseSink:
+    """What a thread writes a response to: memory, which the main loop then sends.
+
+    It stands in for the socket in gunicorn's ``Response`` (``sendall``, ``send``,
+    ``sendfile``); ``shutdown`` fails, so gunicorn's graceful close after a failed
+    response leaves the closing to the main loop."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def sendall(self, data: bytes | bytearray | memoryview) -> None:
+        if data:
+            chunk = data if isinstance(data, bytes) else bytes(data)
+            self.chunks.append(chunk)
+            self.size += len(chunk)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        self.sendall(data)
+        return len(data)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        fd = file.fileno()
+        end = offset + count if count is not None else os.fstat(fd).st_size
+        sent = 0
+        while offset + sent < end and (data := os.pread(fd, end - offset - sent, offset + sent)):
+            self.sendall(data)
+            sent += len(data)
+        return sent
+
+    def shutdown(self, how: int) -> None:
+        raise OSError(errno.ENOTCONN, "the main loop closes the connection")
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _SinkTarget:
+    """The connection as gunicorn's request handling sees it: writes go to the sink."""
+
+    sock: _ResponseSink
+    client: Any
+    server: Any
 
 
 @dataclass(frozen=True)
@@ -197,6 +264,13 @@ class _Conn(TConn):
         self.drained = 0
         self.requests = 0
         self.ready: Framing | None = None  # a request parsed by the main loop
+        self.sink: _ResponseSink | None = None  # the answer a thread is writing
+        self.out: deque[memoryview] = deque()  # the answer the main loop is sending
+        self.out_left = 0
+        self.out_since = 0.0
+        self.out_progress = 0.0
+        self.out_deadline = 0.0
+        self.keep_after = False
         # Requests are parsed here, never by gthread's init (no TLS, no HTTP/2 sniffing).
         self.parser = _ReadyParser(cfg, sock, client)
         self.initialized = True
@@ -208,13 +282,15 @@ class _Conn(TConn):
         return int(cfg.limit_request_line + 4 + fields)
 
 
+def _first(items: deque[memoryview], n: int) -> Iterator[memoryview]:
+    for i, item in enumerate(items):
+        if i == n:
+            return
+        yield item
+
+
 def _ip(client: Any) -> str:
     return str(client[0]) if isinstance(client, tuple) and client else "-"
-
-
-def _timeval(seconds: float) -> bytes:
-    whole = int(seconds)
-    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
 
 
 class BufferingWorker(ThreadWorker):
@@ -227,6 +303,8 @@ class BufferingWorker(ThreadWorker):
         self.buffering = not self.cfg.is_ssl and "h2" not in self.cfg.http_protocols
         self.reading: set[_Conn] = set()
         self.buffered_bytes = 0
+        self.writing: set[_Conn] = set()
+        self.output_bytes = 0
         self.next_sweep = 0.0
 
     @classmethod
@@ -248,12 +326,6 @@ class BufferingWorker(ThreadWorker):
             return
         self.nr_conns += 1
         conn = _Conn(self.cfg, client, addr, listener.getsockname())
-        try:
-            # A thread writing a response to a client that does not read it gives up.
-            timeout = _timeval(self.limits.body_timeout)
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
-        except OSError:
-            pass
         self._start_reading(conn, b"", time.monotonic() + self.limits.header_timeout)
         # The request often follows the handshake at once: read it now, without another
         # turn of the loop (a new connection is then answered as soon as with gthread).
@@ -415,6 +487,8 @@ class BufferingWorker(ThreadWorker):
         if now < self.next_sweep:
             return
         self.next_sweep = now + SWEEP_INTERVAL
+        for conn in [c for c in self.writing if self._send_overdue(c, now)]:
+            self._drop_answer(conn, "did not take its answer in time")
         for conn in [c for c in self.reading if c.deadline <= now]:
             if conn.lingering or conn.idle:
                 self._stop_reading(conn)
@@ -432,6 +506,89 @@ class BufferingWorker(ThreadWorker):
             if conn.idle:
                 conn.deadline = min(conn.deadline, time.monotonic() + STOP_KEEPALIVE_LINGER)
 
+    # --- sending answers from the main loop ---------------------------------------------
+
+    def _start_sending(self, conn: _Conn, sink: _ResponseSink, keep: bool) -> None:
+        now = time.monotonic()
+        conn.out = deque(memoryview(chunk) for chunk in sink.chunks)
+        conn.out_left = sink.size
+        conn.out_since = conn.out_progress = now
+        conn.out_deadline = now + self.limits.send_timeout + sink.size / MIN_SEND_RATE
+        conn.keep_after = keep
+        conn.sock.setblocking(False)
+        self.output_bytes += sink.size
+        if self._send_some(conn):
+            return
+        self.writing.add(conn)
+        self.poller.register(conn.sock, selectors.EVENT_WRITE, partial(self._on_writable, conn))
+        if self.output_bytes > self.limits.max_output_bytes:
+            self._shed_slow_answers(now)
+
+    def _send_some(self, conn: _Conn) -> bool:
+        """Send what the socket takes now; once the answer is out, go on (and say so)."""
+        out = conn.out
+        while out:
+            try:
+                sent = conn.sock.sendmsg(list(_first(out, SEND_BUFFERS)))
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                self._drop_answer(conn, None)  # the client went away
+                return True
+            conn.out_left -= sent
+            self.output_bytes -= sent
+            conn.out_progress = time.monotonic()
+            while sent and out:
+                head = out[0]
+                if sent >= len(head):
+                    sent -= len(head)
+                    out.popleft()
+                else:
+                    out[0] = head[sent:]
+                    sent = 0
+        if conn in self.writing:  # not when sent at once: then it was never registered
+            self.writing.discard(conn)
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.poller.unregister(conn.sock)
+        self._after_answer(conn, conn.keep_after)
+        return True
+
+    def _on_writable(self, conn: _Conn, _sock: Any = None) -> None:
+        if conn in self.writing:
+            self._send_some(conn)
+
+    def _send_overdue(self, conn: _Conn, now: float) -> bool:
+        stalled = now - conn.out_progress > self.limits.send_timeout
+        return stalled or now > conn.out_deadline
+
+    def _shed_slow_answers(self, now: float) -> None:
+        """Over the output budget: drop the largest answers waiting for over a second
+        (a client that reads at all takes a page in milliseconds)."""
+        slow = [c for c in self.writing if now - c.out_since > SLOW_ANSWER_SECONDS]
+        for conn in sorted(slow, key=lambda c: c.out_left, reverse=True):
+            if self.output_bytes <= self.limits.max_output_bytes:
+                return
+            self._drop_answer(
+                conn, "was slowest to take its answer while the worker's were over budget"
+            )
+
+    def _drop_answer(self, conn: _Conn, why: str | None) -> None:
+        """Close a connection whose answer is not (all) sent."""
+        if why is not None:
+            self.log.warning(
+                "Dropped a connection from ip=%s that %s (%d bytes unsent)",
+                _ip(conn.client),
+                why,
+                conn.out_left,
+            )
+        self.writing.discard(conn)
+        self.output_bytes -= conn.out_left
+        conn.out_left = 0
+        conn.out.clear()
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        self._close(conn)
+
     # --- the threads ---------------------------------------------------------------------
 
     def handle(self, conn: TConn) -> Any:
@@ -446,9 +603,14 @@ class BufferingWorker(ThreadWorker):
         return super().handle(conn)
 
     def handle_request(self, req: Any, conn: TConn) -> bool:
-        if isinstance(conn, _Conn) and conn.continue_sent:
+        """Answer ``req`` into memory; the main loop sends it (see the module doc)."""
+        if not isinstance(conn, _Conn):
+            return bool(super().handle_request(req, conn))
+        if conn.continue_sent:
             req._expected_100_continue = False  # the main loop already said 100 Continue
-        return bool(super().handle_request(req, conn))
+        conn.sink = _ResponseSink()
+        target: Any = _SinkTarget(conn.sink, conn.client, conn.server)
+        return bool(super().handle_request(req, target))
 
     def finish_request(self, conn: TConn, fs: Future[Any]) -> None:
         """Back on the main loop after a response: read the connection's next request
@@ -460,6 +622,14 @@ class BufferingWorker(ThreadWorker):
             keep = fs.result() is True if not fs.cancelled() else False
         except Exception:
             keep = False
+        sink, conn.sink = conn.sink, None
+        if sink is not None and sink.size:
+            self._start_sending(conn, sink, keep)
+        else:
+            self._after_answer(conn, keep)
+
+    def _after_answer(self, conn: _Conn, keep: bool) -> None:
+        """The answer is sent: read the connection's next request, or close it."""
         if not keep:
             self._linger(conn)
             return

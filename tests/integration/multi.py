@@ -231,8 +231,10 @@ class Instance:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_instance(name: str, env: dict[str, str], workers: int, logdir: Path) -> Instance:
-    """Start ``scimserver serve`` in its own process group; does not wait for it."""
+def start_instance(
+    name: str, env: dict[str, str], workers: int, logdir: Path, *serve_args: str
+) -> Instance:
+    """Start ``scimserver serve [serve_args]`` in its own process group; does not wait."""
     port = free_port()
     env = {**env, "SCIMSERVER_PUBLIC_URL": f"http://{LOOPBACK}:{port}"}
     log_path = logdir / f"{name}.log"
@@ -247,6 +249,7 @@ def start_instance(name: str, env: dict[str, str], workers: int, logdir: Path) -
                 str(port),
                 "--workers",
                 str(workers),
+                *serve_args,
             ],
             env=env,
             cwd=REPO_ROOT,
