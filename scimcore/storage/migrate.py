@@ -35,13 +35,18 @@ def script_location() -> Path:
 
     An editable install or a run from the checkout has no packaged copy and uses the
     repository's directory, so a migration added there is seen without a rebuild.
+    Only a checkout (``alembic.ini`` beside it) counts: in an installed package the
+    same relative path is ``site-packages/alembic``, the alembic library itself.
     """
-    for candidate in (PACKAGED_SCRIPTS, CHECKOUT_SCRIPTS):
-        if (candidate / "env.py").is_file():
-            return candidate
+    if (PACKAGED_SCRIPTS / "env.py").is_file():
+        return PACKAGED_SCRIPTS
+    in_checkout = (CHECKOUT_SCRIPTS.parent / "alembic.ini").is_file()
+    if in_checkout and (CHECKOUT_SCRIPTS / "env.py").is_file():
+        return CHECKOUT_SCRIPTS
+    where = f"{PACKAGED_SCRIPTS}" + (f" or {CHECKOUT_SCRIPTS}" if in_checkout else "")
     raise MigrationsNotFound(
-        f"the database migrations are missing: neither {PACKAGED_SCRIPTS} nor "
-        f"{CHECKOUT_SCRIPTS} holds env.py; reinstall the scimserver package"
+        f"the database migrations are missing (no env.py in {where}); "
+        "reinstall the scimserver package"
     )
 
 

@@ -68,13 +68,19 @@ def test_version_prints_the_installed_distribution_version() -> None:
     assert result.stdout.strip() == f"scimserver, version {version('scimserver')}"
 
 
+def _scripts(folder: Path, *, checkout: bool = False) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "env.py").write_text("")
+    if checkout:
+        (folder.parent / "alembic.ini").write_text("")
+    return folder
+
+
 def test_migrations_are_read_from_the_installed_copy_before_the_checkout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    packaged, checkout = tmp_path / "packaged", tmp_path / "checkout"
-    for folder in (packaged, checkout):
-        folder.mkdir()
-        (folder / "env.py").write_text("")
+    packaged = _scripts(tmp_path / "packaged")
+    checkout = _scripts(tmp_path / "repo" / "alembic", checkout=True)
     monkeypatch.setattr(migrate, "PACKAGED_SCRIPTS", packaged)
     monkeypatch.setattr(migrate, "CHECKOUT_SCRIPTS", checkout)
     assert migrate.script_location() == packaged
@@ -82,7 +88,18 @@ def test_migrations_are_read_from_the_installed_copy_before_the_checkout(
     assert migrate.script_location() == checkout
 
 
-def test_missing_migrations_are_one_line_naming_both_places(
+def test_an_alembic_folder_outside_a_checkout_is_not_taken_for_the_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed, ``parents[2] / "alembic"`` is site-packages/alembic: the library."""
+    monkeypatch.setattr(migrate, "PACKAGED_SCRIPTS", tmp_path / "packaged")
+    monkeypatch.setattr(migrate, "CHECKOUT_SCRIPTS", _scripts(tmp_path / "alembic"))
+    with pytest.raises(migrate.MigrationsNotFound) as caught:
+        migrate.script_location()
+    assert str(tmp_path / "alembic") not in str(caught.value)
+
+
+def test_missing_migrations_are_one_line_saying_to_reinstall(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(migrate, "PACKAGED_SCRIPTS", tmp_path / "packaged")
