@@ -117,7 +117,7 @@ class Installed:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("SCIMSERVER_", "PYTHON", "PIP_REQUIRE", "VIRTUAL_ENV"))
+            if not k.startswith(("SCIMSERVER_", "PYTHON", "VIRTUAL_ENV"))
         }
         env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONNOUSERSITE"] = "1"
@@ -353,3 +353,31 @@ def test_first_command_on_the_default_sqlite_database_creates_the_schema(
     created = from_wheel.scimserver(tmp_path, env, "orgs", "create", "first", "--json")
     assert json.loads(created.stdout)["slug"] == "first"
     assert (tmp_path / "instance" / "scimserver.db").is_file()
+
+
+def test_an_embedding_application_migrates_from_python(
+    from_wheel: Installed, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    code = (
+        "import sys, sqlalchemy as sa\n"
+        "from scimcore.storage.migrate import script_location, upgrade\n"
+        "upgrade(sys.argv[1])\n"
+        "engine = sa.create_engine(sys.argv[1])\n"
+        "with engine.connect() as conn:\n"
+        "    print(conn.exec_driver_sql('select version_num from alembic_version').scalar())\n"
+        "print(script_location())\n"
+    )
+    out = _run(
+        [str(from_wheel.bin / "python"), "-c", code, url],
+        cwd=tmp_path,
+        env=from_wheel.env(),
+        timeout=CLI_TIMEOUT,
+    ).stdout.split()
+    revision, scripts = out
+    from alembic.script import ScriptDirectory
+
+    from scimcore.storage.migrate import alembic_config
+
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert Path(scripts).is_relative_to(from_wheel.venv)
