@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The two quick-start commands; each bootstraps its own virtual environment in .venv.
 
-    python3 run.py serve   # start the service on SQLite; prints a tenant URL and a fresh token
+    python3 run.py serve   # start the service on SQLite; prints the tenant URL, and the
+                           # secret token on the first start (later starts keep it)
     python3 run.py test    # lint, type-check and run the whole test suite
 
 Only the Python standard library is used here, so this works on a fresh clone.
@@ -15,7 +16,9 @@ import os
 import subprocess
 import sys
 import venv
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -56,16 +59,30 @@ def serve(argv: list[str]) -> int:
     if "--port" in argv:
         port = argv[argv.index("--port") + 1]
     os.environ.setdefault("SCIMSERVER_PUBLIC_URL", f"http://127.0.0.1:{port}")
+    print(prepare(), flush=True)
+    os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
+
+
+def prepare() -> str:
+    """Ready the database and the ``default`` organization; return the banner.
+
+    A token is generated only when the organization has never had one: generating
+    replaces the previous token, so doing it on every start would silently break an
+    IdP already provisioning with it. Later starts say that a token is set and how to
+    rotate it.
+    """
     keys_line = local_key_ring()
     cli("db", "upgrade")
     orgs = json.loads(cli("orgs", "list", "--json", capture=True))
-    if not any(o["slug"] == "default" for o in orgs):
-        cli("orgs", "create", "default", "--json", capture=True)
-    issued = json.loads(cli("token", "generate", "default", "--json", capture=True))
+    org = next((o for o in orgs if o["slug"] == "default"), None)
+    if org is None:
+        org = json.loads(cli("orgs", "create", "default", "--json", capture=True))
+    issued = None
+    if not org.get("token"):
+        issued = json.loads(cli("token", "generate", "default", "--json", capture=True))
     has_admin = bool(json.loads(cli("admins", "list", "--json", capture=True)))
     console_url = os.environ["SCIMSERVER_PUBLIC_URL"].rstrip("/") + "/admin/"
-    print(banner(issued, console_url, has_admin, keys_line), flush=True)
-    os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
+    return banner(org, issued, console_url, has_admin, keys_line)
 
 
 def local_key_ring() -> str | None:
@@ -92,32 +109,84 @@ def local_key_ring() -> str | None:
 
 
 def banner(
-    issued: dict[str, str], console_url: str, has_admin: bool, keys_line: str | None = None
+    org: dict[str, Any],
+    issued: dict[str, str] | None,
+    console_url: str,
+    has_admin: bool,
+    keys_line: str | None = None,
+    now: datetime | None = None,
 ) -> str:
     """What ``serve`` prints: the IdP's two values, a request to try, and the console.
 
-    The CLI is not on PATH in a fresh clone, so the administrator command names
-    .venv's copy.
+    ``org`` is a row of ``orgs list --json`` (its ``token`` the current one's prefix,
+    status and creation time, never the secret); ``issued`` is ``token generate
+    --json``'s answer when this start made the first token. The CLI is not on PATH in
+    a fresh clone, so the administrator commands name .venv's copy.
     """
-    lines = [
+    scimserver = os.path.relpath(BIN / "scimserver")
+    tenant_url = org["tenant_url"]
+    lines = ["", "  SCIM tenant URL (Okta 'Base URL'):  " + tenant_url]
+    if issued is not None:
+        secret = issued["token"]
+        lines += [
+            "  Secret token   (Okta 'API Token'):  " + secret,
+            "  (shown once: copy it now; later starts keep it and do not show it again)",
+        ]
+    else:
+        secret = "<the token>"
+        lines += token_state(org, now or datetime.now(timezone.utc))  # noqa: UP017
+    lines += [
         "",
-        "  SCIM tenant URL (Okta 'Base URL'):  " + issued["tenant_url"],
-        "  Secret token   (Okta 'API Token'):  " + issued["token"],
-        "  (a new token was generated; any previous one has stopped working)",
-        "",
-        f"  try: curl -H 'Authorization: Bearer {issued['token']}' {issued['tenant_url']}/Users",
+        f"  try: curl -H 'Authorization: Bearer {secret}' {tenant_url}/Users",
         "",
         "  Admin console:  " + console_url,
     ]
     if keys_line:
         lines.append(keys_line)
     if not has_admin:
-        scimserver = os.path.relpath(BIN / "scimserver")
         lines.append(
             f"  sign in after creating an administrator (asks for a password):\n"
             f"    {scimserver} admins create you@example.com --org default"
         )
     return "\n".join(lines) + "\n"
+
+
+def token_state(org: dict[str, Any], now: datetime) -> list[str]:
+    """The banner's lines about a token made before this start (its secret is not
+    stored, so it cannot be shown again): its prefix and age, whether SCIM access is
+    on, and the command that makes a new one."""
+    token = org["token"]
+    scimserver = os.path.relpath(BIN / "scimserver")
+    created = datetime.fromisoformat(token["created"])
+    if created.tzinfo is None:  # SQLite keeps naive UTC times
+        created = created.replace(tzinfo=timezone.utc)  # noqa: UP017
+    described = f"{token['prefix']}…, made {age(now - created)} ago"
+    if token["status"] != "active":
+        return [
+            f"  Secret token   (Okta 'API Token'):  revoked ({described})",
+            "  SCIM access is off: the IdP's requests are refused. Make a new token with",
+            f"    {scimserver} token generate default   (or Generate in the admin console)",
+        ]
+    lines = [f"  Secret token   (Okta 'API Token'):  set ({described}); kept as it is"]
+    if not org.get("scim_enabled", True):
+        lines.append(
+            f"  SCIM access is off (orgs disable): turn it on with {scimserver} orgs enable default"
+        )
+    lines += [
+        "  rotate it (the old one stops working at once; paste the new one into the IdP):",
+        f"    {scimserver} token generate default   (or Generate in the admin console)",
+    ]
+    return lines
+
+
+def age(delta: timedelta) -> str:
+    """``delta`` in the largest whole unit: "3 days", "1 hour", "less than a minute"."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "less than a minute"
 
 
 def test(argv: list[str]) -> int:

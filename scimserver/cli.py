@@ -59,7 +59,25 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(data) if as_json else text)
 
 
-@click.group(help="SCIM 2.0 service provider: run it, manage organizations and tokens.")
+class _Main(click.Group):
+    """The command group: a failure the user fixes by installing or reinstalling
+    something is one line on stderr (exit 1), not an import traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ImportError, RuntimeError) as exc:
+            # Imported here: most commands never load alembic or SQLAlchemy's engine.
+            from scimcore.storage.migrate import MigrationsNotFound
+            from scimcore.storage.sql.engine import DatabaseDriverMissing
+
+            if isinstance(exc, DatabaseDriverMissing | MigrationsNotFound):
+                raise click.ClickException(str(exc)) from None
+            raise
+
+
+@click.group(cls=_Main, help="SCIM 2.0 service provider: run it, manage organizations and tokens.")
+@click.version_option(package_name="scimserver", prog_name="scimserver")
 def main() -> None:
     pass
 
@@ -328,6 +346,9 @@ def serve(
         # The workers' app reads the same list (the client address of the rate limits).
         os.environ["SCIMSERVER_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     settings = _settings()
+    from scimcore.storage.sql.engine import require_driver
+
+    require_driver(settings.database_url)  # here, not once in each worker
     if settings.database_url.startswith("sqlite"):
         from scimcore.storage.migrate import upgrade
 

@@ -239,6 +239,42 @@ def scim_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+#: What to install for a backend whose driver is missing (the distribution's extras).
+_DRIVER_EXTRAS = {"postgresql": "scimserver[postgresql]"}
+
+
+class DatabaseDriverMissing(ImportError):
+    """The database URL names a driver that is not installed.
+
+    Raised before any connection is tried, with a one-line message naming what to
+    install, so a command line can print it instead of an import traceback.
+    """
+
+
+def require_driver(url: str | URL) -> None:
+    """Raise :class:`DatabaseDriverMissing` unless the driver of ``url`` can be imported.
+
+    SQLAlchemy imports a dialect's driver module only when an engine is made;
+    ``scimserver serve`` asks here first, before it starts the workers that would
+    each fail on the same import.
+    """
+    u = make_url(url)
+    try:
+        u.get_dialect().import_dbapi()
+    except ImportError as exc:
+        backend = u.get_backend_name()
+        extra = _DRIVER_EXTRAS.get(backend)
+        if extra is not None:
+            message = (
+                f"the database URL needs the PostgreSQL driver ({u.get_driver_name()}), "
+                f'which is not installed: pip install "{extra}"'
+            )
+        else:
+            module = exc.name or u.get_driver_name()
+            message = f"the database URL needs the driver module {module!r}, which is not installed"
+        raise DatabaseDriverMissing(message, name=exc.name) from exc
+
+
 def make_engine(url: str | URL, *, prepared_statements: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url`` (``sqlite:///path``, ``sqlite://`` or ``postgresql+psycopg://``).
 
@@ -250,6 +286,8 @@ def make_engine(url: str | URL, *, prepared_statements: bool = True, **kwargs: A
     """
     u = make_url(url)
     kwargs.setdefault("hide_parameters", True)
+    if u.get_backend_name() != "sqlite":  # sqlite3 is in the standard library
+        require_driver(u)
     if u.get_backend_name() == "sqlite":
         return _sqlite_engine(u, **kwargs)
     if u.get_backend_name() == "postgresql":
