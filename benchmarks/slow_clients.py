@@ -125,16 +125,47 @@ def running(
 # -- the slow clients ---------------------------------------------------------------------
 
 
-class Slowloris:
-    """``count`` connections that send one header line every ``interval`` seconds."""
+class Attack:
+    """``count`` connections kept open by a thread (reopened when the server drops one),
+    for the length of a ``with`` block."""
 
-    def __init__(self, port: int, count: int, interval: float) -> None:
-        self.port, self.count, self.interval = port, count, interval
+    #: Seconds after the connections are open before the attack is in full swing.
+    settle = 1.0
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port, self.count = port, count
         self.socks: list[socket.socket | None] = [None] * count
         self.opened = 0
         self.dropped = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Attack:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while self.opened < self.count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(self.settle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=self.settle + 5)
+        for s in self.socks:
+            if s is not None:
+                s.close()
+
+
+class Slowloris(Attack):
+    """``count`` connections that send one header line every ``interval`` seconds."""
+
+    def __init__(self, port: int, count: int, interval: float) -> None:
+        super().__init__(port, count)
+        self.interval = interval
+        self.settle = interval + 0.5  # every connection has sent a header line too
 
     def _open(self, i: int) -> None:
         try:
@@ -176,35 +207,16 @@ class Slowloris:
                 self.dropped += 1
                 self._open(i)
 
-    def __enter__(self) -> Slowloris:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while self.opened < self.count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(self.interval + 0.5)  # every connection has sent a header line too
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=self.interval + 5)
-        for s in self.socks:
-            if s is not None:
-                s.close()
-
-
-class NonReaders:
-    """``count`` connections that each ask for ``path`` and never read the answer."""
+class NonReaders(Attack):
+    """``count`` connections that each ask for ``path`` and never read the answer
+    (the answer is made and waiting on its client within the settling second)."""
 
     def __init__(self, port: int, count: int, path: str, token: str) -> None:
-        self.port, self.count = port, count
+        super().__init__(port, count)
         self.request = (
             f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\nAuthorization: Bearer {token}\r\n\r\n"
         ).encode()
-        self.socks: list[socket.socket | None] = [None] * count
-        self.opened = 0
-        self.dropped = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _open(self, i: int) -> None:
         try:
@@ -236,21 +248,6 @@ class NonReaders:
                     s.close()
                     self.dropped += 1
                 self._open(i)
-
-    def __enter__(self) -> NonReaders:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while self.opened < self.count and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # every answer is made and waiting on its client
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for s in self.socks:
-            if s is not None:
-                s.close()
 
 
 def seed_big_page(port: int, token: str, users: int = 10, emails: int = 900) -> str:
@@ -388,7 +385,7 @@ def throughput(port: int, path: str, token: str, clients: int, seconds: float) -
 def measure(
     server: Server, args: argparse.Namespace, path: str, token: str, base: Latencies, big: str
 ) -> dict[str, Any]:
-    def under(attack: Slowloris | NonReaders) -> Latencies:
+    def under(attack: Attack) -> Latencies:
         with attack:
             (attacked,) = timed_gets(
                 [server.port],
