@@ -32,6 +32,10 @@ class AttrPath:
         return f"{text}.{self.sub}" if self.sub else text
 
 
+#: Multi-valued attributes whose ``$ref`` is made from the service's URL when answered.
+_LINKED = frozenset({"members", "groups"})
+
+
 @dataclass(frozen=True)
 class ResolvedPath:
     """A path resolved to attribute definitions, with canonical names.
@@ -66,6 +70,16 @@ class ResolvedPath:
         never = Returned.NEVER
         sub = self.sub_attribute
         return self.attribute.returned is never or (sub is not None and sub.returned is never)
+
+    @property
+    def made_when_answered(self) -> bool:
+        """Whether the value is not stored but made from the service's URL in each answer
+        (``meta.location``, ``members.$ref``, ``groups.$ref``): a filter or ``sortBy`` on
+        it cannot be run against what is stored."""
+        keys = self.keys
+        if self.extension or len(keys) != 2:
+            return False
+        return keys == ("meta", "location") or (keys[0] in _LINKED and keys[1] == "$ref")
 
     @property
     def parent(self) -> ResolvedPath:

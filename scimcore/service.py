@@ -490,6 +490,11 @@ class _Context:
                         f"'{sort_by}' is never returned (RFC 7643 2.2), so results "
                         "cannot be sorted by it."
                     )
+                if sort.path.made_when_answered:
+                    raise InvalidPath(
+                        f"'{sort_by}' is not stored but made from the service's URL in "
+                        "each answer, so results cannot be sorted by it."
+                    )
             except ScimError as exc:
                 raise InvalidValue(f"sortBy: {exc.detail}") from None
         return Query(filter=flt, sort=sort)

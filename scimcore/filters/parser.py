@@ -41,8 +41,9 @@ Decisions beyond the RFC text, all documented in :mod:`.match` as well:
 * Chains of the same logical operator are built as balanced trees (``and``/``or``
   are associative), so a long chain of ``or`` terms cannot exhaust the recursion
   limit of a tree walker; nesting of ``()``, ``[]`` and ``not`` is capped at
-  :data:`MAX_NESTING`, and a filter holds at most :data:`MAX_TERMS` attribute
-  expressions, so every backend can run any filter this parser accepts.
+  :data:`MAX_NESTING`, a filter holds at most :data:`MAX_TERMS` attribute
+  expressions and compares with strings of at most :data:`MAX_VALUE_LENGTH`
+  characters, so every backend can run any filter this parser accepts, alike.
 
 Type checks (RFC 7644 3.4.2.2 table 3; each failure is :class:`InvalidFilter`):
 
@@ -74,6 +75,7 @@ from .nodes import And, Compare, CompareOp, Filter, Not, Or, Present, Value, Val
 __all__ = [
     "MAX_NESTING",
     "MAX_TERMS",
+    "MAX_VALUE_LENGTH",
     "SCHEMAS_ATTRIBUTE",
     "canonical_datetime",
     "parse_datetime",
@@ -87,6 +89,11 @@ MAX_NESTING = 50
 #: ids sends one per id. Every backend runs this many (SQLite parses ``a OR b OR ...``
 #: into a tree one level per term and stops at 1,000 levels).
 MAX_TERMS = 200
+#: Longest string a filter compares with, in characters. Stored keys are at most 512;
+#: this leaves room for long free-text and binary values while keeping every pattern
+#: within what each backend runs the same way (SQLite refuses LIKE patterns over
+#: 50,000 bytes; this is at most 40,000, escapes included).
+MAX_VALUE_LENGTH = 10_000
 
 #: ``schemas`` (RFC 7643 section 3): on every resource, in no schema definition.
 SCHEMAS_ATTRIBUTE = Attribute(
@@ -415,6 +422,12 @@ class _Parser:
                 f"Attribute '{path}' {self.where(first)} is never returned "
                 '(RFC 7643 2.2 returned "never"), so it cannot be filtered on.'
             )
+        if path.made_when_answered:
+            raise InvalidFilter(
+                f"Attribute '{path}' {self.where(first)} is not stored but made from the "
+                f"service's URL in each answer, so it cannot be filtered on; filter on "
+                f"'{'id' if path.keys[0] == 'meta' else path.keys[0] + '.value'}' instead."
+            )
         return path
 
     def check_value(self, path: ResolvedPath, op_tok: Token, tok: Token) -> Value:
@@ -455,6 +468,11 @@ class _Parser:
                 f"{self.where(tok)}."
             )
         if kind in _STRINGY:
+            if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+                raise InvalidFilter(
+                    f"The value compared with {name} {self.where(tok)} is {len(value):,} "
+                    f"characters long; a filter value may have at most {MAX_VALUE_LENGTH:,}."
+                )
             if isinstance(value, str):
                 return value
             raise InvalidFilter(

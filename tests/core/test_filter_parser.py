@@ -20,7 +20,7 @@ from scimcore.filters import (
     parse_filter,
 )
 from scimcore.filters.lexer import tokenize
-from scimcore.filters.parser import MAX_TERMS
+from scimcore.filters.parser import MAX_TERMS, MAX_VALUE_LENGTH
 from scimcore.paths import ResolvedPath, resolve
 from scimcore.schema.attributes import (
     Attribute,
@@ -182,6 +182,27 @@ def test_the_longest_or_chain_allowed_builds_a_shallow_tree() -> None:
 def test_a_filter_with_more_terms_than_the_limit_is_refused_naming_it(text: str) -> None:
     with pytest.raises(InvalidFilter, match=f"at most {MAX_TERMS}"):
         P(text)
+
+
+def test_a_string_value_longer_than_the_limit_is_refused_naming_it() -> None:
+    assert P(f'title co "{"x" * MAX_VALUE_LENGTH}"') == Compare(
+        path("title"), "co", "x" * MAX_VALUE_LENGTH
+    )
+    with pytest.raises(InvalidFilter, match=f"at most {MAX_VALUE_LENGTH:,}"):
+        P(f'title co "{"x" * (MAX_VALUE_LENGTH + 1)}"')
+
+
+@pytest.mark.parametrize(
+    "text", ["meta.location pr", 'meta.location eq "x"', 'groups[$ref sw "http"]']
+)
+def test_values_made_when_answered_cannot_be_filtered(text: str) -> None:
+    with pytest.raises(InvalidFilter, match="made from the service's URL"):
+        P(text)
+
+
+def test_a_stored_reference_can_be_filtered() -> None:
+    enterprise = f"{ENTERPRISE_USER_SCHEMA}:manager.$ref"
+    assert P(f"{enterprise} pr") == Present(path(enterprise))
 
 
 def test_keywords_and_operators_are_case_insensitive() -> None:
@@ -362,11 +383,9 @@ def test_group_filters() -> None:
     assert got.left.path.keys == ("members",)
 
 
-def test_dollar_ref_sub_attribute() -> None:
-    got = parse_filter('members[$ref co "/Users/"]', GROUP_RESOURCE)
-    assert isinstance(got, ValuePath)
-    assert isinstance(got.filter, Compare)
-    assert got.filter.path.keys == ("members", "$ref")
+def test_dollar_ref_sub_attribute_of_members_is_made_when_answered() -> None:
+    with pytest.raises(InvalidFilter, match=r"'members\.\$ref'.*filter on 'members.value'"):
+        parse_filter('members[$ref co "/Users/"]', GROUP_RESOURCE)
 
 
 @pytest.mark.parametrize(
