@@ -328,8 +328,12 @@ def _check_attribute(attr: Attribute, scope: dict[str, Any], prefix: str) -> Non
     """Check ``scope[attr.name]``; canonical values are rewritten in canonical spelling."""
     value = scope.get(attr.name)
     name = f"{prefix}{attr.name}"
-    if attr.required and attr.mutability is not Mut.READ_ONLY and (value is None or value == ""):
-        raise InvalidValue(f"Attribute '{name}' is required.")
+    if attr.required and attr.mutability is not Mut.READ_ONLY:
+        if value is None or value == "":
+            raise InvalidValue(f"Attribute '{name}' is required.")
+        if isinstance(value, str) and not value.strip():
+            # "   " is no userName (RFC 7643 4.1.1: "non-empty") and no group name either.
+            raise InvalidValue(f"Attribute '{name}' is required and must not be blank.")
     if value is None:
         return
     items = value if attr.multi_valued else [value]

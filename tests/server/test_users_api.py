@@ -273,3 +273,26 @@ def test_start_index_far_beyond_the_end_is_an_empty_page(scim: ScimClient) -> No
     new_user(scim)
     body = scim.get(f"/Users?startIndex={2**64}&count={2**64}").get_json()
     assert body["totalResults"] == 1 and body["Resources"] == []
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t", "\u3000"])
+def test_a_blank_user_name_is_invalid_value_on_post_put_and_patch(
+    scim: ScimClient, blank: str
+) -> None:
+    error = assert_error(scim.post("/Users", {"schemas": [USER], "userName": blank}), 400)
+    assert error["scimType"] == "invalidValue" and "blank" in error["detail"], error
+    user = new_user(scim)
+    put = scim.put(f"/Users/{user['id']}", {"schemas": [USER], "userName": blank})
+    assert_error(put, 400, "invalidValue")
+    patch = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "userName", "value": blank}],
+    }
+    assert_error(scim.patch(f"/Users/{user['id']}", patch), 400, "invalidValue")
+    assert scim.get(f"/Users/{user['id']}").get_json()["userName"] == user["userName"]
+
+
+def test_a_blank_group_name_is_invalid_value(scim: ScimClient) -> None:
+    group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "  "}
+    error = assert_error(scim.post("/Groups", group), 400, "invalidValue")
+    assert "displayName" in error["detail"], error
