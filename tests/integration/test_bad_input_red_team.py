@@ -1,0 +1,101 @@
+"""A second attack run's findings, over HTTP: requests that meant something other than
+what the service did with them are refused with a SCIM 400 naming the problem.
+
+Bodies a JSON encoder would not write (a key twice) are sent as raw text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import LiveServer, Org
+from .support import (
+    PATCH_OP_SCHEMA,
+    USER_SCHEMA,
+    ScimSession,
+    assert_list_response,
+    assert_resource,
+    assert_scim_error,
+    unique,
+)
+
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+
+
+@pytest.fixture(scope="module")
+def org(live_server: LiveServer) -> Org:
+    return live_server.create_org("red-team")
+
+
+@pytest.fixture
+def scim(live_server: LiveServer, org: Org) -> Iterator[ScimSession]:
+    with live_server.session(org, content_type="application/scim+json") as session:
+        yield session
+
+
+def new_user(scim: ScimSession, **attrs: Any) -> dict[str, Any]:
+    body = {"schemas": [USER_SCHEMA], "userName": unique("red-team-"), **attrs}
+    return assert_resource(scim.post("/Users", json=body), 201)
+
+
+def count_named(scim: ScimSession, name: str) -> int:
+    found = scim.get("/Users", params={"filter": f'userName eq "{name}"'})
+    return int(assert_list_response(found)["totalResults"])
+
+
+# -- 1. a key twice in one JSON object -------------------------------------------------
+
+
+@pytest.mark.parametrize("second", ["userName", "USERNAME"])
+def test_a_post_naming_an_attribute_twice_is_refused(scim: ScimSession, second: str) -> None:
+    first, last = unique("dup-a-"), unique("dup-b-")
+    body = f'{{"schemas": ["{USER_SCHEMA}"], "userName": "{first}", "{second}": "{last}"}}'
+    error = assert_scim_error(scim.post("/Users", data=body), 400, "invalidSyntax")
+    assert f"'{second}' appears twice" in error["detail"], error
+    assert count_named(scim, first) == 0 and count_named(scim, last) == 0
+
+
+def test_a_patch_with_two_operation_lists_or_two_values_is_refused(scim: ScimSession) -> None:
+    user = new_user(scim, nickName="before")
+    two_lists = (
+        f'{{"schemas": ["{PATCH_OP_SCHEMA}"],'
+        ' "Operations": [{"op": "replace", "path": "nickName", "value": "A"}],'
+        ' "operations": [{"op": "replace", "path": "nickName", "value": "B"}]}'
+    )
+    two_values = (
+        f'{{"schemas": ["{PATCH_OP_SCHEMA}"], "Operations": [{{"op": "replace",'
+        ' "path": "nickName", "value": "C", "value": "D", "OP": "remove"}]}'
+    )
+    for body, key in ((two_lists, "operations"), (two_values, "value")):
+        error = assert_scim_error(
+            scim.patch(f"/Users/{user['id']}", data=body), 400, "invalidSyntax"
+        )
+        assert f"'{key}' appears twice" in error["detail"], error
+    got = assert_resource(scim.get(f"/Users/{user['id']}"), 200)
+    assert got["nickName"] == "before" and got["meta"]["version"] == user["meta"]["version"]
+
+
+def test_a_bulk_operation_naming_a_key_twice_refuses_the_request(scim: ScimSession) -> None:
+    name = unique("dup-bulk-")
+    body = (
+        f'{{"schemas": ["{BULK}"], "Operations": [{{"method": "POST", "path": "/Users",'
+        f' "bulkId": "u", "data": {{"schemas": ["{USER_SCHEMA}"], "userName": "{name}"}},'
+        ' "Method": "DELETE"}]}'
+    )
+    error = assert_scim_error(scim.post("/Bulk", data=body), 400, "invalidSyntax")
+    assert "'Method' appears twice" in error["detail"], error
+    assert count_named(scim, name) == 0
+
+
+def test_the_same_attribute_in_different_objects_is_accepted(scim: ScimSession) -> None:
+    user = new_user(
+        scim,
+        emails=[{"value": "a@example.com", "type": "work"}, {"value": "b@example.com"}],
+        name={"givenName": "A", "familyName": "B"},
+    )
+    assert [e["value"] for e in user["emails"]] == ["a@example.com", "b@example.com"]
+    assert json.dumps(user)  # the round trip is plain JSON
