@@ -183,3 +183,53 @@ def test_an_unexpected_failure_of_one_operation_is_reported_and_the_rest_run(
     assert results[1]["response"]["detail"].endswith("nothing was changed.")
     listed = scim.get('/Users?filter=userName sw "before-the-bug"').get_json()
     assert listed["totalResults"] == 1
+
+
+def test_bulk_id_text_in_an_ordinary_string_is_stored_as_sent(scim: ScimClient) -> None:
+    """RFC 7644 3.7.2 references go where a resource id belongs; other text is data."""
+    ops = bulk(
+        scim,
+        post_user("u", "first@x.com"),
+        post_user("v", "bulkId:u", nickName="see bulkId:u here"),
+        post_user("w", "wiki@x.com", title="Ask about bulkId:123 in the wiki"),
+    )
+    assert [o["status"] for o in ops] == ["201", "201", "201"]
+    second = scim.get(f"/Users/{ops[1]['location'].rsplit('/', 1)[1]}").get_json()
+    assert (second["userName"], second["nickName"]) == ("bulkId:u", "see bulkId:u here")
+    third = scim.get(f"/Users/{ops[2]['location'].rsplit('/', 1)[1]}").get_json()
+    assert third["title"] == "Ask about bulkId:123 in the wiki"
+
+
+def test_bulk_ids_in_patch_member_values_and_paths_are_resolved(scim: ScimClient) -> None:
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ops = bulk(
+        scim,
+        post_user("u", "member@x.com"),
+        post_group("g", "Team", []),
+        {
+            "method": "PATCH",
+            "path": "/Groups/bulkId:g",
+            "data": {
+                "schemas": [PATCH],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": "bulkId:u"}]}],
+            },
+        },
+        {
+            "method": "PATCH",
+            "path": "/Users/bulkId:u",
+            "data": {
+                "schemas": [PATCH],
+                "Operations": [
+                    {"op": "replace", "path": "nickName", "value": "bulkId:u"},
+                    {"op": "add", "path": f"{ent}:manager.value", "value": "bulkId:u"},
+                ],
+            },
+        },
+    )
+    assert [o["status"] for o in ops] == ["201", "201", "204", "200"], ops
+    user_id = ops[0]["location"].rsplit("/", 1)[1]
+    group_id = ops[1]["location"].rsplit("/", 1)[1]
+    assert member_ids(scim, group_id) == {user_id}
+    user = scim.get(f"/Users/{user_id}").get_json()
+    assert user["nickName"] == "bulkId:u"
+    assert user[ent]["manager"]["value"] == user_id
