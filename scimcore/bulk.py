@@ -63,6 +63,8 @@ class _Operation:
     result: dict[str, Any] | None = None
     created_id: str | None = None
     waiting_members: list[Any] = field(default_factory=list)
+    #: What is wrong with the operation itself, reported as its result when its turn comes.
+    problem: ScimError | None = None
 
 
 def _outcome(op: _Operation, response: ScimResponse) -> dict[str, Any]:
@@ -213,15 +215,23 @@ def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation]
     for index, raw in enumerate(raw_ops):
         raw = raw if isinstance(raw, dict) else {}
         bulk_id = raw.get("bulkId")
+        version = raw.get("version")
         op = _Operation(
             index=index,
             method=str(raw.get("method", "")).upper(),
             path=str(raw.get("path", "")),
             bulk_id=bulk_id if isinstance(bulk_id, str) and bulk_id else None,
-            version=raw.get("version") if isinstance(raw.get("version"), str) else None,
+            version=version if isinstance(version, str) else None,
             data=raw.get("data"),
         )
         op.refs = _references(op.method, op.path, op.data)
+        if version is not None and (not isinstance(version, str) or not version):
+            # Ignoring it would run the operation unconditionally, which the client
+            # asked not to (RFC 7644 3.7: version acts as If-Match).
+            op.problem = InvalidValue(
+                f"'version' must be an ETag string such as 'W/\"3\"' (the resource's "
+                f"meta.version), not {json.dumps(version)}."
+            )
         operations.append(op)
     return operations, fail_on_errors
 
@@ -308,6 +318,9 @@ class BulkJob:
         return None
 
     def _execute(self, op: _Operation, declared: dict[str, _Operation]) -> None:
+        if op.problem is not None:
+            self._finish(op, _error(op.problem))
+            return
         unknown = [r for r in op.refs if r not in declared]
         if unknown:
             self._finish(

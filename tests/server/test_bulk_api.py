@@ -233,3 +233,15 @@ def test_bulk_ids_in_patch_member_values_and_paths_are_resolved(scim: ScimClient
     user = scim.get(f"/Users/{user_id}").get_json()
     assert user["nickName"] == "bulkId:u"
     assert user[ent]["manager"]["value"] == user_id
+
+
+@pytest.mark.parametrize("version", [5, True, "", ["W/\"1\""], {"v": 1}])
+def test_a_version_that_is_not_an_etag_string_fails_the_operation(
+    scim: ScimClient, version: Any
+) -> None:
+    """Ignored, it ran the operation unconditionally, which the client asked not to."""
+    user = new_user(scim, "kept@x.com")
+    ops = bulk(scim, {"method": "DELETE", "path": f"/Users/{user['id']}", "version": version})
+    assert ops[0]["status"] == "400" and ops[0]["response"]["scimType"] == "invalidValue"
+    assert "'version' must be an ETag string" in ops[0]["response"]["detail"]
+    assert scim.get(f"/Users/{user['id']}").status_code == 200
