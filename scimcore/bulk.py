@@ -225,6 +225,11 @@ def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation]
             data=raw.get("data"),
         )
         op.refs = _references(op.method, op.path, op.data)
+        if op.bulk_id is not None and op.bulk_id in op.refs:
+            op.problem = InvalidValue(
+                f"The operation references its own bulkId '{op.bulk_id}': a resource "
+                "cannot refer to itself (a group cannot be a member of itself)."
+            )
         if version is not None and (not isinstance(version, str) or not version):
             # Ignoring it would run the operation unconditionally, which the client
             # asked not to (RFC 7644 3.7: version acts as If-Match).
@@ -292,7 +297,9 @@ class BulkJob:
         return self.fail_on_errors is not None and self.errors >= self.fail_on_errors
 
     def _ready(self, op: _Operation, declared: dict[str, _Operation]) -> bool:
-        return all(r in self.ids or r in self.failed_ids or r not in declared for r in op.refs)
+        return op.problem is not None or all(
+            r in self.ids or r in self.failed_ids or r not in declared for r in op.refs
+        )
 
     def _break_cycle(
         self, pending: list[_Operation], declared: dict[str, _Operation]

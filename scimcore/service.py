@@ -545,6 +545,7 @@ class _Context:
             self.seal_secrets(rt, data, current, keep_absent=True)
             self._save(session, rt, current, data)
             if members is not None:
+                _refuse_self_membership(id, members)
                 session.replace_members(id, members)
             stored = self._written(session, rt, id, relations, groups)
         return self.resource_response(200, rt, stored, projection)
@@ -724,7 +725,19 @@ def _is_group(rt: ResourceType) -> bool:
     return rt.id == "Group"
 
 
+def _refuse_self_membership(group_id: str, members: Sequence[Member]) -> None:
+    """A group among its own members would make every expansion of it (an IdP or an
+    application resolving nested groups) recurse forever. Longer cycles (A in B, B in
+    A) are not refused: finding them means walking the membership graph."""
+    if any(m.value == group_id for m in members):
+        raise InvalidValue(
+            f"A group cannot be a member of itself: 'members' holds the group's own id "
+            f"'{group_id}'."
+        )
+
+
 def _change_members(session: StoreSession, group_id: str, members: MemberChanges) -> None:
+    _refuse_self_membership(group_id, (*members.add, *(members.replace or ())))
     if members.replace is not None:
         session.replace_members(group_id, members.replace)
     if members.add:

@@ -14,6 +14,7 @@ import pytest
 
 from .conftest import LiveServer, Org
 from .support import (
+    GROUP_SCHEMA,
     PATCH_OP_SCHEMA,
     USER_SCHEMA,
     ScimSession,
@@ -99,3 +100,26 @@ def test_the_same_attribute_in_different_objects_is_accepted(scim: ScimSession) 
     )
     assert [e["value"] for e in user["emails"]] == ["a@example.com", "b@example.com"]
     assert json.dumps(user)  # the round trip is plain JSON
+
+
+# -- 4. a group among its own members ----------------------------------------------------
+
+
+def test_a_group_cannot_be_added_to_its_own_members(scim: ScimSession) -> None:
+    created = scim.post("/Groups", json={"schemas": [GROUP_SCHEMA], "displayName": unique("g-")})
+    group = assert_resource(created, 201, schema=GROUP_SCHEMA)
+    patch = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": group["id"]}]}],
+    }
+    error = assert_scim_error(scim.patch(f"/Groups/{group['id']}", json=patch), 400, "invalidValue")
+    assert "member of itself" in error["detail"], error
+    put = {
+        "schemas": [GROUP_SCHEMA],
+        "displayName": group["displayName"],
+        "members": [{"value": group["id"]}],
+    }
+    error = assert_scim_error(scim.put(f"/Groups/{group['id']}", json=put), 400, "invalidValue")
+    assert "member of itself" in error["detail"], error
+    got = assert_resource(scim.get(f"/Groups/{group['id']}"), 200, schema=GROUP_SCHEMA)
+    assert not got.get("members") and got["meta"]["version"] == group["meta"]["version"]

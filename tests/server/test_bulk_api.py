@@ -245,3 +245,14 @@ def test_a_version_that_is_not_an_etag_string_fails_the_operation(
     assert ops[0]["status"] == "400" and ops[0]["response"]["scimType"] == "invalidValue"
     assert "'version' must be an ETag string" in ops[0]["response"]["detail"]
     assert scim.get(f"/Users/{user['id']}").status_code == 200
+
+
+def test_a_user_naming_itself_as_manager_fails_alone(scim: ScimClient) -> None:
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ops = bulk(
+        scim,
+        post_user("x", "x@x.com", schemas=[USER, ent], **{ent: {"manager": {"value": "bulkId:x"}}}),
+        post_user("y", "y@x.com"),
+    )
+    assert [o["status"] for o in ops] == ["400", "201"]
+    assert "its own bulkId 'x'" in ops[0]["response"]["detail"]
