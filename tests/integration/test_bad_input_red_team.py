@@ -123,3 +123,21 @@ def test_a_group_cannot_be_added_to_its_own_members(scim: ScimSession) -> None:
     assert "member of itself" in error["detail"], error
     got = assert_resource(scim.get(f"/Groups/{group['id']}"), 200, schema=GROUP_SCHEMA)
     assert not got.get("members") and got["meta"]["version"] == group["meta"]["version"]
+
+
+# -- 5. errors name SCIM attributes, not the validator's internals ----------------------
+
+
+@pytest.mark.parametrize(
+    ("attrs", "detail"),
+    [
+        ({"name": "Bob"}, "'name' must be a JSON object with sub-attributes ("),
+        ({"emails": ["a@b"]}, "'emails[0]' must be a JSON object with sub-attributes (value,"),
+    ],
+)
+def test_a_string_for_a_complex_attribute_is_refused_in_scim_terms(
+    scim: ScimSession, attrs: dict[str, Any], detail: str
+) -> None:
+    body = {"schemas": [USER_SCHEMA], "userName": unique("typed-"), **attrs}
+    error = assert_scim_error(scim.post("/Users", json=body), 400, "invalidValue")
+    assert error["detail"].startswith(detail) and "_schema" not in error["detail"], error
