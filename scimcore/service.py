@@ -27,6 +27,7 @@ from .discovery import ServiceConfig, service_provider_config
 from .errors import (
     InternalError,
     InvalidCursor,
+    InvalidFilter,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -283,16 +284,23 @@ class _Context:
         users = next((rt for rt in self.service.resource_types.values() if rt.id == "User"), None)
         if users is None:
             raise NotImplementedFeature("/Me needs the User resource type.")
-        flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
-        with self.store.session(self.org.id, readonly=True) as session:
-            found = session.query("User", Query(filter=flt, count=2, relations=False))
+        unknown = NotFound(
+            f"No User of this organization has the id or userName {escaped[:200]} "
+            "named by the token's 'sub' claim."
+        )
+        try:
+            flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
+            with self.store.session(self.org.id, readonly=True) as session:
+                found = session.query("User", Query(filter=flt, count=2, relations=False))
+        except (InvalidFilter, InvalidValue):
+            # A subject no User can have (a NUL, a lone surrogate, beyond an indexed
+            # value's length): the filter built from it is refused, but its text is
+            # ours, not the client's, and must not show.
+            raise unknown from None
         by_id = [r for r in found.resources if r["id"] == subject]
         if by_id or len(found.resources) == 1:
             return str((by_id or found.resources)[0]["id"])
-        raise NotFound(
-            f"No User of this organization has the id or userName '{subject}' "
-            "named by the token's 'sub' claim."
-        )
+        raise unknown
 
     def projection(self, rt: ResourceType, params: dict[str, Any] | None = None) -> Projection:
         source = params if params is not None else self.request.query
