@@ -381,17 +381,28 @@ class _Context:
             raise InvalidSyntax(f"A SearchRequest must have schemas ['{SEARCH_REQUEST}'].")
         params = {k: v for k, v in body.items() if k != "schemas"}
         for key in ("attributes", "excludedAttributes"):
-            if isinstance(params.get(key), list):
-                params[key] = ",".join(str(v) for v in params[key])
+            value = params.get(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                params[key] = ",".join(value)
+            elif value is not None and not isinstance(value, str):
+                raise InvalidValue(
+                    f"'{key}' must be a list of attribute names (strings), "
+                    f"not {json.dumps(value)[:80]}."
+                )
         types = [rt] if rt else list(self.service.resource_types.values())
-        return self._query(types, params)
+        return self._query(types, params, from_json=True)
 
-    def _query(self, types: list[ResourceType], params: dict[str, Any]) -> ScimResponse:
+    def _query(
+        self, types: list[ResourceType], params: dict[str, Any], *, from_json: bool = False
+    ) -> ScimResponse:
+        """A page of ``types``; ``params`` are a query string's, or a SearchRequest's
+        (``from_json``: JSON values, so ``count`` must be a JSON integer)."""
         page = PageRequest.parse(
             params.get("startIndex"),
             params.get("count"),
             default_count=self.config.default_page_size,
             max_count=self.config.max_page_size,
+            from_json=from_json,
         )
         order = (_text(params.get("sortOrder")) or "ascending").lower()
         if order not in ("ascending", "descending"):

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from scimcore.pagination import MAX_START_INDEX
+
 from .conftest import LiveServer, Org
 from .support import (
     GROUP_SCHEMA,
@@ -21,10 +23,12 @@ from .support import (
     assert_list_response,
     assert_resource,
     assert_scim_error,
+    raw_request,
     unique,
 )
 
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +145,34 @@ def test_a_string_for_a_complex_attribute_is_refused_in_scim_terms(
     body = {"schemas": [USER_SCHEMA], "userName": unique("typed-"), **attrs}
     error = assert_scim_error(scim.post("/Users", json=body), 400, "invalidValue")
     assert error["detail"].startswith(detail) and "_schema" not in error["detail"], error
+
+
+# -- 7. paging parameters and SearchRequests ---------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["%D9%A1", "%EF%BC%91"])  # Arabic-Indic one, fullwidth one
+def test_paging_digits_other_than_ascii_are_invalid_value(scim: ScimSession, raw: str) -> None:
+    for name in ("count", "startIndex"):
+        response = raw_request(
+            scim.url("/Users"), f"{name}={raw}", {"Authorization": scim.headers["Authorization"]}
+        )
+        error = assert_scim_error(response, 400, "invalidValue")
+        assert "ASCII digits" in error["detail"], error
+
+
+def test_a_huge_start_index_is_an_empty_page_at_the_maximum_index(scim: ScimSession) -> None:
+    listed = assert_list_response(scim.get("/Users", params={"startIndex": "9" * 23}))
+    assert listed["Resources"] == [] and listed["startIndex"] == MAX_START_INDEX
+
+
+@pytest.mark.parametrize("path", ["/.search", "/Users/.search"])
+@pytest.mark.parametrize(
+    "field",
+    [{"startIndex": "1"}, {"count": "5"}, {"attributes": [1]}, {"attributes": [["userName"]]}],
+)
+def test_search_request_fields_of_the_wrong_json_type_are_refused(
+    scim: ScimSession, path: str, field: dict[str, Any]
+) -> None:
+    body = {"schemas": [SEARCH], **field}
+    error = assert_scim_error(scim.post(path, json=body), 400, "invalidValue")
+    assert next(iter(field)) in error["detail"], error

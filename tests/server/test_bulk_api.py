@@ -235,7 +235,7 @@ def test_bulk_ids_in_patch_member_values_and_paths_are_resolved(scim: ScimClient
     assert user[ent]["manager"]["value"] == user_id
 
 
-@pytest.mark.parametrize("version", [5, True, "", ["W/\"1\""], {"v": 1}])
+@pytest.mark.parametrize("version", [5, True, "", ['W/"1"'], {"v": 1}])
 def test_a_version_that_is_not_an_etag_string_fails_the_operation(
     scim: ScimClient, version: Any
 ) -> None:
