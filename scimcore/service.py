@@ -58,7 +58,13 @@ from .schema.attributes import AttributeType, ResourceType, Returned
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
 from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
-from .versioning import check_if_match, first_version, matches, next_version
+from .versioning import (
+    check_if_match,
+    check_if_none_match,
+    first_version,
+    matches,
+    next_version,
+)
 
 Resource = dict[str, Any]
 log = logging.getLogger("scimcore.service")
@@ -576,7 +582,7 @@ class _Context:
         relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id, all_or_nothing=True) as session:
             version, groups = None, None
-            if _is_group(rt) and self.header("If-Match") is None:
+            if _is_group(rt) and not self._conditional():
                 version = self._patch_membership(session, rt, id, operations)
             if version is None:
                 version, groups = self._patch_locked(session, rt, id, operations, relations)
@@ -651,7 +657,7 @@ class _Context:
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:
         with self.store.session(self.org.id, all_or_nothing=True) as session:
-            if self.header("If-Match") is not None:
+            if self._conditional():
                 self._current(session, rt, id)
             if isinstance(session, EventRecorder):  # the event describes what is deleted
                 record_changes(session, rt.id, session.get(rt.id, id, relations=False), None)
@@ -684,12 +690,18 @@ class _Context:
             else:
                 new[name] = keyring.encrypt(str(new[name]))
 
+    def _conditional(self) -> bool:
+        """Whether the write carries a precondition (``If-Match``, ``If-None-Match``)."""
+        return self.header("If-Match") is not None or self.header("If-None-Match") is not None
+
     def _current(
         self, session: StoreSession, rt: ResourceType, id: str, *, relations: bool = False
     ) -> Resource:
-        """The resource, locked for this transaction, after the ``If-Match`` check."""
+        """The resource, locked for this transaction, after the ``If-Match`` and
+        ``If-None-Match`` checks."""
         current = session.get(rt.id, id, relations=relations, for_update=True)
         check_if_match(self.header("If-Match"), current["meta"]["version"])
+        check_if_none_match(self.header("If-None-Match"), current["meta"]["version"])
         return current
 
     def _lock(

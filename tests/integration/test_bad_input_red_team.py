@@ -176,3 +176,11 @@ def test_search_request_fields_of_the_wrong_json_type_are_refused(
     body = {"schemas": [SEARCH], **field}
     error = assert_scim_error(scim.post(path, json=body), 400, "invalidValue")
     assert next(iter(field)) in error["detail"], error
+
+
+def test_a_put_with_if_none_match_star_on_an_existing_user_is_412(scim: ScimSession) -> None:
+    user = new_user(scim, nickName="before")
+    body = {"schemas": [USER_SCHEMA], "userName": user["userName"], "nickName": "after"}
+    response = scim.put(f"/Users/{user['id']}", json=body, headers={"If-None-Match": "*"})
+    assert_scim_error(response, 412)
+    assert assert_resource(scim.get(f"/Users/{user['id']}"), 200)["nickName"] == "before"
