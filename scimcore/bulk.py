@@ -230,6 +230,13 @@ def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation]
                 f"The operation references its own bulkId '{op.bulk_id}': a resource "
                 "cannot refer to itself (a group cannot be a member of itself)."
             )
+        if op.method == "POST" and op.bulk_id is None:
+            op.problem = InvalidValue(
+                "A POST operation needs 'bulkId', a non-empty string the response "
+                f"echoes (RFC 7644 3.7), not {json.dumps(bulk_id)}."
+                if "bulkId" in raw
+                else "A POST operation needs 'bulkId', a non-empty string (RFC 7644 3.7)."
+            )
         if version is not None and (not isinstance(version, str) or not version):
             # Ignoring it would run the operation unconditionally, which the client
             # asked not to (RFC 7644 3.7: version acts as If-Match).

@@ -256,3 +256,18 @@ def test_a_user_naming_itself_as_manager_fails_alone(scim: ScimClient) -> None:
     )
     assert [o["status"] for o in ops] == ["400", "201"]
     assert "its own bulkId 'x'" in ops[0]["response"]["detail"]
+
+
+@pytest.mark.parametrize("bulk_id", [None, 5, "", ["u"]])
+def test_a_post_without_a_string_bulk_id_fails_alone(scim: ScimClient, bulk_id: Any) -> None:
+    """RFC 7644 3.7: bulkId is REQUIRED for POST (the response names the op by it)."""
+    op = post_user("x", "nobulkid@x.com")
+    if bulk_id is None:
+        del op["bulkId"]
+    else:
+        op["bulkId"] = bulk_id
+    ops = bulk(scim, op, post_user("y", "other@x.com"))
+    assert [o["status"] for o in ops] == ["400", "201"]
+    assert ops[0]["response"]["scimType"] == "invalidValue"
+    assert "needs 'bulkId'" in ops[0]["response"]["detail"]
+    assert scim.get('/Users?filter=userName eq "nobulkid@x.com"').get_json()["totalResults"] == 0
