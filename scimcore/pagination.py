@@ -23,7 +23,7 @@ LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 #: echoing an unbounded number back.
 MAX_START_INDEX = 2**31 - 1
 #: An integer in a query string: ASCII digits only. ``int()`` also reads Arabic-Indic
-#: and fullwidth digits ("١", "１"), which no other reader of the URL would.
+#: and fullwidth digits (U+0661, U+FF11), which no other reader of the URL would.
 _ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
