@@ -186,6 +186,36 @@ class ScimService:
         return operations[method](rt, parts[1])
 
 
+def _check_media_type(content_type: str | None, content_encoding: str | None) -> None:
+    """415 unless the body is what this service reads as it is sent: UTF-8 JSON of one of
+    :data:`_JSON_TYPES` (no Content-Type is read as JSON too), not compressed.
+
+    Another charset (``utf-16``, ``shift_jis``) would be read as UTF-8 and mean other
+    text; a compressed body would be parsed as its compressed bytes; another JSON media
+    type (``application/merge-patch+json``) has other semantics than a SCIM body.
+    """
+    encoding = (content_encoding or "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding '{encoding[:40]}' is not accepted; send the body uncompressed."
+        )
+    ctype, *params = (content_type or "").split(";")
+    ctype = ctype.strip().lower()
+    if ctype and ctype not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type '{ctype[:80]}' is not accepted; send application/scim+json "
+            "or application/json."
+        )
+    for param in params:
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(
+                f"charset '{charset[:40]}' is not accepted; send the body as UTF-8 "
+                "(RFC 8259 8.1) with charset=utf-8 or no charset."
+            )
+
+
 def _allow(method: str, allowed: tuple[str, ...]) -> None:
     if method not in allowed:
         raise MethodNotAllowed(
@@ -224,12 +254,7 @@ class _Context:
                 f"The request body is {len(raw)} bytes; the limit is "
                 f"{self.config.max_payload_bytes} bytes."
             )
-        ctype = (self.request.content_type or "").split(";")[0].strip().lower()
-        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
-            raise UnsupportedMediaType(
-                f"Content-Type '{ctype}' is not accepted; send application/scim+json "
-                "or application/json."
-            )
+        _check_media_type(self.request.content_type, self.header("Content-Encoding"))
         if not raw.strip():
             raise InvalidSyntax("The request body is empty; a JSON object is required.")
         try:

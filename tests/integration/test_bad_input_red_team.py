@@ -184,3 +184,44 @@ def test_a_put_with_if_none_match_star_on_an_existing_user_is_412(scim: ScimSess
     response = scim.put(f"/Users/{user['id']}", json=body, headers={"If-None-Match": "*"})
     assert_scim_error(response, 412)
     assert assert_resource(scim.get(f"/Users/{user['id']}"), 200)["nickName"] == "before"
+
+
+# -- 7. media types: what the service reads is what was sent ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"Content-Type": "application/json; charset=shift_jis"}, "charset 'shift_jis'"),
+        ({"Content-Type": "application/scim+json; charset=utf-16"}, "charset 'utf-16'"),
+        ({"Content-Type": "application/merge-patch+json"}, "'application/merge-patch+json'"),
+        (
+            {"Content-Type": "application/scim+json", "Content-Encoding": "gzip"},
+            "Content-Encoding 'gzip'",
+        ),
+    ],
+)
+def test_a_body_the_service_would_misread_is_415(
+    scim: ScimSession, headers: dict[str, str], named: str
+) -> None:
+    name = unique("media-")
+    body = json.dumps({"schemas": [USER_SCHEMA], "userName": name}).encode()
+    error = assert_scim_error(scim.post("/Users", data=body, headers=headers), 415)
+    assert named in error["detail"], error
+    assert count_named(scim, name) == 0
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        'application/scim+json; charset="UTF-8"',
+        "application/json",
+    ],
+)
+def test_json_in_utf8_is_accepted_with_or_without_a_charset(
+    scim: ScimSession, content_type: str
+) -> None:
+    body = json.dumps({"schemas": [USER_SCHEMA], "userName": unique("utf8-")}).encode()
+    created = scim.post("/Users", data=body, headers={"Content-Type": content_type})
+    assert_resource(created, 201)
