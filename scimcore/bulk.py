@@ -5,9 +5,15 @@ A BulkRequest carries up to ``maxOperations`` POST/PUT/PATCH/DELETE operations o
 through the same :class:`~scimcore.service.ScimService` code as a single request, so
 bulk has no rules of its own beyond ordering, references and error counting:
 
-* ``bulkId:<id>`` anywhere in an operation's ``path`` or ``data`` names the resource a
-  POST with that ``bulkId`` created. Operations run in request order, except that an
-  operation waits for the POSTs it references, even later ones (3.7.2).
+* ``bulkId:<id>`` names the resource a POST with that ``bulkId`` created where a
+  resource id belongs (3.7.2): a segment of the operation's ``path``
+  (``/Users/bulkId:u``), and the whole string ``value`` or ``$ref`` of a reference
+  attribute in ``data`` (:data:`REFERENCE_ATTRIBUTES`: a group's ``members``, the
+  enterprise ``manager``), in a POST or PUT body as in a PATCH operation's
+  ``value``. Any other string is data and stays as sent: ``nickName: "see bulkId:u"``
+  or a ``userName`` that reads ``bulkId:u`` is stored as written. Operations run in
+  request order, except that an operation waits for the POSTs it references, even
+  later ones.
 * Circular references (3.7.1) are resolved where the RFC's example needs it: a group
   whose ``members`` reference a resource that is itself waiting is created without
   those members, which are added once the references resolve. Any other cycle
@@ -32,6 +38,14 @@ BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _METHODS = ("POST", "PUT", "PATCH", "DELETE")
 _REFERENCE = re.compile(r"bulkId:([^\s\"/?#]+)")
+#: A whole string that is a bulkId reference.
+_WHOLE_REFERENCE = re.compile(r"bulkId:([^\s\"/?#]+)\Z")
+#: Complex attributes whose ``value`` (and ``$ref``) is the id of another resource and
+#: which a client writes: a Group's ``members`` (RFC 7643 4.2), the enterprise User's
+#: ``manager`` (4.3). ``groups`` is read-only.
+REFERENCE_ATTRIBUTES = frozenset({"members", "manager"})
+_REFERENCE_LEAVES = frozenset(f"{a}.{s}" for a in REFERENCE_ATTRIBUTES for s in ("value", "$ref"))
+_VALUE_FILTER = re.compile(r"\[[^\]]*\]")
 _TARGET = re.compile(r"^/(Users|Groups)(/[^/]+)?$", re.IGNORECASE)
 
 Dispatch = Callable[[ScimRequest], ScimResponse]
@@ -49,6 +63,8 @@ class _Operation:
     result: dict[str, Any] | None = None
     created_id: str | None = None
     waiting_members: list[Any] = field(default_factory=list)
+    #: What is wrong with the operation itself, reported as its result when its turn comes.
+    problem: ScimError | None = None
 
 
 def _outcome(op: _Operation, response: ScimResponse) -> dict[str, Any]:
@@ -69,18 +85,108 @@ def _outcome(op: _Operation, response: ScimResponse) -> dict[str, Any]:
     return out
 
 
-def _substitute(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return _REFERENCE.sub(lambda m: ids.get(m.group(1), m.group(0)), value)
+Rewrite = Callable[[str], str]
+
+
+def _attribute(name: str) -> str:
+    """An attribute name or PATCH path, lower-case, without its schema URN and value
+    filters: ``urn:…:User:manager.value`` is ``manager.value``."""
+    name = _VALUE_FILTER.sub("", name).lower()
+    return name.rsplit(":", 1)[-1] if name.startswith("urn:") else name
+
+
+def _in_reference(value: Any, rewrite: Rewrite) -> Any:
+    """The value of a reference attribute (an object or a list of them) with each
+    ``value`` and ``$ref`` rewritten."""
     if isinstance(value, list):
-        return [_substitute(v, ids) for v in value]
+        return [_in_reference(item, rewrite) for item in value]
     if isinstance(value, dict):
-        return {k: _substitute(v, ids) for k, v in value.items()}
+        return {
+            k: rewrite(v) if k.lower() in ("value", "$ref") and isinstance(v, str) else v
+            for k, v in value.items()
+        }
     return value
 
 
-def _references(value: Any) -> set[str]:
-    return set(_REFERENCE.findall(json.dumps(value)))
+def _in_resource(value: Any, rewrite: Rewrite) -> Any:
+    """A resource's attributes (or an extension's, or a PATCH value without path) with
+    the references of its reference attributes rewritten."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if _attribute(key) in REFERENCE_ATTRIBUTES:
+            out[key] = _in_reference(item, rewrite)
+        elif isinstance(item, dict):
+            out[key] = _in_resource(item, rewrite)
+        else:
+            out[key] = item
+    return out
+
+
+def _in_patch_operation(operation: Any, rewrite: Rewrite) -> Any:
+    if not isinstance(operation, dict):
+        return operation
+    path = next((v for k, v in operation.items() if k.lower() == "path"), None)
+    target = _attribute(path) if isinstance(path, str) else None
+    out = dict(operation)
+    for key, value in operation.items():
+        if key.lower() != "value":
+            continue
+        if target is None:
+            out[key] = _in_resource(value, rewrite)
+        elif target in REFERENCE_ATTRIBUTES:
+            out[key] = _in_reference(value, rewrite)
+        elif target in _REFERENCE_LEAVES and isinstance(value, str):
+            out[key] = rewrite(value)
+    return out
+
+
+def _in_data(method: str, data: Any, rewrite: Rewrite) -> Any:
+    """An operation's ``data`` with every reference in it rewritten."""
+    if method != "PATCH" or not isinstance(data, dict):
+        return _in_resource(data, rewrite)
+    return {
+        k: [_in_patch_operation(o, rewrite) for o in v]
+        if k.lower() == "operations" and isinstance(v, list)
+        else v
+        for k, v in data.items()
+    }
+
+
+def _substitute_one(text: str, ids: dict[str, str]) -> str:
+    found = _WHOLE_REFERENCE.match(text)
+    return ids.get(found.group(1), text) if found else text
+
+
+def _substitute(method: str, data: Any, ids: dict[str, str]) -> Any:
+    return _in_data(method, data, lambda text: _substitute_one(text, ids))
+
+
+def _substitute_path(path: str, ids: dict[str, str]) -> str:
+    return _REFERENCE.sub(lambda m: ids.get(m.group(1), m.group(0)), path)
+
+
+def _collect(walk: Callable[[Rewrite], Any]) -> set[str]:
+    found: set[str] = set()
+
+    def note(text: str) -> str:
+        match = _WHOLE_REFERENCE.match(text)
+        if match:
+            found.add(match.group(1))
+        return text
+
+    walk(note)
+    return found
+
+
+def _references(method: str, path: str, data: Any) -> set[str]:
+    """The bulkIds an operation references, in its path and where its data holds ids."""
+    return set(_REFERENCE.findall(path)) | _collect(lambda f: _in_data(method, data, f))
+
+
+def _member_references(member: Any) -> set[str]:
+    return _collect(lambda f: _in_reference(member, f))
 
 
 def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation], int | None]:
@@ -109,15 +215,35 @@ def parse_bulk_request(body: Any, max_operations: int) -> tuple[list[_Operation]
     for index, raw in enumerate(raw_ops):
         raw = raw if isinstance(raw, dict) else {}
         bulk_id = raw.get("bulkId")
+        version = raw.get("version")
         op = _Operation(
             index=index,
             method=str(raw.get("method", "")).upper(),
             path=str(raw.get("path", "")),
             bulk_id=bulk_id if isinstance(bulk_id, str) and bulk_id else None,
-            version=raw.get("version") if isinstance(raw.get("version"), str) else None,
+            version=version if isinstance(version, str) else None,
             data=raw.get("data"),
         )
-        op.refs = _references([op.path, op.data])
+        op.refs = _references(op.method, op.path, op.data)
+        if op.bulk_id is not None and op.bulk_id in op.refs:
+            op.problem = InvalidValue(
+                f"The operation references its own bulkId '{op.bulk_id}': a resource "
+                "cannot refer to itself (a group cannot be a member of itself)."
+            )
+        if op.method == "POST" and op.bulk_id is None:
+            op.problem = InvalidValue(
+                "A POST operation needs 'bulkId', a non-empty string the response "
+                f"echoes (RFC 7644 3.7), not {json.dumps(bulk_id)}."
+                if "bulkId" in raw
+                else "A POST operation needs 'bulkId', a non-empty string (RFC 7644 3.7)."
+            )
+        if version is not None and (not isinstance(version, str) or not version):
+            # Ignoring it would run the operation unconditionally, which the client
+            # asked not to (RFC 7644 3.7: version acts as If-Match).
+            op.problem = InvalidValue(
+                f"'version' must be an ETag string such as 'W/\"3\"' (the resource's "
+                f"meta.version), not {json.dumps(version)}."
+            )
         operations.append(op)
     return operations, fail_on_errors
 
@@ -178,7 +304,9 @@ class BulkJob:
         return self.fail_on_errors is not None and self.errors >= self.fail_on_errors
 
     def _ready(self, op: _Operation, declared: dict[str, _Operation]) -> bool:
-        return all(r in self.ids or r in self.failed_ids or r not in declared for r in op.refs)
+        return op.problem is not None or all(
+            r in self.ids or r in self.failed_ids or r not in declared for r in op.refs
+        )
 
     def _break_cycle(
         self, pending: list[_Operation], declared: dict[str, _Operation]
@@ -188,22 +316,25 @@ class BulkJob:
             if op.method != "POST" or not op.path.lower().startswith("/groups"):
                 continue
             if not isinstance(op.data, dict) or _references(
-                {k: v for k, v in op.data.items() if k.lower() != "members"}
+                op.method, "", {k: v for k, v in op.data.items() if k.lower() != "members"}
             ):
                 continue
             members = op.data.get("members") or op.data.get("Members") or []
-            waiting = [m for m in members if _references(m) - set(self.ids)]
+            waiting = [m for m in members if _member_references(m) - set(self.ids)]
             if not waiting:
                 continue
             kept = [m for m in members if m not in waiting]
             op.data = {k: v for k, v in op.data.items() if k.lower() != "members"}
             op.data["members"] = kept
-            op.refs = _references(kept)
+            op.refs = set().union(*(_member_references(m) for m in kept))
             op.waiting_members = waiting
             return op
         return None
 
     def _execute(self, op: _Operation, declared: dict[str, _Operation]) -> None:
+        if op.problem is not None:
+            self._finish(op, _error(op.problem))
+            return
         unknown = [r for r in op.refs if r not in declared]
         if unknown:
             self._finish(
@@ -245,11 +376,12 @@ class BulkJob:
             self._finish(op, _error(InvalidValue("'data' is required for POST, PUT and PATCH.")))
             return
         headers = {"If-Match": op.version} if op.version else {}
-        body = json.dumps(_substitute(op.data, self.ids)).encode() if op.data is not None else b""
+        data = _substitute(op.method, op.data, self.ids)
+        body = json.dumps(data).encode() if op.data is not None else b""
         response = self.dispatch(
             ScimRequest(
                 op.method,
-                _substitute(op.path, self.ids),
+                _substitute_path(op.path, self.ids),
                 {},
                 body,
                 "application/scim+json",
@@ -274,7 +406,8 @@ class BulkJob:
         for op in self.ops:
             if not op.waiting_members or op.created_id is None:
                 continue
-            resolved = [m for m in _substitute(op.waiting_members, self.ids) if not _references(m)]
+            members = _in_reference(op.waiting_members, lambda t: _substitute_one(t, self.ids))
+            resolved = [m for m in members if not _member_references(m)]
             if not resolved:
                 continue
             body = {

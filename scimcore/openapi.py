@@ -255,7 +255,8 @@ def _bulk_schemas(config: ServiceConfig) -> dict[str, Json]:
         "BulkRequest": {
             "type": "object",
             "description": "Operations run one by one, each as its own request (RFC 7644 3.7); "
-            "bulkId:<id> in a path or data names a resource a POST of this request created.",
+            "bulkId:<id> as a path segment, or as the whole value (or $ref) of a members or "
+            "manager reference in data, names a resource a POST of this request created.",
             "required": ["schemas", "Operations"],
             "properties": {
                 "schemas": {"type": "array", "items": {"const": BULK_REQUEST}, "minItems": 1},

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,14 @@ from .jsontext import is_unicode
 from .storage.base import Keyset
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+#: The largest ``startIndex``: a larger one is read as this one, a 32-bit signed
+#: integer that clients' int types and every store's OFFSET take. Such a page is empty
+#: either way; the response's ``startIndex`` says which index was used instead of
+#: echoing an unbounded number back.
+MAX_START_INDEX = 2**31 - 1
+#: An integer in a query string: ASCII digits only. ``int()`` also reads Arabic-Indic
+#: and fullwidth digits (U+0661, U+FF11), which no other reader of the URL would.
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -25,30 +34,41 @@ class PageRequest:
 
     @classmethod
     def parse(
-        cls, start_index: Any, count: Any, *, default_count: int, max_count: int
+        cls,
+        start_index: Any,
+        count: Any,
+        *,
+        default_count: int,
+        max_count: int,
+        from_json: bool = False,
     ) -> PageRequest:
         """Normalise the parameters as RFC 7644 3.4.2.4 says.
 
         A ``startIndex`` below 1 is read as 1; a negative ``count`` as 0; a ``count``
         above the advertised maximum is capped at it ("SHALL NOT return more
-        results than specified"). Non-integers are 400 invalidValue.
+        results than specified"), a ``startIndex`` above :data:`MAX_START_INDEX` at
+        it. Anything but an integer is 400 invalidValue: in a query string, ASCII
+        digits (an optional sign, at most 100 digits); in a SearchRequest
+        (``from_json``), a JSON integer, not a string.
         """
-        start = _integer("startIndex", start_index, 1)
-        size = _integer("count", count, default_count)
-        return cls(max(start, 1), min(max(size, 0), max_count))
+        start = _integer("startIndex", start_index, 1, from_json)
+        size = _integer("count", count, default_count, from_json)
+        return cls(min(max(start, 1), MAX_START_INDEX), min(max(size, 0), max_count))
 
 
-def _integer(name: str, value: Any, default: int) -> int:
-    if value is None or value == "":
+def _integer(name: str, value: Any, default: int, from_json: bool) -> int:
+    if value is None or (value == "" and not from_json):
         return default
-    if isinstance(value, bool):
-        raise InvalidValue(f"'{name}' must be an integer, got {value!r}.")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise InvalidValue(f"'{name}' must be an integer, got {value!r}.") from None
+    text = value.strip() if isinstance(value, str) and not from_json else ""
+    if _ASCII_INTEGER.fullmatch(text):
+        if len(text) > 100:
+            raise InvalidValue(f"'{name}' has more than 100 digits.")
+        return int(text)
+    shown = str(value)[:40].encode("ascii", "backslashreplace").decode()
+    kind = "a JSON integer" if from_json else "an integer written in ASCII digits"
+    raise InvalidValue(f"'{name}' must be {kind}, not {shown!r}.")
 
 
 def list_response(

@@ -27,6 +27,7 @@ from .discovery import ServiceConfig, service_provider_config
 from .errors import (
     InternalError,
     InvalidCursor,
+    InvalidFilter,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -57,7 +58,13 @@ from .schema.attributes import AttributeType, ResourceType, Returned
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
 from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
 from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
-from .versioning import check_if_match, first_version, matches, next_version
+from .versioning import (
+    check_if_match,
+    check_if_none_match,
+    first_version,
+    matches,
+    next_version,
+)
 
 Resource = dict[str, Any]
 log = logging.getLogger("scimcore.service")
@@ -179,6 +186,36 @@ class ScimService:
         return operations[method](rt, parts[1])
 
 
+def _check_media_type(content_type: str | None, content_encoding: str | None) -> None:
+    """415 unless the body is what this service reads as it is sent: UTF-8 JSON of one of
+    :data:`_JSON_TYPES` (no Content-Type is read as JSON too), not compressed.
+
+    Another charset (``utf-16``, ``shift_jis``) would be read as UTF-8 and mean other
+    text; a compressed body would be parsed as its compressed bytes; another JSON media
+    type (``application/merge-patch+json``) has other semantics than a SCIM body.
+    """
+    encoding = (content_encoding or "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedMediaType(
+            f"Content-Encoding '{encoding[:40]}' is not accepted; send the body uncompressed."
+        )
+    ctype, *params = (content_type or "").split(";")
+    ctype = ctype.strip().lower()
+    if ctype and ctype not in _JSON_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type '{ctype[:80]}' is not accepted; send application/scim+json "
+            "or application/json."
+        )
+    for param in params:
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType(
+                f"charset '{charset[:40]}' is not accepted; send the body as UTF-8 "
+                "(RFC 8259 8.1) with charset=utf-8 or no charset."
+            )
+
+
 def _allow(method: str, allowed: tuple[str, ...]) -> None:
     if method not in allowed:
         raise MethodNotAllowed(
@@ -217,12 +254,7 @@ class _Context:
                 f"The request body is {len(raw)} bytes; the limit is "
                 f"{self.config.max_payload_bytes} bytes."
             )
-        ctype = (self.request.content_type or "").split(";")[0].strip().lower()
-        if ctype and ctype not in _JSON_TYPES and not ctype.endswith("+json"):
-            raise UnsupportedMediaType(
-                f"Content-Type '{ctype}' is not accepted; send application/scim+json "
-                "or application/json."
-            )
+        _check_media_type(self.request.content_type, self.header("Content-Encoding"))
         if not raw.strip():
             raise InvalidSyntax("The request body is empty; a JSON object is required.")
         try:
@@ -283,16 +315,23 @@ class _Context:
         users = next((rt for rt in self.service.resource_types.values() if rt.id == "User"), None)
         if users is None:
             raise NotImplementedFeature("/Me needs the User resource type.")
-        flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
-        with self.store.session(self.org.id, readonly=True) as session:
-            found = session.query("User", Query(filter=flt, count=2, relations=False))
+        unknown = NotFound(
+            f"No User of this organization has the id or userName {escaped[:200]} "
+            "named by the token's 'sub' claim."
+        )
+        try:
+            flt = parse_filter(f"id eq {escaped} or userName eq {escaped}", users)
+            with self.store.session(self.org.id, readonly=True) as session:
+                found = session.query("User", Query(filter=flt, count=2, relations=False))
+        except (InvalidFilter, InvalidValue):
+            # A subject no User can have (a NUL, a lone surrogate, beyond an indexed
+            # value's length): the filter built from it is refused, but its text is
+            # ours, not the client's, and must not show.
+            raise unknown from None
         by_id = [r for r in found.resources if r["id"] == subject]
         if by_id or len(found.resources) == 1:
             return str((by_id or found.resources)[0]["id"])
-        raise NotFound(
-            f"No User of this organization has the id or userName '{subject}' "
-            "named by the token's 'sub' claim."
-        )
+        raise unknown
 
     def projection(self, rt: ResourceType, params: dict[str, Any] | None = None) -> Projection:
         source = params if params is not None else self.request.query
@@ -373,17 +412,28 @@ class _Context:
             raise InvalidSyntax(f"A SearchRequest must have schemas ['{SEARCH_REQUEST}'].")
         params = {k: v for k, v in body.items() if k != "schemas"}
         for key in ("attributes", "excludedAttributes"):
-            if isinstance(params.get(key), list):
-                params[key] = ",".join(str(v) for v in params[key])
+            value = params.get(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                params[key] = ",".join(value)
+            elif value is not None and not isinstance(value, str):
+                raise InvalidValue(
+                    f"'{key}' must be a list of attribute names (strings), "
+                    f"not {json.dumps(value)[:80]}."
+                )
         types = [rt] if rt else list(self.service.resource_types.values())
-        return self._query(types, params)
+        return self._query(types, params, from_json=True)
 
-    def _query(self, types: list[ResourceType], params: dict[str, Any]) -> ScimResponse:
+    def _query(
+        self, types: list[ResourceType], params: dict[str, Any], *, from_json: bool = False
+    ) -> ScimResponse:
+        """A page of ``types``; ``params`` are a query string's, or a SearchRequest's
+        (``from_json``: JSON values, so ``count`` must be a JSON integer)."""
         page = PageRequest.parse(
             params.get("startIndex"),
             params.get("count"),
             default_count=self.config.default_page_size,
             max_count=self.config.max_page_size,
+            from_json=from_json,
         )
         order = (_text(params.get("sortOrder")) or "ascending").lower()
         if order not in ("ascending", "descending"):
@@ -550,6 +600,7 @@ class _Context:
             self.seal_secrets(rt, data, current, keep_absent=True)
             self._save(session, rt, current, data)
             if members is not None:
+                _refuse_self_membership(id, members)
                 session.replace_members(id, members)
             stored = self._written(session, rt, id, relations, groups)
         return self.resource_response(200, rt, stored, projection)
@@ -561,7 +612,7 @@ class _Context:
         relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id, all_or_nothing=True) as session:
             version, groups = None, None
-            if _is_group(rt) and self.header("If-Match") is None:
+            if _is_group(rt) and not self._conditional():
                 version = self._patch_membership(session, rt, id, operations)
             if version is None:
                 version, groups = self._patch_locked(session, rt, id, operations, relations)
@@ -636,7 +687,7 @@ class _Context:
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:
         with self.store.session(self.org.id, all_or_nothing=True) as session:
-            if self.header("If-Match") is not None:
+            if self._conditional():
                 self._current(session, rt, id)
             if isinstance(session, EventRecorder):  # the event describes what is deleted
                 record_changes(session, rt.id, session.get(rt.id, id, relations=False), None)
@@ -669,12 +720,18 @@ class _Context:
             else:
                 new[name] = keyring.encrypt(str(new[name]))
 
+    def _conditional(self) -> bool:
+        """Whether the write carries a precondition (``If-Match``, ``If-None-Match``)."""
+        return self.header("If-Match") is not None or self.header("If-None-Match") is not None
+
     def _current(
         self, session: StoreSession, rt: ResourceType, id: str, *, relations: bool = False
     ) -> Resource:
-        """The resource, locked for this transaction, after the ``If-Match`` check."""
+        """The resource, locked for this transaction, after the ``If-Match`` and
+        ``If-None-Match`` checks."""
         current = session.get(rt.id, id, relations=relations, for_update=True)
         check_if_match(self.header("If-Match"), current["meta"]["version"])
+        check_if_none_match(self.header("If-None-Match"), current["meta"]["version"])
         return current
 
     def _lock(
@@ -729,7 +786,19 @@ def _is_group(rt: ResourceType) -> bool:
     return rt.id == "Group"
 
 
+def _refuse_self_membership(group_id: str, members: Sequence[Member]) -> None:
+    """A group among its own members would make every expansion of it (an IdP or an
+    application resolving nested groups) recurse forever. Longer cycles (A in B, B in
+    A) are not refused: finding them means walking the membership graph."""
+    if any(m.value == group_id for m in members):
+        raise InvalidValue(
+            f"A group cannot be a member of itself: 'members' holds the group's own id "
+            f"'{group_id}'."
+        )
+
+
 def _change_members(session: StoreSession, group_id: str, members: MemberChanges) -> None:
+    _refuse_self_membership(group_id, (*members.add, *(members.replace or ())))
     if members.replace is not None:
         session.replace_members(group_id, members.replace)
     if members.add:

@@ -44,3 +44,15 @@ def check_if_match(header: str | None, version: str) -> None:
             f"If-Match {header.strip()} does not match the current version {version}; "
             "read the resource again and retry with its new ETag."
         )
+
+
+def check_if_none_match(header: str | None, version: str) -> None:
+    """Raise 412 when a write's ``If-None-Match`` names the current version or is
+    ``*`` (RFC 9110 13.1.2): the client asked to write only if that version (or, for
+    ``*``, any) does not exist, and it does."""
+    if header is not None and matches(header, version):
+        exists = "the resource exists" if header.strip() == "*" else "it is current"
+        raise PreconditionFailed(
+            f"If-None-Match {header.strip()} names the current version {version} and "
+            f"{exists}; the write was not made."
+        )

@@ -197,22 +197,78 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _describe(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, sub in messages.items():
-            label = (
-                f"{prefix}[{key}]"
-                if isinstance(key, int)
-                else (f"{prefix}.{key}" if prefix else str(key))
-            )
-            out.extend(_describe(sub, label))
-        return out
+#: marshmallow's words for a value of the wrong JSON type; :func:`_describe` says which
+#: type is expected instead, in the client's terms.
+_NOT_AN_OBJECT = (
+    Schema._default_error_messages["type"],
+    fields.Nested.default_error_messages["type"],
+)
+_NOT_A_LIST = fields.List.default_error_messages["invalid"]
+
+
+def _describe(rt: ResourceType, messages: Any) -> list[str]:
+    """marshmallow's errors as sentences naming SCIM attributes (``name.givenName``,
+    ``emails[0]``, ``urn:…:User:manager``), never marshmallow's own keys (``_schema``)."""
+    top = {a.name: a for a in rt.schema.attributes}
+    top[EXTERNAL_ID.name] = EXTERNAL_ID
+    extensions = {e.schema.id: e.schema for e in rt.extensions}
+    out: list[str] = []
+    for key, sub in _items(messages):
+        ext = extensions.get(key)
+        if ext is None:
+            out.extend(_describe_attribute(top.get(key), sub, key))
+            continue
+        for name, inner in _items(sub):
+            if name == "_schema":
+                out.append(f"Extension '{key}' must be a JSON object.")
+                continue
+            attr = next((a for a in ext.attributes if a.name == name), None)
+            out.extend(_describe_attribute(attr, inner, f"{key}:{name}"))
+    return out
+
+
+def _items(messages: Any) -> list[tuple[Any, Any]]:
+    return list(messages.items()) if isinstance(messages, dict) else [("_schema", messages)]
+
+
+def _describe_attribute(attr: Attribute | None, messages: Any, label: str) -> list[str]:
+    """Errors of one attribute: the whole value (a list), or its elements by index."""
     if isinstance(messages, list):
-        return [f"Attribute '{prefix}': {m}" for m in messages if isinstance(m, str)] + [
-            d for m in messages if not isinstance(m, str) for d in _describe(m, prefix)
-        ]
-    return [f"Attribute '{prefix}': {messages}"]
+        return [_say(attr, m, label, whole=True) for m in messages if isinstance(m, str)]
+    if attr is not None and attr.multi_valued and isinstance(messages, dict):
+        out: list[str] = []
+        for index, sub in messages.items():
+            out.extend(_describe_value(attr, sub, f"{label}[{index}]"))
+        return out
+    return _describe_value(attr, messages, label)
+
+
+def _describe_value(attr: Attribute | None, messages: Any, label: str) -> list[str]:
+    """Errors of one value of ``attr`` (an element of a multi-valued one)."""
+    if isinstance(messages, list):
+        return [_say(attr, m, label, whole=False) for m in messages if isinstance(m, str)]
+    out: list[str] = []
+    for key, sub in _items(messages):
+        if key == "_schema":
+            out.extend(_describe_value(attr, sub, label))
+            continue
+        subs = attr.sub_attributes if attr is not None else ()
+        inner = next((a for a in subs if a.name == key), None)
+        out.extend(_describe_attribute(inner, sub, f"{label}.{key}"))
+    return out
+
+
+def _say(attr: Attribute | None, message: str, label: str, *, whole: bool) -> str:
+    if attr is None:
+        return f"Attribute '{label}': {message}"
+    subs = [a.name for a in attr.sub_attributes if _writable(a)]
+    shown = ", ".join(subs[:4]) + (", …" if len(subs) > 4 else "")
+    if whole and attr.multi_valued and message == _NOT_A_LIST:
+        kind = f"objects with sub-attributes ({shown})" if attr.is_complex else "values"
+        return f"'{label}' must be a JSON array of {kind}."
+    if attr.is_complex and message in _NOT_AN_OBJECT:
+        return f"'{label}' must be a JSON object with sub-attributes ({shown})."
+    return f"Attribute '{label}': {message}"
 
 
 def check_schemas(rt: ResourceType, body: dict[str, Any]) -> list[str]:
@@ -264,7 +320,7 @@ def validate(rt: ResourceType, data: Resource, profile: Profile = AUTO) -> Resou
     try:
         loaded = _resource_schema(rt, profile).load(payload)
     except ValidationError as exc:
-        raise InvalidValue(" ".join(_describe(exc.messages))) from exc
+        raise InvalidValue(" ".join(_describe(rt, exc.messages))) from exc
     for n, ext in enumerate(rt.extensions):
         if f"_ext{n}" in loaded:
             loaded[ext.schema.id] = loaded.pop(f"_ext{n}")

@@ -80,3 +80,24 @@ def test_nesting_deep_enough_to_exhaust_the_parser_is_refused_the_same_way(level
 def test_many_brackets_that_do_not_nest_are_fine() -> None:
     wide = "[" + ",".join(['{"a": [1]}'] * 5000) + "]"
     assert len(parse(wide)) == 5000
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'{"userName": "a", "userName": "b"}', "'userName' appears twice"),
+        (b'{"userName": "a", "USERNAME": "b"}', "as 'userName' and as 'USERNAME'"),
+        (b'[{"op": "add"}, {"op": "x", "value": 1, "Value": 2}]', "as 'value' and as 'Value'"),
+        (b'{"a": {"b": {"c": 1, "c": 1}}}', "'c' appears twice"),
+    ],
+)
+def test_a_key_twice_in_one_object_is_refused_in_any_case(body: bytes, named: str) -> None:
+    """RFC 8259 4 leaves such an object to each reader; another reader may pick the first."""
+    with pytest.raises(JsonTextError, match="twice in one object") as refused:
+        parse(body)
+    assert named in str(refused.value)
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    body = b'{"a": {"value": 1}, "b": [{"value": 2}, {"value": 3}], "value": 4}'
+    assert parse(body) == {"a": {"value": 1}, "b": [{"value": 2}, {"value": 3}], "value": 4}

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from scimcore.errors import InvalidCursor, InvalidValue
-from scimcore.pagination import PageRequest, decode_cursor, encode_cursor, list_response
+from scimcore.pagination import (
+    MAX_START_INDEX,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    list_response,
+)
 from scimcore.storage.base import Keyset
 
 
@@ -38,6 +44,29 @@ def test_count_above_maximum_is_capped() -> None:
 def test_non_integer_parameters_are_invalid_value(bad: object) -> None:
     with pytest.raises(InvalidValue):
         parse(bad, "10")
+
+
+@pytest.mark.parametrize("digits", ["\u0661", "\uff11", "\u0967", "1\u0660", "\U0001d7cf"])
+def test_only_ascii_digits_are_an_integer_in_a_query_string(digits: str) -> None:
+    """int() reads Arabic-Indic and fullwidth digits; no proxy or log reader would."""
+    for start, count in ((digits, "1"), ("1", digits)):
+        with pytest.raises(InvalidValue, match="ASCII digits"):
+            parse(start, count)
+
+
+def test_a_search_request_takes_json_integers_only() -> None:
+    page = PageRequest.parse(3, 7, default_count=100, max_count=500, from_json=True)
+    assert page == PageRequest(3, 7)
+    for start, count in (("1", None), (None, "5"), (None, True), (1.0, None), ("", None)):
+        with pytest.raises(InvalidValue, match="JSON integer"):
+            PageRequest.parse(start, count, default_count=100, max_count=500, from_json=True)
+
+
+def test_a_start_index_beyond_the_maximum_is_read_as_the_maximum() -> None:
+    assert parse(str(10**22), "1").start_index == MAX_START_INDEX
+    assert parse(10**30, "1").start_index == MAX_START_INDEX
+    with pytest.raises(InvalidValue, match="more than 100 digits"):
+        parse("9" * 101, "1")
 
 
 def test_list_response_uses_integers_and_always_has_resources() -> None:

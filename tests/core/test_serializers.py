@@ -153,3 +153,65 @@ def test_changing_an_immutable_attribute_is_a_mutability_error() -> None:
     check_immutable(rt, {}, {"serial": "2"})
     with pytest.raises(Mutability):
         check_immutable(rt, {"serial": "1"}, {"serial": "2"})
+
+
+@pytest.mark.parametrize(
+    ("resource", "body", "detail"),
+    [
+        (
+            USER_RESOURCE,
+            user(name="Bob"),
+            "'name' must be a JSON object with sub-attributes (formatted, familyName, "
+            "givenName, middleName, …).",
+        ),
+        (
+            USER_RESOURCE,
+            user(emails=["a@b"]),
+            "'emails[0]' must be a JSON object with sub-attributes (value, display, type, "
+            "primary).",
+        ),
+        (
+            USER_RESOURCE,
+            user(emails="a@b"),
+            "'emails' must be a JSON array of objects with sub-attributes (value, display, "
+            "type, primary).",
+        ),
+        (
+            USER_RESOURCE,
+            {
+                "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+                "userName": "b",
+                ENTERPRISE_USER_SCHEMA: {"manager": "someid"},
+            },
+            f"'{ENTERPRISE_USER_SCHEMA}:manager' must be a JSON object with sub-attributes "
+            "(value, $ref).",
+        ),
+        (
+            USER_RESOURCE,
+            {
+                "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+                "userName": "b",
+                ENTERPRISE_USER_SCHEMA: {"manager": {"value": 3}},
+            },
+            f"Attribute '{ENTERPRISE_USER_SCHEMA}:manager.value': Expected a string.",
+        ),
+        (
+            GROUP_RESOURCE,
+            {"schemas": [GROUP_SCHEMA], "displayName": "g", "members": ["x"]},
+            "'members[0]' must be a JSON object with sub-attributes (value, $ref, display, type).",
+        ),
+        (
+            USER_RESOURCE,
+            user(name={"givenName": 5}),
+            "Attribute 'name.givenName': Expected a string.",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_named_in_scim_terms(
+    resource: Any, body: dict[str, Any], detail: str
+) -> None:
+    """marshmallow's own keys (``_schema``, ``_ext0``) never reach the client."""
+    with pytest.raises(InvalidValue) as refused:
+        load_resource(resource, body)
+    assert refused.value.detail == detail
+    assert "_schema" not in detail and "Invalid input type" not in detail

@@ -183,3 +183,91 @@ def test_an_unexpected_failure_of_one_operation_is_reported_and_the_rest_run(
     assert results[1]["response"]["detail"].endswith("nothing was changed.")
     listed = scim.get('/Users?filter=userName sw "before-the-bug"').get_json()
     assert listed["totalResults"] == 1
+
+
+def test_bulk_id_text_in_an_ordinary_string_is_stored_as_sent(scim: ScimClient) -> None:
+    """RFC 7644 3.7.2 references go where a resource id belongs; other text is data."""
+    ops = bulk(
+        scim,
+        post_user("u", "first@x.com"),
+        post_user("v", "bulkId:u", nickName="see bulkId:u here"),
+        post_user("w", "wiki@x.com", title="Ask about bulkId:123 in the wiki"),
+    )
+    assert [o["status"] for o in ops] == ["201", "201", "201"]
+    second = scim.get(f"/Users/{ops[1]['location'].rsplit('/', 1)[1]}").get_json()
+    assert (second["userName"], second["nickName"]) == ("bulkId:u", "see bulkId:u here")
+    third = scim.get(f"/Users/{ops[2]['location'].rsplit('/', 1)[1]}").get_json()
+    assert third["title"] == "Ask about bulkId:123 in the wiki"
+
+
+def test_bulk_ids_in_patch_member_values_and_paths_are_resolved(scim: ScimClient) -> None:
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ops = bulk(
+        scim,
+        post_user("u", "member@x.com"),
+        post_group("g", "Team", []),
+        {
+            "method": "PATCH",
+            "path": "/Groups/bulkId:g",
+            "data": {
+                "schemas": [PATCH],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": "bulkId:u"}]}],
+            },
+        },
+        {
+            "method": "PATCH",
+            "path": "/Users/bulkId:u",
+            "data": {
+                "schemas": [PATCH],
+                "Operations": [
+                    {"op": "replace", "path": "nickName", "value": "bulkId:u"},
+                    {"op": "add", "path": f"{ent}:manager.value", "value": "bulkId:u"},
+                ],
+            },
+        },
+    )
+    assert [o["status"] for o in ops] == ["201", "201", "204", "200"], ops
+    user_id = ops[0]["location"].rsplit("/", 1)[1]
+    group_id = ops[1]["location"].rsplit("/", 1)[1]
+    assert member_ids(scim, group_id) == {user_id}
+    user = scim.get(f"/Users/{user_id}").get_json()
+    assert user["nickName"] == "bulkId:u"
+    assert user[ent]["manager"]["value"] == user_id
+
+
+@pytest.mark.parametrize("version", [5, True, "", ['W/"1"'], {"v": 1}])
+def test_a_version_that_is_not_an_etag_string_fails_the_operation(
+    scim: ScimClient, version: Any
+) -> None:
+    """Ignored, it ran the operation unconditionally, which the client asked not to."""
+    user = new_user(scim, "kept@x.com")
+    ops = bulk(scim, {"method": "DELETE", "path": f"/Users/{user['id']}", "version": version})
+    assert ops[0]["status"] == "400" and ops[0]["response"]["scimType"] == "invalidValue"
+    assert "'version' must be an ETag string" in ops[0]["response"]["detail"]
+    assert scim.get(f"/Users/{user['id']}").status_code == 200
+
+
+def test_a_user_naming_itself_as_manager_fails_alone(scim: ScimClient) -> None:
+    ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    ops = bulk(
+        scim,
+        post_user("x", "x@x.com", schemas=[USER, ent], **{ent: {"manager": {"value": "bulkId:x"}}}),
+        post_user("y", "y@x.com"),
+    )
+    assert [o["status"] for o in ops] == ["400", "201"]
+    assert "its own bulkId 'x'" in ops[0]["response"]["detail"]
+
+
+@pytest.mark.parametrize("bulk_id", [None, 5, "", ["u"]])
+def test_a_post_without_a_string_bulk_id_fails_alone(scim: ScimClient, bulk_id: Any) -> None:
+    """RFC 7644 3.7: bulkId is REQUIRED for POST (the response names the op by it)."""
+    op = post_user("x", "nobulkid@x.com")
+    if bulk_id is None:
+        del op["bulkId"]
+    else:
+        op["bulkId"] = bulk_id
+    ops = bulk(scim, op, post_user("y", "other@x.com"))
+    assert [o["status"] for o in ops] == ["400", "201"]
+    assert ops[0]["response"]["scimType"] == "invalidValue"
+    assert "needs 'bulkId'" in ops[0]["response"]["detail"]
+    assert scim.get('/Users?filter=userName eq "nobulkid@x.com"').get_json()["totalResults"] == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from tests.conftest import ScimClient
 from tests.server.test_groups_api import GROUP
 from tests.server.test_users_api import PATCH, USER, assert_error, new_user
@@ -133,3 +135,40 @@ def test_concurrent_member_patches_each_get_their_own_version_and_lose_no_member
     final = scim.get(f"/Groups/{group['id']}")
     assert final.headers["ETag"] == f'W/"{1 + len(users)}"'
     assert {m["value"] for m in final.get_json()["members"]} == {u["id"] for u in users}
+
+
+@pytest.mark.parametrize("header", ["*", 'W/"1"', '"9", W/"1"'])
+def test_a_write_whose_if_none_match_names_the_current_version_is_412(
+    scim: ScimClient, header: str
+) -> None:
+    """RFC 9110 13.1.2: the write is only wanted if no such version exists; it does."""
+    user = new_user(scim)
+    group = scim.post("/Groups", {"schemas": [GROUP], "displayName": "G"}).get_json()
+    uri, body = f"/Users/{user['id']}", {"schemas": [USER], "userName": user["userName"]}
+    condition = {"If-None-Match": header}
+    member = {"op": "add", "path": "members", "value": [{"value": user["id"]}]}
+    writes = [
+        scim.put(uri, {**body, "nickName": "X"}, headers=condition),
+        scim.patch(
+            uri,
+            {"schemas": [PATCH], "Operations": [{"op": "add", "path": "nickName", "value": "X"}]},
+            headers=condition,
+        ),
+        scim.patch(
+            f"/Groups/{group['id']}",
+            {"schemas": [PATCH], "Operations": [member]},
+            headers=condition,
+        ),
+        scim.delete(uri, headers=condition),
+    ]
+    for response in writes:
+        assert_error(response, 412)
+    assert "nickName" not in scim.get(uri).get_json()
+    assert "members" not in scim.get(f"/Groups/{group['id']}").get_json()
+
+
+def test_a_write_whose_if_none_match_names_another_version_runs(scim: ScimClient) -> None:
+    user = new_user(scim)
+    body = {"schemas": [USER], "userName": user["userName"], "nickName": "Y"}
+    response = scim.put(f"/Users/{user['id']}", body, headers={"If-None-Match": 'W/"7"'})
+    assert response.status_code == 200 and response.get_json()["nickName"] == "Y"

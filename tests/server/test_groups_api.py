@@ -252,3 +252,56 @@ def test_a_request_that_lost_a_conflict_runs_again(
     response = scim.patch(f"/Groups/{group['id']}", rename)
     assert_error(response, 503)
     assert response.headers["Retry-After"] == "1"
+
+
+def _self_membership_writes(gid: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    member = [{"value": gid, "type": "Group"}]
+    return [
+        (
+            "PATCH",
+            {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": member}]},
+        ),
+        (
+            "PATCH",
+            {"schemas": [PATCH], "Operations": [{"op": "add", "value": {"members": member}}]},
+        ),
+        (
+            "PATCH",
+            {
+                "schemas": [PATCH],
+                "Operations": [{"op": "replace", "path": "members", "value": member}],
+            },
+        ),
+        ("PUT", {"schemas": [GROUP], "displayName": name, "members": member}),
+    ]
+
+
+@pytest.mark.parametrize("write", range(4))
+def test_a_group_cannot_be_made_a_member_of_itself(scim: ScimClient, write: int) -> None:
+    """Every expansion of such a group (nested-group resolution) would never end."""
+    user = new_user(scim)
+    group = new_group(scim, "Loop", members=[user["id"]])
+    method, body = _self_membership_writes(group["id"], "Loop")[write]
+    response = scim.request(method, f"/Groups/{group['id']}", body)
+    error = assert_error(response, 400, "invalidValue")
+    assert "member of itself" in error["detail"] and group["id"] in error["detail"]
+    assert member_ids(scim, group["id"]) == {user["id"]}
+    assert scim.get(f"/Groups/{group['id']}").get_json()["meta"]["version"] == 'W/"1"'
+
+
+def test_a_bulk_group_listing_its_own_bulk_id_is_refused(scim: ScimClient) -> None:
+    from tests.server.test_bulk_api import bulk, post_group
+
+    ops = bulk(scim, post_group("g", "Self", ["bulkId:g"]))
+    assert ops[0]["status"] == "400", ops
+    assert "member of itself" in ops[0]["response"]["detail"]
+    assert scim.get("/Groups").get_json()["totalResults"] == 0, "nothing may be created"
+
+
+def test_groups_may_still_contain_other_groups(scim: ScimClient) -> None:
+    inner = new_group(scim, "Inner")
+    outer = new_group(scim, "Outer")
+    member = [{"value": inner["id"], "type": "Group"}]
+    response = patch_group(scim, outer["id"], {"op": "add", "path": "members", "value": member})
+    assert response.status_code == 204, response.get_json()
+    assert member_ids(scim, outer["id"]) == {inner["id"]}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ScimClient, make_jwt, new_org
 from tests.server.test_users_api import PATCH, USER, assert_error
 
@@ -39,6 +41,16 @@ def test_me_by_subject_id(jwt_app: Any) -> None:
 def test_me_for_an_unknown_subject_is_404(jwt_app: Any) -> None:
     _, me = me_client(jwt_app, "ghost@example.com")
     assert_error(me.get("/Me"), 404)
+
+
+@pytest.mark.parametrize("subject", ["a\x00b", "a\ud800b", "x" * 5000, 'q"uote\\'])
+def test_me_for_a_subject_no_user_can_have_is_404_without_internal_text(
+    jwt_app: Any, subject: str
+) -> None:
+    """The filter built from the subject is the service's, not the client's."""
+    _, me = me_client(jwt_app, subject)
+    error = assert_error(me.get("/Me"), 404)
+    assert " or userName eq " not in error["detail"] and "filter" not in error["detail"]
 
 
 def test_me_with_the_organization_secret_token_is_501(scim: ScimClient) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from scimcore.pagination import MAX_START_INDEX
 from tests.conftest import ScimClient
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -273,6 +274,7 @@ def test_start_index_far_beyond_the_end_is_an_empty_page(scim: ScimClient) -> No
     new_user(scim)
     body = scim.get(f"/Users?startIndex={2**64}&count={2**64}").get_json()
     assert body["totalResults"] == 1 and body["Resources"] == []
+    assert body["startIndex"] == MAX_START_INDEX, "the index used, not an unbounded echo"
 
 
 @pytest.mark.parametrize("blank", [" ", "   ", "\t", "\u3000"])
