@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,10 +36,11 @@ from .admin import init_admin
 from .config import Settings
 from .forwarded import EXTENSION as TRUSTED_PROXIES
 from .forwarded import TrustedProxies, request_client
+from .log_redaction import masked_logger
 from .oauth_views import oauth_blueprint
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
-log = logging.getLogger("scimserver")
+log = masked_logger("scimserver")
 TENANT_PREFIX = "/scim/v2/organizations/<org>"
 
 
@@ -152,7 +152,7 @@ def create_app(
             raise limits.too_many_failures(address, wait)
         try:
             if any(
-                name.lower() == "access_token" or holds_credential(value)
+                name.lower() == "access_token" or holds_credential(name) or holds_credential(value)
                 for name, value in request.args.items(multi=True)
             ):
                 raise Unauthorized(

@@ -21,7 +21,6 @@ asked anything.
 from __future__ import annotations
 
 import html
-import logging
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
@@ -36,8 +35,9 @@ from scimcore.ratelimit import RateLimits, client_key
 
 from .config import Settings
 from .forwarded import request_client
+from .log_redaction import masked_logger
 
-log = logging.getLogger("scimserver.oauth")
+log = masked_logger("scimserver.oauth")
 
 #: Binds a flow to the browser that started it (HttpOnly, SameSite=Lax, callback only).
 BROWSER_COOKIE = "scimserver_oauth"

@@ -4,7 +4,6 @@ and security headers."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -31,10 +30,11 @@ from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
 from ..config import Settings
+from ..log_redaction import masked_logger
 from .security import Sessions, Throttle, check_csrf, csrf_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 F = TypeVar("F", bound=Callable[..., Any])
 #: Largest accepted CSV upload, a little over the importer's own file limit.
 UPLOAD_ENDPOINTS = frozenset({"admin.csv_upload"})

@@ -17,7 +17,6 @@ database (one shared connection) the import runs in the request, as before.
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,9 +39,10 @@ from scimcore.adapters.csv import (
 from scimcore.adapters.csv.reader import CsvRow
 from scimcore.storage.base import StoreSession
 
+from ..log_redaction import masked_logger
 from .blueprint import Console
 
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 
 #: A running job that has not reported for this long is taken for dead.
 LEASE = timedelta(minutes=2)

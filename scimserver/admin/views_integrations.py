@@ -11,7 +11,6 @@ scopes); its secret field stays empty, and submitting it empty keeps the stored 
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,10 +47,11 @@ from scimcore.storage.sql.tables import (
     sync_runs,
 )
 
+from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
 
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 
 SHOWN_ACCOUNTS = 200
 LINK_FILTERS = {"all": "All", "linked": "Linked to a user", "unlinked": "Linked to nobody"}
