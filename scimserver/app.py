@@ -33,6 +33,7 @@ from scimcore.schema.attributes import ResourceType
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .admin import init_admin
+from .base_url import base_url
 from .config import Settings
 from .forwarded import EXTENSION as TRUSTED_PROXIES
 from .forwarded import TrustedProxies, request_client
@@ -123,7 +124,7 @@ def create_app(
     app.register_blueprint(oauth_blueprint(store, settings, limits))
 
     def tenant_url(org: str) -> str:
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         return f"{base}/scim/v2/organizations/{org}"
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -210,7 +211,7 @@ def create_app(
     @app.get("/scim/v2/openapi.json")
     def openapi() -> Response:
         """The OpenAPI 3.1 document of the tenant API (unauthenticated, read-only)."""
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         doc = openapi_document(
             service.resource_types.values(),
             config=service.config,

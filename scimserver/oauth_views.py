@@ -33,6 +33,7 @@ from scimcore.adapters.connectors.oauth_flow import STATE_TTL, OAuthFlow
 from scimcore.errors import ServiceUnavailable
 from scimcore.ratelimit import RateLimits, client_key
 
+from .base_url import base_url
 from .config import Settings
 from .forwarded import request_client
 from .log_redaction import masked_logger
@@ -107,7 +108,7 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
     flow = build_flow(store, settings)
 
     def redirect_uri() -> str:
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         return base + CALLBACK_PATH
 
     def refused(title: str) -> Response | None:

@@ -47,6 +47,7 @@ from scimcore.storage.sql.tables import (
     sync_runs,
 )
 
+from ..base_url import base_url
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
@@ -337,8 +338,7 @@ def _detail(
         form_kinds=FORM_KINDS,
         oauth_kinds=OAUTH_KINDS,
         token_auth_methods=TOKEN_AUTH_METHODS,
-        redirect_uri=(console().settings.public_url or request.host_url.rstrip("/"))
-        + CALLBACK_PATH,
+        redirect_uri=base_url(console().settings.public_url) + CALLBACK_PATH,
         notice=notice,
         **extra,
     )
