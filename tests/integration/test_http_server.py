@@ -10,6 +10,7 @@ before a thread runs them, so keep-alive, pipelining, chunked bodies and ``Expec
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -93,6 +94,30 @@ def test_declared_body_over_the_limit_is_a_scim_413_before_the_body_is_sent(
     with Wire(live_server.base_url) as wire:
         wire.send(wire_request("POST", tenant_path(live_server, "/Users"), headers=headers))
         assert_scim_refusal(wire.response(), 413)
+
+
+@pytest.mark.parametrize("size_line", [b"200000", b"FFFFFFFFFFFFFFFFFFFF"])
+@pytest.mark.parametrize("apart", [False, True])
+def test_a_chunk_size_over_the_limit_is_a_scim_413_before_the_chunk_is_sent(
+    live_server: LiveServer, size_line: bytes, apart: bool
+) -> None:
+    """The size line alone says the body is over the 1 MiB limit; it waited for the 30 s
+    body timeout (408). ``apart``: the size line comes after the headers, on its own."""
+    headers = {
+        **auth(live_server),
+        "Content-Type": "application/scim+json",
+        "Transfer-Encoding": "chunked",
+    }
+    head = wire_request("POST", tenant_path(live_server, "/Users"), headers=headers)
+    with Wire(live_server.base_url, timeout=5.0) as wire:
+        if apart:
+            wire.send(head)
+            time.sleep(0.3)
+            wire.send(size_line + b"\r\n")
+        else:
+            wire.send(head + size_line + b"\r\n")
+        detail = assert_scim_refusal(wire.response(), 413)
+    assert "limit" in detail
 
 
 @pytest.mark.parametrize(
