@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from scimcore import (
     Authenticator,
@@ -24,7 +25,13 @@ from scimcore import (
 )
 from scimcore.accounts.keyring import KeyRing
 from scimcore.auth import holds_credential
-from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
+from scimcore.errors import (
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
 from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.openapi import openapi_document
@@ -130,9 +137,23 @@ def create_app(
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
     @app.before_request
+    def answer_options_asterisk() -> None:
+        """``OPTIONS *`` (RFC 9110 9.3.7) as OPTIONS on a path: a SCIM 405 with ``Allow``."""
+        if request.method == "OPTIONS" and request.environ.get("PATH_INFO") == "*":
+            allowed = tuple(methods)
+            raise MethodNotAllowed(
+                f"{request.method} * is not supported; the SCIM API allows "
+                f"{', '.join(allowed)} on its endpoints.",
+                allowed,
+            )
+
+    @app.before_request
     def refuse_empty_segments() -> None:
-        """A path with '//' names no endpoint: a SCIM 404 that says why, never a redirect."""
-        if "//" in request.path:
+        """A path with '//' names no endpoint: a SCIM 404 that says why, never a redirect.
+
+        The path as the server received it counts: werkzeug's ``request.path`` drops
+        the leading '/'s, so ``//scim/v2/...`` was answered like ``/scim/v2/...``."""
+        if "//" in request.path or "//" in str(request.environ.get("PATH_INFO", "")):
             raise NotFound(
                 "There is no SCIM endpoint at this URL: it has an empty path segment ('//'). "
                 "Remove the extra '/' (check the base URL configured in the IdP)."
@@ -232,6 +253,11 @@ def create_app(
             allowed = tuple(m for m in getattr(error, "valid_methods", None) or () if m != "HEAD")
             listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
             mapped = MethodNotAllowed(f"{request.method} is not allowed here{listed}.", allowed)
+        elif isinstance(error, WebsocketMismatch):
+            mapped = BadRequest(
+                "WebSocket upgrades are not supported: this service speaks HTTP/1.1 only. "
+                "Send the request without 'Upgrade: websocket' and 'Connection: Upgrade'."
+            )
         elif error.code == 413:
             mapped = PayloadTooLarge(
                 f"The request body exceeds the limit of {settings.max_request_bytes} bytes."
@@ -259,6 +285,8 @@ def _render(result: ScimResponse) -> Response:
         status=result.status,
         content_type=SCIM_CONTENT_TYPE if body is not None else None,
     )
+    if body is None:  # 204, 304: no content, so no Content-Type (Flask adds text/html)
+        del response.headers["Content-Type"]
     for key, value in result.headers.items():
         response.headers[key] = value
     return response

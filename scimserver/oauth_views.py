@@ -21,6 +21,7 @@ asked anything.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
@@ -79,6 +80,10 @@ def build_flow(store: Store, settings: Settings) -> OAuthFlow | None:
     keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
     vault = CredentialVault(SqlCredentialStore(store.engine), keyring)
     return OAuthFlow(vault, SqlFlowStore(store.engine))
+
+
+#: An OAuth error code as RFC 6749 4.1.2.1 spells them (``access_denied``...), shown back.
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
 def _page(title: str, message: str, status: int) -> Response:
@@ -180,8 +185,19 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
 
     @bp.get("/oauth/result")
     def result() -> Response:
+        """Where a completed flow lands. A provider configured to redirect here (rather
+        than to the callback) with ``error=...`` reached a page that said "connected"."""
         integration = request.args.get("integration", "")
         label = f"Integration {integration}" if integration.isdigit() else "The integration"
+        error = request.args.get("error")
+        if error is not None:
+            said = f" (the provider answered {error})" if _ERROR_CODE.fullmatch(error) else ""
+            return _page(
+                "The integration was not connected",
+                f"{label} was not connected{said}; nothing was stored. "
+                "Start again from the console.",
+                400,
+            )
         return _page("Connected", f"{label} is connected. You can close this window.", 200)
 
     return bp

@@ -137,6 +137,42 @@ def test_empty_path_segment_is_a_scim_404_not_a_redirect(
     assert "//" in body["detail"]
 
 
+@pytest.mark.parametrize("prefix", ["/", "//", "///"])
+def test_leading_empty_segments_are_a_scim_404_like_inner_ones(
+    live_server: LiveServer, prefix: str
+) -> None:
+    """``//scim/v2/...`` was answered 200 while ``/scim/v2//Users`` was a 404."""
+    path = prefix + tenant_path(live_server, "/Users").lstrip("/")
+    with Wire(live_server.base_url) as wire:
+        wire.send(wire_request("GET", path, headers=auth(live_server)))
+        resp = wire.response()
+    if prefix == "/":
+        assert resp.status_code == 200, resp.text
+        return
+    assert resp.status_code == 404, resp.text
+    assert "//" in resp.json()["detail"]
+
+
+def test_options_asterisk_is_a_scim_405_with_allow(live_server: LiveServer) -> None:
+    """``OPTIONS *`` was a SCIM 404; OPTIONS on a path is a 405 listing the methods."""
+    with Wire(live_server.base_url) as wire:
+        wire.send(b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        resp = wire.response()
+    assert resp.status_code == 405, resp.text
+    assert resp.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    allowed = {m.strip() for m in resp.headers["allow"].split(",")}
+    assert allowed == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_a_websocket_upgrade_is_a_400_that_says_so(live_server: LiveServer) -> None:
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    with Wire(live_server.base_url) as wire:
+        wire.send(wire_request("GET", "/healthz", headers=upgrade))
+        resp = wire.response()
+    detail = assert_scim_refusal(resp, 400)
+    assert "WebSocket" in detail and "Upgrade" in detail
+
+
 def test_pipelined_requests_are_all_answered_in_order(live_server: LiveServer) -> None:
     paths = ["/ServiceProviderConfig", "/Users?count=1", "/ResourceTypes", "/Schemas"]
     burst = b"".join(
