@@ -44,7 +44,7 @@ from .base_url import base_url
 from .config import Settings
 from .forwarded import EXTENSION as TRUSTED_PROXIES
 from .forwarded import TrustedProxies, request_client
-from .log_redaction import masked_logger
+from .log_redaction import mask_service_logs, masked_logger
 from .oauth_views import oauth_blueprint
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
@@ -127,6 +127,7 @@ def create_app(
         "settings": settings,
         "rate_limits": limits,
     }
+    mask_service_logs()  # no token in a log line, whichever module writes it
     init_admin(app, settings, store, service, limits)  # the console under /admin (SQL only)
     app.register_blueprint(oauth_blueprint(store, settings, limits))
 

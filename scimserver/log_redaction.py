@@ -74,3 +74,18 @@ def mask_logger(logger: logging.Logger) -> None:
     """Install the masking filter on ``logger`` (once)."""
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
+
+
+def mask_service_logs() -> None:
+    """Mask credentials in every log line of the service, whoever logs it.
+
+    Logger filters do not apply to child loggers, so every logger of ``scimcore``,
+    ``scimserver`` and ``gunicorn`` that exists gets the filter; so do the root logger's
+    handlers and :data:`logging.lastResort` (where the library's warnings go when the
+    operator configured no logging), which catches loggers created later too."""
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".", 1)[0] in ("scimcore", "scimserver", "gunicorn"):
+            mask_logger(logging.getLogger(name))
+    for handler in (*logging.getLogger().handlers, logging.lastResort):
+        if handler is not None and _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)

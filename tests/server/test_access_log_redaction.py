@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,13 @@ def test_log_records_of_the_service_are_masked_message_and_traceback(
     assert "unexpected error handling GET /Users/[redacted]" in text
     assert "ValueError: bad path /Users/[redacted]" in text
     assert TOKEN not in text and JWT not in text
+
+
+def test_the_core_library_log_lines_are_masked_once_the_app_exists(
+    app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``scimcore.service`` logs a request's path when it gives up on conflicts."""
+    with caplog.at_level(logging.WARNING, logger="scimcore.service"):
+        logging.getLogger("scimcore.service").warning("GET %s lost conflicts", f"/Users/{TOKEN}")
+    assert "GET /Users/[redacted] lost conflicts" in caplog.text
+    assert TOKEN not in caplog.text
