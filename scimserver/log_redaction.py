@@ -34,7 +34,7 @@ def _masked_run(match: re.Match[str]) -> str:
 
 def mask_credentials(text: str) -> str:
     """``text`` with every run that holds a token or a JWT replaced by ``[redacted]``."""
-    if "%" not in text and "+" not in text and CREDENTIAL_SHAPE.search(text) is None:
+    if "%" not in text and CREDENTIAL_SHAPE.search(text) is None:
         return text  # the common case: nothing to decode, nothing shaped like a credential
     return _RUN.sub(_masked_run, text)
 
