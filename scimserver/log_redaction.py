@@ -47,7 +47,10 @@ class CredentialMasking(logging.Filter):
     the token, whatever code logged it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a faulty log call: left to the handler, which reports it
+            return True
         masked = mask_credentials(message)
         if masked != message:
             record.msg, record.args = masked, None

@@ -179,3 +179,10 @@ def test_the_core_library_log_lines_are_masked_once_the_app_exists(
         logging.getLogger("scimcore.service").warning("GET %s lost conflicts", f"/Users/{TOKEN}")
     assert "GET /Users/[redacted] lost conflicts" in caplog.text
     assert TOKEN not in caplog.text
+
+
+def test_a_faulty_log_call_still_does_not_raise_where_it_is_made() -> None:
+    """A filter that raised would turn logging's "--- Logging error ---" report into an
+    exception in the code that logged."""
+    record = logging.LogRecord("scimserver", logging.WARNING, __file__, 1, "%s %s", ("a",), None)
+    assert masked_logger("scimserver").filters[0].filter(record) is True
