@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -577,6 +578,26 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
     assert "token generated" not in _text(outsider.get(f"/admin/o/{other.slug}/activity"))
     filtered = _text(client.get(f"/admin/o/{tenant.slug}/activity?actor=nobody@example.com"))
     assert "Nothing recorded for this filter" in filtered
+
+
+def test_a_csv_job_seen_finished_is_already_in_the_activity_log(
+    client: Any, console_app: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job was marked finished before its "csv imported" record was written, so a
+    page read in between (the activity test, once in a full run) missed it. A slow
+    activity write makes that window wide."""
+    store = admin_store(console_app)
+    original = store.record
+
+    def slow_record(*args: Any, **kwargs: Any) -> Any:
+        if "csv.imported" in args:
+            time.sleep(0.5)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record", slow_record)
+    one_row = b"operation,userName\nCREATE,slow-activity@example.com\n"
+    _start(client, tenant, _text(_upload(client, tenant, one_row, "users")))
+    assert "csv imported" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
 
 
 # -- CLI -----------------------------------------------------------------------------------
