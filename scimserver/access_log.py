@@ -1,4 +1,4 @@
-"""The access log without secrets: query-string credentials masked, no credential headers.
+"""The access log without secrets: credentials masked, no credential headers.
 
 A client that puts a token in the URL (``?access_token=...``) is refused by the app, but
 gunicorn's access log would still write the request line as it came. An operator's logs
@@ -10,9 +10,16 @@ the value is replaced by ``[redacted]`` when the name is one of :data:`SECRET_NA
 contains one of :data:`SECRET_PARTS`; and, whatever the name, when the value holds
 something shaped like a credential this service issues or accepts
 (:data:`scimcore.auth.CREDENTIAL_SHAPE`: a ``scim_`` secret token, a JWT). Names are kept so the log
-still shows what the client tried. The ``Authorization``, ``Proxy-Authorization`` and
-``Cookie`` request headers and ``Set-Cookie`` response headers are never available to
-the log format, nor the user name of HTTP Basic authentication.
+still shows what the client tried; a name that is itself credential-shaped is masked too.
+
+Beyond the query string, every atom the log format can name (request line, path,
+``Referer``, ``User-Agent``, any ``{header}i``) goes through
+:func:`scimserver.log_redaction.mask_credentials`, so a token sent in the path or a
+header is written as ``[redacted]``. The error log and the service's own loggers get the
+same masking (:class:`scimserver.log_redaction.CredentialMasking`). The
+``Authorization``, ``Proxy-Authorization`` and ``Cookie`` request headers and
+``Set-Cookie`` response headers are never available to the log format, nor the user
+name of HTTP Basic authentication.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from gunicorn.glogging import Logger
 
 from scimcore.auth import holds_credential
 
-REDACTED = "[redacted]"
+from .log_redaction import REDACTED, mask_credentials, mask_logger
 
 #: Parameter names whose value is always masked (OAuth 2.0 and common API conventions).
 SECRET_NAMES = frozenset(
@@ -131,4 +138,13 @@ class RedactingLogger(Logger):
                 atoms[key] = redact_uri(str(atoms[key]))
         if "{query_string}e" in atoms:
             atoms["{query_string}e"] = atoms["q"]
+        # A token in the path, a parameter's name or any header (User-Agent, Referer...).
+        for key, value in atoms.items():
+            if isinstance(value, str):
+                atoms[key] = mask_credentials(value)
         return atoms
+
+    def setup(self, cfg: Any) -> None:
+        """gunicorn's setup, and the error log masks credentials like the access log."""
+        super().setup(cfg)
+        mask_logger(self.error_log)

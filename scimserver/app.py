@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 from scimcore import (
     Authenticator,
@@ -25,7 +25,13 @@ from scimcore import (
 )
 from scimcore.accounts.keyring import KeyRing
 from scimcore.auth import holds_credential
-from scimcore.errors import InternalError, MethodNotAllowed, NotFound, PayloadTooLarge
+from scimcore.errors import (
+    BadRequest,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+)
 from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.openapi import openapi_document
@@ -34,13 +40,15 @@ from scimcore.schema.attributes import ResourceType
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .admin import init_admin
+from .base_url import base_url
 from .config import Settings
 from .forwarded import EXTENSION as TRUSTED_PROXIES
 from .forwarded import TrustedProxies, request_client
+from .log_redaction import mask_service_logs, masked_logger
 from .oauth_views import oauth_blueprint
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
-log = logging.getLogger("scimserver")
+log = masked_logger("scimserver")
 TENANT_PREFIX = "/scim/v2/organizations/<org>"
 
 
@@ -119,19 +127,34 @@ def create_app(
         "settings": settings,
         "rate_limits": limits,
     }
+    mask_service_logs()  # no token in a log line, whichever module writes it
     init_admin(app, settings, store, service, limits)  # the console under /admin (SQL only)
     app.register_blueprint(oauth_blueprint(store, settings, limits))
 
     def tenant_url(org: str) -> str:
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         return f"{base}/scim/v2/organizations/{org}"
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
     @app.before_request
+    def answer_options_asterisk() -> None:
+        """``OPTIONS *`` (RFC 9110 9.3.7) as OPTIONS on a path: a SCIM 405 with ``Allow``."""
+        if request.method == "OPTIONS" and request.environ.get("PATH_INFO") == "*":
+            allowed = tuple(methods)
+            raise MethodNotAllowed(
+                f"{request.method} * is not supported; the SCIM API allows "
+                f"{', '.join(allowed)} on its endpoints.",
+                allowed,
+            )
+
+    @app.before_request
     def refuse_empty_segments() -> None:
-        """A path with '//' names no endpoint: a SCIM 404 that says why, never a redirect."""
-        if "//" in request.path:
+        """A path with '//' names no endpoint: a SCIM 404 that says why, never a redirect.
+
+        The path as the server received it counts: werkzeug's ``request.path`` drops
+        the leading '/'s, so ``//scim/v2/...`` was answered like ``/scim/v2/...``."""
+        if "//" in request.path or "//" in str(request.environ.get("PATH_INFO", "")):
             raise NotFound(
                 "There is no SCIM endpoint at this URL: it has an empty path segment ('//'). "
                 "Remove the extra '/' (check the base URL configured in the IdP)."
@@ -152,7 +175,7 @@ def create_app(
             raise limits.too_many_failures(address, wait)
         try:
             if any(
-                name.lower() == "access_token" or holds_credential(value)
+                name.lower() == "access_token" or holds_credential(name) or holds_credential(value)
                 for name, value in request.args.items(multi=True)
             ):
                 raise Unauthorized(
@@ -210,7 +233,7 @@ def create_app(
     @app.get("/scim/v2/openapi.json")
     def openapi() -> Response:
         """The OpenAPI 3.1 document of the tenant API (unauthenticated, read-only)."""
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         doc = openapi_document(
             service.resource_types.values(),
             config=service.config,
@@ -231,6 +254,11 @@ def create_app(
             allowed = tuple(m for m in getattr(error, "valid_methods", None) or () if m != "HEAD")
             listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
             mapped = MethodNotAllowed(f"{request.method} is not allowed here{listed}.", allowed)
+        elif isinstance(error, WebsocketMismatch):
+            mapped = BadRequest(
+                "WebSocket upgrades are not supported: this service speaks HTTP/1.1 only. "
+                "Send the request without 'Upgrade: websocket' and 'Connection: Upgrade'."
+            )
         elif error.code == 413:
             mapped = PayloadTooLarge(
                 f"The request body exceeds the limit of {settings.max_request_bytes} bytes."
@@ -258,6 +286,8 @@ def _render(result: ScimResponse) -> Response:
         status=result.status,
         content_type=SCIM_CONTENT_TYPE if body is not None else None,
     )
+    if body is None:  # 204, 304: no content, so no Content-Type (Flask adds text/html)
+        del response.headers["Content-Type"]
     for key, value in result.headers.items():
         response.headers[key] = value
     return response

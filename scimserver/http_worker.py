@@ -58,6 +58,7 @@ from gunicorn.http.unreader import Unreader
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker  # type: ignore[attr-defined]
 
 from . import http_refusals
+from .chunk_sizes import ChunkSizes
 from .http_refusals import Refusal
 
 #: Bytes asked of a socket per read in the main loop.
@@ -229,6 +230,9 @@ def frame(cfg: Any, data: bytes, peer: Any, req_number: int, max_body: int) -> F
         if len(data) - body_start >= length:
             return Framing(True, body_start, length, expects, request=req, source=unreader)
         return Framing(False, body_start, length, expects)
+    # The sizes the chunk-size lines declare, before the chunks themselves arrive.
+    if ChunkSizes(body_start, cfg.limit_request_field_size).advance(data) > max_body:
+        return Framing(refusal=http_refusals.body_too_large(max_body))
     received = 0
     try:
         while chunk := req.body.read(READ_SIZE):
@@ -259,6 +263,7 @@ class _Conn(TConn):
         self.line_done = False  # the request line has ended
         self.next_check = 0  # buffer size at which a chunked body is parsed again
         self.need_total: int | None = None  # bytes of the whole request, once known
+        self.chunks: ChunkSizes | None = None  # the size lines of a chunked body so far
         self.continue_sent = False
         self.lingering = False
         self.drained = 0
@@ -339,6 +344,7 @@ class BufferingWorker(ThreadWorker):
         conn.line_done = False
         conn.next_check = 0
         conn.need_total = None
+        conn.chunks = None
         conn.continue_sent = False
         conn.deadline = deadline
         conn.sock.setblocking(False)
@@ -403,6 +409,9 @@ class BufferingWorker(ThreadWorker):
             if not (ended or line_ended or too_long):
                 return
         elif not ended and len(buf) < conn.next_check:
+            # A chunk-size line over the limit is refused as soon as it ends.
+            if conn.chunks is not None and conn.chunks.advance(buf) > self.limits.max_body_bytes:
+                self._refuse(conn, http_refusals.body_too_large(self.limits.max_body_bytes))
             return
         # A chunked body is also checked every CHUNKED_CHECK_BYTES, for its size.
         conn.next_check = len(buf) + CHUNKED_CHECK_BYTES
@@ -419,6 +428,9 @@ class BufferingWorker(ThreadWorker):
                 conn.deadline = time.monotonic() + self.limits.body_timeout
                 if framing.length is not None:
                     conn.need_total = framing.body_start + framing.length
+                else:
+                    conn.chunks = ChunkSizes(framing.body_start, self.cfg.limit_request_field_size)
+                    conn.chunks.advance(buf)
             if framing.expects_continue and not conn.continue_sent:
                 conn.continue_sent = True
                 self._send(conn, b"HTTP/1.1 100 Continue\r\n\r\n")

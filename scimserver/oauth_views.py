@@ -21,7 +21,7 @@ asked anything.
 from __future__ import annotations
 
 import html
-import logging
+import re
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
@@ -34,10 +34,12 @@ from scimcore.adapters.connectors.oauth_flow import STATE_TTL, OAuthFlow
 from scimcore.errors import ServiceUnavailable
 from scimcore.ratelimit import RateLimits, client_key
 
+from .base_url import base_url
 from .config import Settings
 from .forwarded import request_client
+from .log_redaction import masked_logger
 
-log = logging.getLogger("scimserver.oauth")
+log = masked_logger("scimserver.oauth")
 
 #: Binds a flow to the browser that started it (HttpOnly, SameSite=Lax, callback only).
 BROWSER_COOKIE = "scimserver_oauth"
@@ -80,6 +82,10 @@ def build_flow(store: Store, settings: Settings) -> OAuthFlow | None:
     return OAuthFlow(vault, SqlFlowStore(store.engine))
 
 
+#: An OAuth error code as RFC 6749 4.1.2.1 spells them (``access_denied``...), shown back.
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
+
+
 def _page(title: str, message: str, status: int) -> Response:
     body = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -107,7 +113,7 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
     flow = build_flow(store, settings)
 
     def redirect_uri() -> str:
-        base = settings.public_url or request.host_url.rstrip("/")
+        base = base_url(settings.public_url)
         return base + CALLBACK_PATH
 
     def refused(title: str) -> Response | None:
@@ -179,8 +185,19 @@ def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blu
 
     @bp.get("/oauth/result")
     def result() -> Response:
+        """Where a completed flow lands. A provider configured to redirect here (rather
+        than to the callback) with ``error=...`` reached a page that said "connected"."""
         integration = request.args.get("integration", "")
         label = f"Integration {integration}" if integration.isdigit() else "The integration"
+        error = request.args.get("error")
+        if error is not None:
+            said = f" (the provider answered {error})" if _ERROR_CODE.fullmatch(error) else ""
+            return _page(
+                "The integration was not connected",
+                f"{label} was not connected{said}; nothing was stored. "
+                "Start again from the console.",
+                400,
+            )
         return _page("Connected", f"{label} is connected. You can close this window.", 200)
 
     return bp

@@ -4,7 +4,7 @@ and security headers."""
 
 from __future__ import annotations
 
-import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -22,19 +22,21 @@ from flask import (
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from scimcore import Organization, ScimService
 from scimcore.accounts import KeyRing
+from scimcore.errors import ScimError
 from scimcore.ratelimit import RateLimits
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
 from ..config import Settings
+from ..log_redaction import masked_logger
 from .security import Sessions, Throttle, check_csrf, csrf_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 F = TypeVar("F", bound=Callable[..., Any])
 #: Largest accepted CSV upload, a little over the importer's own file limit.
 UPLOAD_ENDPOINTS = frozenset({"admin.csv_upload"})
@@ -100,13 +102,19 @@ def my_organizations() -> list[Organization]:
     return [o for o in c.store.list_organizations() if o.id in ids]
 
 
+#: A console path as a ``Location`` may carry it: printable ASCII URL characters only
+#: (no control character, which would split the header, no space, no backslash).
+_SAFE_TARGET = re.compile(r"/admin/[A-Za-z0-9._~!$&'()*+,;=:@/?%#-]*")
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path inside the console: never an absolute or protocol-relative URL."""
+    """Only a path inside the console: never an absolute or protocol-relative URL, a
+    ``..`` segment, or a character that could not go into a ``Location`` header as is."""
     default = url_for("admin.index")
-    if not target:
+    if not target or _SAFE_TARGET.fullmatch(target) is None:
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/admin/") or "\\" in target:
+    if parts.scheme or parts.netloc or "//" in parts.path or ".." in parts.path.split("/"):
         return default
     return target
 
@@ -186,6 +194,18 @@ def _http_error(error: HTTPException) -> Response:
         if retry:
             response.headers["Retry-After"] = retry
     return response
+
+
+@bp.errorhandler(ScimError)
+def _scim_error(error: ScimError) -> Response:
+    """A refusal of the service (an empty path segment is a SCIM ``NotFound``, say) is
+    the console's page for its status, not an unexpected error."""
+    if error.status >= 500:
+        return _unexpected(error)
+    if error.status == 404:
+        return _http_error(NotFound())
+    title = _TITLES.get(error.status, "The request was refused")
+    return page("error.html", status=error.status, title=title, message=error.detail)
 
 
 @bp.errorhandler(Exception)

@@ -17,7 +17,6 @@ database (one shared connection) the import runs in the request, as before.
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,9 +39,10 @@ from scimcore.adapters.csv import (
 from scimcore.adapters.csv.reader import CsvRow
 from scimcore.storage.base import StoreSession
 
+from ..log_redaction import masked_logger
 from .blueprint import Console
 
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 
 #: A running job that has not reported for this long is taken for dead.
 LEASE = timedelta(minutes=2)
@@ -216,6 +216,16 @@ def _finish_done(console: Console, job: StartedJob, report: ImportReport) -> Non
     report.write_result_csv(out, FORMATS[job.kind])
     summary = report_data(report)
     summary["text"] = report.summary()
+    # The activity record first: whoever sees the job finished sees it in the log.
+    _guarded(
+        lambda: console.admins.record(
+            job.organization_id,
+            job.actor,
+            "csv.imported",
+            job.file_name,
+            {"kind": job.kind, "counts": report.counts},
+        )
+    )
     _guarded(
         lambda: console.admins.finish_job(
             job.organization_id,
@@ -227,27 +237,9 @@ def _finish_done(console: Console, job: StartedJob, report: ImportReport) -> Non
             counts=report.counts,
         )
     )
-    _guarded(
-        lambda: console.admins.record(
-            job.organization_id,
-            job.actor,
-            "csv.imported",
-            job.file_name,
-            {"kind": job.kind, "counts": report.counts},
-        )
-    )
 
 
 def _finish_failed(console: Console, job: StartedJob, detail: str) -> None:
-    _guarded(
-        lambda: console.admins.finish_job(
-            job.organization_id,
-            job.job_id,
-            status="failed",
-            summary={"error": detail},
-            result_csv=None,
-        )
-    )
     _guarded(
         lambda: console.admins.record(
             job.organization_id,
@@ -255,6 +247,15 @@ def _finish_failed(console: Console, job: StartedJob, detail: str) -> None:
             "csv.failed",
             job.file_name,
             {"kind": job.kind, "error": detail},
+        )
+    )
+    _guarded(
+        lambda: console.admins.finish_job(
+            job.organization_id,
+            job.job_id,
+            status="failed",
+            summary={"error": detail},
+            result_csv=None,
         )
     )
 

@@ -11,7 +11,6 @@ scopes); its secret field stays empty, and submitting it empty keeps the stored 
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -48,10 +47,12 @@ from scimcore.storage.sql.tables import (
     sync_runs,
 )
 
+from ..base_url import base_url
+from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
 
-log = logging.getLogger("scimserver.admin")
+log = masked_logger("scimserver.admin")
 
 SHOWN_ACCOUNTS = 200
 LINK_FILTERS = {"all": "All", "linked": "Linked to a user", "unlinked": "Linked to nobody"}
@@ -337,8 +338,7 @@ def _detail(
         form_kinds=FORM_KINDS,
         oauth_kinds=OAUTH_KINDS,
         token_auth_methods=TOKEN_AUTH_METHODS,
-        redirect_uri=(console().settings.public_url or request.host_url.rstrip("/"))
-        + CALLBACK_PATH,
+        redirect_uri=base_url(console().settings.public_url) + CALLBACK_PATH,
         notice=notice,
         **extra,
     )

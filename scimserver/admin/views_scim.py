@@ -13,11 +13,12 @@ from flask.typing import ResponseReturnValue
 
 from scimcore import Organization, issue_token
 
+from ..base_url import base_url
 from .blueprint import audit, bp, console, login_required, organization, page
 
 
 def tenant_url(org: Organization) -> str:
-    base = console().settings.public_url or request.host_url.rstrip("/")
+    base = base_url(console().settings.public_url)
     return f"{base}/scim/v2/organizations/{org.slug}"
 
 

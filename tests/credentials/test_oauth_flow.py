@@ -365,3 +365,16 @@ def test_refresh_happens_before_expiry_within_the_margin(
     clock.now = expires - timedelta(seconds=30)
     old, _ = setup.stored_tokens()
     assert setup.vault.access_token(setup.integration.id) != old
+
+
+def test_the_result_page_with_an_error_says_the_integration_was_not_connected(app: Any) -> None:
+    """``/oauth/result?error=access_denied`` said "The integration is connected"."""
+    response = app.test_client().get("/oauth/result?integration=7&error=access_denied")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Integration 7 was not connected (the provider answered access_denied)" in text
+    assert "is connected" not in text
+    odd = app.test_client().get("/oauth/result", query_string={"error": "<b>x</b>"})
+    assert odd.status_code == 400
+    assert "<b>" not in odd.get_data(as_text=True)
+    assert app.test_client().get("/oauth/result?integration=7").status_code == 200

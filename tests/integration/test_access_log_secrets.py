@@ -101,3 +101,49 @@ def test_the_service_token_under_any_parameter_name_is_refused_and_masked(
         log = log_after(live_server, marker)
         assert any(marker in line and "[redacted]" in line for line in log.splitlines()), name
         assert live_server.token not in log, name
+
+
+def test_a_token_as_a_query_parameter_name_is_refused_and_masked(live_server: LiveServer) -> None:
+    """An attack run sent ``?<token>=1``: answered 200, and the token logged verbatim."""
+    marker = secrets.token_hex(6)
+    resp = requests.get(
+        f"{live_server.tenant_url}/Users?{live_server.token}=1&marker={marker}",
+        headers={"Authorization": f"Bearer {live_server.token}"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert_scim_error(resp, 401)
+    log = log_after(live_server, marker)
+    assert any(marker in line and "[redacted]=1" in line for line in log.splitlines())
+    assert live_server.token not in log
+
+
+def test_a_token_in_the_path_or_a_header_never_reaches_the_log(live_server: LiveServer) -> None:
+    """The path (as a resource id, as the organization), User-Agent and Referer."""
+    token = live_server.token
+    path = urlsplit(live_server.tenant_url).path
+    bearer = {"Authorization": f"Bearer {token}"}
+    marker = secrets.token_hex(6)
+    answers = [
+        requests.get(f"{live_server.tenant_url}/Users/{token}", headers=bearer, timeout=5),
+        requests.get(
+            f"{live_server.base_url}/scim/v2/organizations/{token}/Users", headers=bearer, timeout=5
+        ),
+        requests.get(
+            f"{live_server.base_url}{path}/Users/scim%5F{token[5:]}", headers=bearer, timeout=5
+        ),
+        requests.get(
+            f"{live_server.tenant_url}/Users?count=1&marker={marker}",
+            headers={
+                **bearer,
+                "User-Agent": f"probe {token}",
+                "Referer": f"https://x.test/{token}",
+            },
+            timeout=REQUEST_TIMEOUT,
+        ),
+    ]
+    assert [r.status_code for r in answers] == [404, 401, 404, 200]
+    log = log_after(live_server, marker)
+    lines = [line for line in log.splitlines() if marker in line]
+    assert lines and "probe [redacted]" in lines[0], lines
+    assert token not in log
+    assert token[5:] not in log  # nor its percent-encoded form

@@ -10,6 +10,7 @@ before a thread runs them, so keep-alive, pipelining, chunked bodies and ``Expec
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -95,6 +96,30 @@ def test_declared_body_over_the_limit_is_a_scim_413_before_the_body_is_sent(
         assert_scim_refusal(wire.response(), 413)
 
 
+@pytest.mark.parametrize("size_line", [b"200000", b"FFFFFFFFFFFFFFFFFFFF"])
+@pytest.mark.parametrize("apart", [False, True])
+def test_a_chunk_size_over_the_limit_is_a_scim_413_before_the_chunk_is_sent(
+    live_server: LiveServer, size_line: bytes, apart: bool
+) -> None:
+    """The size line alone says the body is over the 1 MiB limit; it waited for the 30 s
+    body timeout (408). ``apart``: the size line comes after the headers, on its own."""
+    headers = {
+        **auth(live_server),
+        "Content-Type": "application/scim+json",
+        "Transfer-Encoding": "chunked",
+    }
+    head = wire_request("POST", tenant_path(live_server, "/Users"), headers=headers)
+    with Wire(live_server.base_url, timeout=5.0) as wire:
+        if apart:
+            wire.send(head)
+            time.sleep(0.3)
+            wire.send(size_line + b"\r\n")
+        else:
+            wire.send(head + size_line + b"\r\n")
+        detail = assert_scim_refusal(wire.response(), 413)
+    assert "limit" in detail
+
+
 @pytest.mark.parametrize(
     "rest", ["//Users", "/Users//", "//ServiceProviderConfig", "/Users//some-id"]
 )
@@ -110,6 +135,42 @@ def test_empty_path_segment_is_a_scim_404_not_a_redirect(
     body = assert_scim_error(resp, 404)
     assert "Location" not in resp.headers
     assert "//" in body["detail"]
+
+
+@pytest.mark.parametrize("prefix", ["/", "//", "///"])
+def test_leading_empty_segments_are_a_scim_404_like_inner_ones(
+    live_server: LiveServer, prefix: str
+) -> None:
+    """``//scim/v2/...`` was answered 200 while ``/scim/v2//Users`` was a 404."""
+    path = prefix + tenant_path(live_server, "/Users").lstrip("/")
+    with Wire(live_server.base_url) as wire:
+        wire.send(wire_request("GET", path, headers=auth(live_server)))
+        resp = wire.response()
+    if prefix == "/":
+        assert resp.status_code == 200, resp.text
+        return
+    assert resp.status_code == 404, resp.text
+    assert "//" in resp.json()["detail"]
+
+
+def test_options_asterisk_is_a_scim_405_with_allow(live_server: LiveServer) -> None:
+    """``OPTIONS *`` was a SCIM 404; OPTIONS on a path is a 405 listing the methods."""
+    with Wire(live_server.base_url) as wire:
+        wire.send(b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        resp = wire.response()
+    assert resp.status_code == 405, resp.text
+    assert resp.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    allowed = {m.strip() for m in resp.headers["allow"].split(",")}
+    assert allowed == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_a_websocket_upgrade_is_a_400_that_says_so(live_server: LiveServer) -> None:
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    with Wire(live_server.base_url) as wire:
+        wire.send(wire_request("GET", "/healthz", headers=upgrade))
+        resp = wire.response()
+    detail = assert_scim_refusal(resp, 400)
+    assert "WebSocket" in detail and "Upgrade" in detail
 
 
 def test_pipelined_requests_are_all_answered_in_order(live_server: LiveServer) -> None:

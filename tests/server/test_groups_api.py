@@ -305,3 +305,22 @@ def test_groups_may_still_contain_other_groups(scim: ScimClient) -> None:
     response = patch_group(scim, outer["id"], {"op": "add", "path": "members", "value": member})
     assert response.status_code == 204, response.get_json()
     assert member_ids(scim, outer["id"]) == {inner["id"]}
+
+
+def test_no_content_answers_carry_no_content_type(scim: ScimClient) -> None:
+    """Group PATCH and DELETE 204s were sent with ``Content-Type: text/html``."""
+    member = new_user(scim)
+    group = new_group(scim, members=[member["id"]])
+    rename = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}],
+    }
+    answers = [
+        scim.patch(f"/Groups/{group['id']}", rename),
+        scim.delete(f"/Groups/{group['id']}"),
+        scim.delete(f"/Users/{member['id']}"),
+    ]
+    assert [a.status_code for a in answers] == [204, 204, 204]
+    for answer in answers:
+        assert "Content-Type" not in answer.headers, answer.headers
+        assert answer.get_data() == b""

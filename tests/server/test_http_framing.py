@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gunicorn.config import Config
 
+from scimserver.chunk_sizes import ChunkSizes
 from scimserver.http_worker import frame
 
 PEER = ("127.0.0.1", 50000)
@@ -67,3 +68,42 @@ def test_what_gunicorn_refuses_becomes_a_scim_refusal() -> None:
 def test_expect_100_continue_is_reported_while_the_body_is_awaited() -> None:
     result = framing(HEAD + b"Expect: 100-continue\r\nContent-Length: 4\r\n\r\n")
     assert not result.complete and result.expects_continue
+
+
+def test_a_chunk_size_line_over_the_limit_is_refused_before_its_chunk_arrives() -> None:
+    """An attack run's ``200000`` / ``FFFFFFFFFFFFFFFFFFFF`` size lines waited for the
+    30 s body timeout (408); the size line says enough."""
+    head = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+    for line in (b"%x" % (LIMIT + 1), b"FFFFFFFFFFFFFFFFFFFF", b"0000401;ext=1", b"1" * 500):
+        refused = framing(head + line + b"\r\n")
+        assert refused.refusal is not None and refused.refusal.status == 413, line
+    # Two chunks under the limit each, over it together: refused at the second size line.
+    first = b"%x\r\n%s\r\n" % (LIMIT - 10, b"x" * (LIMIT - 10))
+    both = framing(head + first + b"20\r\n")
+    assert both.refusal is not None and both.refusal.status == 413
+    assert not framing(head + first).complete
+    assert framing(head + first).refusal is None
+
+
+def test_a_chunk_size_line_within_the_limit_waits_for_its_chunk() -> None:
+    head = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+    result = framing(head + b"%x\r\nabc" % LIMIT)
+    assert result.refusal is None and not result.complete
+
+
+def test_chunk_sizes_are_added_up_as_each_size_line_ends() -> None:
+    body = b"5\r\nhello\r\n10;x=y\r\n" + b"z" * 16 + b"\r\n0\r\n\r\n"
+    sizes = ChunkSizes(0)
+    seen = []
+    for end in range(len(body) + 1):
+        seen.append(sizes.advance(body[:end]))
+    assert seen[2] == 0 and seen[3] == 5  # "5\r" then "5\r\n"
+    assert seen[-1] == 5 + 16 and sizes.done
+    assert sorted(set(seen)) == [0, 5, 21]
+
+
+def test_an_unreadable_size_line_is_left_to_gunicorn() -> None:
+    for body in (b"zz\r\n", b"\r\n", b"1" * 9000):
+        sizes = ChunkSizes(0, max_line=8190)
+        assert sizes.advance(body) == 0
+        assert sizes.done
