@@ -34,8 +34,13 @@ def _masked_run(match: re.Match[str]) -> str:
 
 def mask_credentials(text: str) -> str:
     """``text`` with every run that holds a token or a JWT replaced by ``[redacted]``."""
-    if "%" not in text and CREDENTIAL_SHAPE.search(text) is None:
-        return text  # the common case: nothing to decode, nothing shaped like a credential
+    if CREDENTIAL_SHAPE.search(text) is None and (
+        "%" not in text or CREDENTIAL_SHAPE.search(unquote_plus(text)) is None
+    ):
+        # The common case, also for a percent-encoded filter: nothing shaped like a
+        # credential, even decoded. (A run that decodes to one makes the whole text
+        # decode to one: an escape never spans a delimiter.)
+        return text
     return _RUN.sub(_masked_run, text)
 
 
