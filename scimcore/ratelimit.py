@@ -301,18 +301,26 @@ class RequestLimiter:
         wait = self._blocks.wait(key)
         if wait is not None:
             return wait
+        self.charge(key, 1)
+        return None
+
+    def charge(self, key: str, amount: int) -> None:
+        """Count ``amount`` requests of ``key`` that were served (the operations of a
+        Bulk request beyond the request itself): they count towards the limit, and
+        the next request is refused if they took ``key`` over it."""
+        if not self.limit.enabled or amount < 1:
+            return
         start = self.limit.window_of(self._clock())
         with self._lock:
             entry = self._pending.get(key)
             if entry is None or entry[0] != start:  # a new window: earlier counts are moot
                 entry = self._pending[key] = [start, 0]
-            entry[1] += 1
+            entry[1] += amount
             if entry[1] < self.batch:
-                return None
+                return
             self._full.append((key, start, entry[1]))
             entry[1] = 0
         self._signal()
-        return None
 
     def flush(self) -> None:
         """Add every full batch to the shared counters and block the keys whose shared

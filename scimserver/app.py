@@ -213,7 +213,13 @@ def create_app(
             headers=dict(request.headers),
             subject=principal.subject,
         )
-        return _render(service.handle(principal.organization, tenant_url(org), scim_request))
+        result = service.handle(principal.organization, tenant_url(org), scim_request)
+        if rest.lower() == "bulk" and result.body is not None:
+            # A Bulk request is as many requests as it has operations (RFC 7644 3.7).
+            operations = result.body.get("Operations")
+            if isinstance(operations, list):
+                limits.organizations.charge(principal.organization.id, len(operations) - 1)
+        return _render(result)
 
     @app.get("/healthz")
     def health() -> Response:

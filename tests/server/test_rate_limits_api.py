@@ -201,6 +201,40 @@ def test_an_organization_over_its_request_limit_gets_429_and_another_does_not(
     assert get(app, calm, calm_token, idp).status_code == 200
 
 
+def test_each_bulk_operation_counts_towards_the_organization_limit(
+    app: Any, idp: dict[str, str]
+) -> None:
+    # One Bulk request of 1,000 operations counted as one request: an organization
+    # could run its limit a thousandfold.
+    slug, token = new_org(app)
+    limits: RateLimits = app.extensions["scimcore"]["rate_limits"]
+    operations = [
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": f"u{i}",
+            "data": {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": f"bulk-{i}@example.com",
+            },
+        }
+        for i in range(REQUESTS + 5)
+    ]
+    bulk = app.test_client().post(
+        f"/scim/v2/organizations/{slug}/Bulk",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": operations,
+        },
+        headers={"Authorization": f"Bearer {token}"},
+        environ_base=idp,
+    )
+    assert bulk.status_code == 200, bulk.get_data(as_text=True)
+    assert {op["status"] for op in bulk.get_json()["Operations"]} == {"201"}
+    limits.organizations.flush()
+    assert_429(get(app, slug, token, idp), f"'{slug}'")
+
+
 def test_limits_of_zero_are_off(
     database_url: str, attacker: dict[str, str], idp: dict[str, str]
 ) -> None:
