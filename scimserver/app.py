@@ -221,12 +221,15 @@ def create_app(
                 limits.organizations.charge(principal.organization.id, len(operations) - 1)
         return _render(result)
 
-    @app.get("/healthz")
+    # These too answer OPTIONS with a SCIM 405 and Allow, not Flask's empty HTML 200.
+    plain = {"provide_automatic_options": False}
+
+    @app.get("/healthz", **plain)
     def health() -> Response:
         """Liveness: the process answers. It does not touch the database."""
         return Response("ok\n", mimetype="text/plain")
 
-    @app.get("/readyz")
+    @app.get("/readyz", **plain)
     def ready() -> Response:
         """Readiness: one cheap indexed lookup shows the database answers and is migrated."""
         try:
@@ -236,7 +239,7 @@ def create_app(
             return Response("database unavailable\n", status=503, mimetype="text/plain")
         return Response("ok\n", mimetype="text/plain")
 
-    @app.get("/scim/v2/openapi.json")
+    @app.get("/scim/v2/openapi.json", **plain)
     def openapi() -> Response:
         """The OpenAPI 3.1 document of the tenant API (unauthenticated, read-only)."""
         base = base_url(settings.public_url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import ScimClient
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -67,3 +69,14 @@ def test_other_http_errors_keep_their_status_in_the_scim_error_body(app: Any) ->
     body = response.get_json()
     assert body["status"] == "418"
     assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/scim/v2/openapi.json"])
+def test_options_on_the_unauthenticated_endpoints_is_a_scim_405_listing_get(
+    app: Any, path: str
+) -> None:
+    response = app.test_client().options(path)
+    assert response.status_code == 405
+    assert response.mimetype == "application/scim+json"
+    assert "GET" in response.headers["Allow"]
+    assert app.test_client().get(path).status_code == 200
