@@ -87,7 +87,6 @@ def test_form_based_password_without_a_key_fails_the_row_and_stores_nothing(org:
             "licenseProfile",
         ),
         ("CREATE,Microsoft 365,test@example.com,t,,,E5,abc,,", "INVALID_VALUE", "immutableId"),
-        ("CREATE,Slack,test@example.com,t,,,,,remote-1,", "INVALID_VALUE", "scimUserResourceId"),
         ("CREATE,社内ポータル,test@example.com,t,,,,,,", "MISSING_VALUE", "servicePassword"),
         ("CREATE,社内ポータル,test@example.com,t,,,,,," + "x" * 101, "TOO_LONG", "servicePassword"),
         (
@@ -176,7 +175,7 @@ def test_results_do_not_depend_on_the_batch_size(org: Org, batch_size: int) -> N
 def test_empty_cell_on_update_leaves_the_value_unchanged(org: Org) -> None:
     org.import_accounts(csv("CREATE,Microsoft 365,test@example.com,t,,,E5,,,"))
     immutable = org.stored_accounts()[0]["immutable_id"]
-    report = org.import_accounts(csv("UPDATE,Microsoft 365,test@example.com,t,,,,,,"))
+    report = org.import_accounts(csv(f"UPDATE,Microsoft 365,test@example.com,t,,,,{immutable},,"))
     assert outcomes(report) == [("updated", "")]
     stored = org.stored_accounts()[0]
     assert (stored["license_profile"], stored["immutable_id"]) == ("E5", immutable)
@@ -458,3 +457,46 @@ def test_an_account_id_of_the_longest_allowed_length_is_linked_with_its_event(or
     assert outcomes(report) == [("created", "")]
     assert long_id in org.export_accounts()
     assert _account_events(org) == [("account.linked", long_id)]
+
+
+@pytest.mark.parametrize("op", ["UPDATE", "DELETE"])
+def test_microsoft_365_update_and_delete_need_the_stored_immutable_id(org: Org, op: str) -> None:
+    org.import_accounts(csv("CREATE,Microsoft 365,test@example.com,t,,,E5,,,"))
+    immutable = str(org.stored_accounts()[0]["immutable_id"])
+    report = org.import_accounts(
+        csv(
+            f"{op},Microsoft 365,test@example.com,t,,,E3 標準,,,",
+            f"{op},Microsoft 365,test@example.com,t,,,E3 標準,wrong-{immutable},,",
+        )
+    )
+    assert outcomes(report) == [("failed", "MISSING_VALUE"), ("failed", "IMMUTABLE")]
+    assert all(r.message.startswith("immutableId: ") for r in report.results)
+    assert immutable in report.results[0].message  # the fix: the value to give
+    assert [a["license_profile"] for a in org.stored_accounts()] == ["E5"]  # still linked
+    done = org.import_accounts(
+        csv(f"{op},Microsoft 365,test@example.com,t,,,E3 標準,{immutable},,")
+    )
+    assert outcomes(done) == [("updated" if op == "UPDATE" else "deleted", "")]
+
+
+def test_scim_resource_id_is_ignored_when_the_service_links_automatically(org: Org) -> None:
+    # An export of an automatically linked account carries the remote id: the row
+    # imports as it is, and the id is the service's to set.
+    report = org.import_accounts(
+        csv(
+            "CREATE,Slack,test@example.com,t,,,,,remote-1,",
+            "UPDATE,Slack,test@example.com,t,,,,,remote-2,",
+        )
+    )
+    assert outcomes(report) == [("created", ""), ("updated", "")]
+    assert org.stored_accounts()[0]["scim_user_resource_id"] is None
+
+
+def test_a_delete_with_another_account_id_names_the_linked_one(org: Org) -> None:
+    org.import_accounts(csv("CREATE,Google Workspace,test@example.com,linked,,,,,,"))
+    report = org.import_accounts(csv("DELETE,Google Workspace,test@example.com,other,,,,,,"))
+    assert outcomes(report) == [("failed", "NOT_LINKED")]
+    message = report.results[0].message
+    assert message.startswith("accountId: ")
+    assert "'linked'" in message and "CREATE" not in message
+    assert len(org.stored_accounts()) == 1

@@ -365,6 +365,14 @@ class ServiceAccountImporter:
                 "userId",
             )
         if slot.values.account_id != item.account_id:
+            if op == "DELETE":
+                raise RowError(
+                    "NOT_LINKED",
+                    f"user '{item.user}' in '{service.display_name}' is linked to account "
+                    f"'{slot.values.account_id}', not '{item.account_id}'; to delete that "
+                    f"link, give accountId '{slot.values.account_id}'",
+                    "accountId",
+                )
             raise RowError(
                 "IMMUTABLE",
                 f"cannot be changed once linked (linked: '{slot.values.account_id}', this "
@@ -372,6 +380,8 @@ class ServiceAccountImporter:
                 "one",
                 "accountId",
             )
+        if service.immutable_id and slot.values.immutable_id:
+            _check_immutable_id(item, service, slot.values, op)
         if op == "DELETE":
             slot.deleted = True
             return "deleted"
@@ -430,14 +440,9 @@ class ServiceAccountImporter:
                 "is assigned by the system; leave it blank on CREATE",
                 "immutableId",
             )
-        resource_id = item.resource_id or None
-        if resource_id and service.auto_ids:
-            raise RowError(
-                "INVALID_VALUE",
-                f"'{service.display_name}' links SCIM resources automatically (mode auto); "
-                "leave it blank",
-                "scimUserResourceId",
-            )
+        # In automatic mode the service links the SCIM resource itself and the cell is
+        # ignored (a row copied from an export carries the remote id there).
+        resource_id = None if service.auto_ids else item.resource_id or None
         return AccountValues(
             integration_id=service.id,
             user_id=user_id,
@@ -454,24 +459,13 @@ class ServiceAccountImporter:
     ) -> AccountValues:
         """An empty cell leaves the stored value unchanged (project decision)."""
         mail, profile = self._common(item, service)
-        for column, given, stored in (
-            ("immutableId", item.immutable_id, current.immutable_id),
-            ("scimUserResourceId", item.resource_id, current.scim_user_resource_id),
-        ):
-            if given and stored and given != stored:
-                raise RowError(
-                    "IMMUTABLE",
-                    f"cannot be changed (stored: '{stored}', this row: '{given}')",
-                    column,
-                )
-        if item.immutable_id and not current.immutable_id:
-            raise RowError("INVALID_VALUE", "is assigned by the system", "immutableId")
-        resource_id = item.resource_id
-        if resource_id and not current.scim_user_resource_id and service.auto_ids:
+        # In automatic mode the cell is ignored, as on CREATE.
+        resource_id = "" if service.auto_ids else item.resource_id
+        given, stored = resource_id, current.scim_user_resource_id
+        if given and stored and given != stored:
             raise RowError(
-                "INVALID_VALUE",
-                f"'{service.display_name}' links SCIM resources automatically (mode auto); "
-                "leave it blank",
+                "IMMUTABLE",
+                f"cannot be changed (stored: '{stored}', this row: '{given}')",
                 "scimUserResourceId",
             )
         return replace(
@@ -485,6 +479,25 @@ class ServiceAccountImporter:
 
 _OPERATIONS: dict[str, Operation] = {op: op for op in OPERATIONS}
 _BOOLEANS = {"TRUE": True, "FALSE": False}
+
+
+def _check_immutable_id(item: _Checked, service: _Service, stored: AccountValues, op: str) -> None:
+    """Microsoft 365 UPDATE and DELETE: the ``immutableId`` is required and must be the one
+    the system assigned (the export carries it), so a row cannot act on the wrong link."""
+    if not item.immutable_id:
+        raise RowError(
+            "MISSING_VALUE",
+            f"required for {op} on '{service.display_name}': give the value the system "
+            f"assigned to this account ('{stored.immutable_id}', as exported)",
+            "immutableId",
+        )
+    if item.immutable_id != stored.immutable_id:
+        raise RowError(
+            "IMMUTABLE",
+            f"does not match this account's (stored: '{stored.immutable_id}', this row: "
+            f"'{item.immutable_id}'); it is assigned by the system and cannot be changed",
+            "immutableId",
+        )
 
 
 def _not_applicable(service: _Service, column: str) -> RowError:
