@@ -150,18 +150,31 @@ def services_connect(
             data["connection"] = {"ok": check.ok, "message": check.message}
         except ConnectorError as exc:
             data["connection"] = {"ok": False, "message": exc.message}
+    # The connection is saved either way (the settings may be right and the service
+    # down); a failed test exits 1 so that a script can tell.
+    data["saved"] = True
+    failed = "connection" in data and not data["connection"]["ok"]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
-        return
-    click.echo(
-        f"{integration.display_name}: connector {connector_name}, provisioning "
-        f"{'on' if provisioning else 'off'}"
-    )
-    if "connection" in data:
+    else:
         click.echo(
-            f"connection test: {'ok' if data['connection']['ok'] else 'FAILED'} - "
-            f"{data['connection']['message']}"
+            f"{integration.display_name}: connector {connector_name}, provisioning "
+            f"{'on' if provisioning else 'off'} (saved)"
         )
+        if "connection" in data:
+            click.echo(
+                f"connection test: {'ok' if data['connection']['ok'] else 'FAILED'} - "
+                f"{data['connection']['message']}"
+            )
+        if failed:
+            click.echo(
+                "The connection is saved but does not work yet: fix the settings or "
+                f"credentials and run 'scimserver services connect {org} {name} ... --test' "
+                "again.",
+                err=True,
+            )
+    if failed:
+        raise SystemExit(1)
 
 
 @click.command(help="Run provisioning jobs (several workers may run at once on PostgreSQL).")

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from scimcore.adapters.connectors.credentials import CredentialVault
 from scimcore.storage.sql.credentials import SqlCredentialStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
-from scimcore.storage.sql.tables import integrations
+from scimcore.storage.sql.tables import integration_connectors, integrations
 
 from .admin_support import Tenant, make_app, new_admin, new_tenant, page_token, sign_in
 
@@ -209,3 +209,48 @@ def test_cli_services_connect_refuses_a_malformed_base_url(
     )
     assert refused.exit_code != 0
     assert "base_url must be an http:// or https:// URL" in refused.output
+
+
+def test_cli_services_connect_test_that_fails_exits_1_and_says_it_was_saved(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import socket
+
+    from scimserver.cli import main
+
+    with socket.socket() as s:  # a port on this machine that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    app = make_app(database_url)
+    tenant = new_tenant(app)
+    runner = CliRunner()
+    made = runner.invoke(main, ["services", "create", tenant.slug, "Wiki", "--kind", "scim2"])
+    assert made.exit_code == 0, made.output
+    connect = [
+        "services",
+        "connect",
+        tenant.slug,
+        "Wiki",
+        "--connector",
+        "scim2",
+        "--setting",
+        f"base_url=http://127.0.0.1:{port}/scim/v2",
+        "--test",
+    ]
+    failed = runner.invoke(main, connect)
+    assert failed.exit_code == 1, failed.output
+    assert "connection test: FAILED" in failed.output and "saved" in failed.output
+    as_json = runner.invoke(main, [*connect, "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout.strip().splitlines()[0])
+    assert data["saved"] is True and data["connection"]["ok"] is False
+    with app.extensions["scimcore"]["store"].engine.connect() as conn:
+        saved = conn.execute(
+            sa.select(integration_connectors.c.connector)
+            .join(integrations, integrations.c.id == integration_connectors.c.integration_id)
+            .where(integrations.c.organization_id == tenant.id)
+            .where(integrations.c.display_name == "Wiki")
+        ).scalar_one()
+    assert saved == "scim2"
