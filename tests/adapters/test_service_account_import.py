@@ -500,3 +500,25 @@ def test_a_delete_with_another_account_id_names_the_linked_one(org: Org) -> None
     assert message.startswith("accountId: ")
     assert "'linked'" in message and "CREATE" not in message
     assert len(org.stored_accounts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "limit"),
+    [
+        ("CREATE,Google Workspace,test@example.com,{v},,,,,,", "accountId", 256),
+        ("CREATE,cybozu.com,test@example.com,t,,,{v},,,", "licenseProfile", 200),
+        ("CREATE,Legacy SCIM,test@example.com,t,,,,,{v},", "scimUserResourceId", 256),
+        ("UPDATE,Microsoft 365,test@example.com,t,,,,{v},,", "immutableId", 128),
+        ("CREATE,{v},test@example.com,t,,,,,,", "serviceDisplayName", 200),
+    ],
+)
+def test_a_value_longer_than_its_column_is_too_long_alike_on_both_databases(
+    org: Org, row: str, column: str, limit: int
+) -> None:
+    # 312 characters of accountId were stored on SQLite and refused on PostgreSQL as
+    # "CONFLICT: A value is too long for the database." without the column.
+    report = org.import_accounts(csv(row.format(v="x" * (limit + 1))))
+    assert outcomes(report) == [("failed", "TOO_LONG")]
+    message = report.results[0].message
+    assert message.startswith(f"{column}: ") and f"at most {limit}" in message
+    assert org.stored_accounts() == []

@@ -283,6 +283,14 @@ class ServiceAccountImporter:
         if not (service and user and account_id):
             name = "serviceDisplayName" if not service else "userId" if not user else "accountId"
             raise RowError("MISSING_VALUE", f"a value is required for {op}", name)
+        for column, limit in _MAX_LENGTHS.items():
+            value = _clean(cells.get(column, ""))
+            if len(value) > limit:
+                raise RowError(
+                    "TOO_LONG",
+                    f"at most {limit} characters are allowed, the cell has {len(value)}",
+                    column,
+                )
         mail = _clean(cells.get("mailProxyActive", ""))
         password = cells.get("servicePassword", "")
         if op != "DELETE":
@@ -478,6 +486,16 @@ class ServiceAccountImporter:
 
 
 _OPERATIONS: dict[str, Operation] = {op: op for op in OPERATIONS}
+#: The longest value each stored column takes, in characters: checked here, so that a
+#: file is refused the same way on every database (SQLite would store a longer one;
+#: PostgreSQL would refuse the whole batch). ``servicePassword`` has its own rule.
+_MAX_LENGTHS = {
+    "serviceDisplayName": 200,
+    "accountId": 256,
+    "licenseProfile": 200,
+    "immutableId": 128,
+    "scimUserResourceId": 256,
+}
 _BOOLEANS = {"TRUE": True, "FALSE": False}
 
 
