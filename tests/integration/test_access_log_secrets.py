@@ -113,7 +113,10 @@ def test_a_token_as_a_query_parameter_name_is_refused_and_masked(live_server: Li
     )
     assert_scim_error(resp, 401)
     log = log_after(live_server, marker)
-    assert any(marker in line and "[redacted]=1" in line for line in log.splitlines())
+    # The name is masked; so is the value "1" when the random token happens to hold a
+    # part of a secret parameter's name (SECRET_PARTS: "otp", "key", ...).
+    masked = ("?[redacted]=1&", "?[redacted]=[redacted]&")
+    assert any(marker in line and any(m in line for m in masked) for line in log.splitlines())
     assert live_server.token not in log
 
 
