@@ -36,6 +36,9 @@ It prints the figures and the ratios (under attack / baseline, ours / stock) and
 them to ``benchmarks/results/slow-clients-<timestamp>.json``. The target (issue 12):
 with 256 slow connections, and with 16 non-reading ones, a normal GET's p99 stays under
 1 s with the default settings.
+
+One file on purpose: a benchmark a reader runs and reads top to bottom, with only the
+standard library, so it can be copied beside any checkout and run as it is.
 """
 
 from __future__ import annotations

@@ -31,6 +31,12 @@ Pipelined requests are read one after another from what is buffered; ``Expect:
 100-continue`` is answered by the main loop before it waits for the body. Plain HTTP/1.x
 only: with TLS or HTTP/2 configured in gunicorn, the worker behaves exactly like gthread
 (the production set-up terminates TLS in a reverse proxy; see docs/security.md).
+
+One module, though long: reading a request, framing it and sending its answer all act
+on the same connection state (``_Conn``) from the same main loop, and each of them
+overrides a step of gunicorn's ``ThreadWorker``; split apart, every piece would reach
+into the others' state. ``frame`` and the parser adapters are the part that could move
+out (to an ``http_framing`` module) if the file grows further.
 """
 
 from __future__ import annotations

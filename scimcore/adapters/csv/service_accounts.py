@@ -15,6 +15,10 @@ database still refuses the batch (another writer got there first), the batch is
 replayed row by row, each row in its own savepoint, so only the conflicting row fails.
 Cells are read, trimmed and checked once per row (``_Checked``); what a service allows
 is worked out once per import (``_Service``).
+
+One module, though long: the row rules, the batch planner and the export share the
+column names and the per-service rules (``_Service``) and are read together when the
+format changes; the generic CSV reading and writing already live in ``reader``/``writer``.
 """
 
 from __future__ import annotations
