@@ -196,3 +196,24 @@ def test_concurrent_workers_on_postgres_never_run_a_job_twice(
     assert sum(r.succeeded for r in results) == 40
     assert sum(r.claimed for r in results) == 40
     assert len(fake_scim.creates) == len(set(fake_scim.creates)) == 40
+
+
+def test_until_idle_plans_past_a_backlog_of_events_no_integration_wants(
+    env: Env, fake_scim: FakeScim
+) -> None:
+    """A batch of planned events that made no job (another organization imported a CSV
+    and provisions nothing) is progress, not idleness: the worker goes on to the
+    events after it."""
+    from scimcore.provisioning.events import NewEvent
+    from scimcore.storage.sql.outbox import insert_event
+
+    quiet = env.store.create_organization("quiet-org", "No integrations")
+    with env.store.engine.begin() as conn:
+        for n in range(1_200):  # more than the planner takes at once
+            event = NewEvent("scim.user.updated", "User", f"u{n}", {}, "csv")
+            insert_event(conn, quiet.id, event)
+    env.integration("scim2", {"base_url": fake_scim.url}, auth=scim_auth(fake_scim))
+    env.create_user("after-the-backlog@example.com")
+    stats = env.worker().run(until_idle=True, max_seconds=60)
+    assert fake_scim.by_name("after-the-backlog@example.com") is not None
+    assert stats.planned >= 1_201 and stats.succeeded == 1

@@ -137,6 +137,7 @@ class ScheduledDiscovery(Protocol):
 
 @dataclass
 class WorkerStats:
+    #: Events planned (into zero or more jobs each).
     planned: int = 0
     claimed: int = 0
     succeeded: int = 0

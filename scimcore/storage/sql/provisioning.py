@@ -194,7 +194,9 @@ class SqlProvisioningStore:
             conn.execute(
                 sa.update(events).where(e.id.in_([ev.id for ev in pending])).values(planned=True)
             )
-            return len(specs)
+            # Events, not jobs: a batch of events no integration wants makes no job, and
+            # the worker must not take that for "nothing left" while more are waiting.
+            return len(pending)
 
     def _with_users(self, conn: Connection, pending: list[Event]) -> list[Event]:
         """Account events from the CSV name only the user: add what connectors map."""
