@@ -121,6 +121,8 @@ class Observation:
     remote_email: str | None
     classification: Classification
     newly_linked: bool = False
+    #: The last sign-in the service reported (UTC); ``None``: it reports none.
+    last_access_time: datetime | None = None
 
 
 @dataclass(frozen=True)

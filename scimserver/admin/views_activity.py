@@ -22,6 +22,7 @@ from flask import request, url_for
 from flask.typing import ResponseReturnValue
 
 from scimcore import Organization
+from scimcore.adapters.csv import OUTCOMES
 from scimcore.storage.sql.tables import EventUserId, events, resources
 
 from .blueprint import bp, console, login_required, organization, page
@@ -86,13 +87,13 @@ def _summary(data: Mapping[str, Any]) -> str:
 
 #: A CSV job's outcomes in the order the CSV pages show them. PostgreSQL's jsonb does
 #: not keep the order a mapping was written in, so the display order is fixed here.
-_OUTCOME_ORDER = {k: i for i, k in enumerate(("created", "updated", "deleted", "skipped"))}
+_OUTCOME_ORDER = {k: i for i, k in enumerate(OUTCOMES)}
 
 
 @bp.app_template_filter("detail_value")
 def detail_value(value: Any) -> str:
     """A console action's detail as an administrator reads it: a CSV import's counts
-    as ``created 5, updated 0, deleted 0, skipped 0, failed 1`` rather than a Python
+    as ``created 5, updated 0, unchanged 0, deleted 0, skipped 0, failed 1`` rather than a Python
     dict, in that order on every database."""
     if isinstance(value, Mapping):
         keys = sorted(value, key=lambda k: _OUTCOME_ORDER.get(k, len(_OUTCOME_ORDER)))

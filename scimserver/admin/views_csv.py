@@ -23,7 +23,9 @@ from flask.typing import ResponseReturnValue
 
 from scimcore import Organization, ScimError
 from scimcore.adapters.csv import (
+    CHANGING,
     FORMATS,
+    OUTCOMES,
     CsvFileError,
     ImportOptions,
     export_service_accounts,
@@ -35,11 +37,6 @@ from . import csv_jobs
 from .blueprint import audit, bp, console, login_required, organization, page, signed_in
 
 KIND_LABELS = {"service-accounts": "Service accounts", "users": "Users"}
-OUTCOMES = ("created", "updated", "deleted", "skipped", "failed")
-
-
-#: Outcomes that write something; a preview with none of them has nothing to start.
-CHANGING = ("created", "updated", "deleted")
 
 
 def would_change(preview: dict[str, Any] | None) -> int:

@@ -29,7 +29,14 @@ def outcomes(report: object) -> list[tuple[str, str]]:
 
 def test_sample_file_links_every_account_and_exports_it_back(org: Org) -> None:
     report = org.import_accounts(sample("service-accounts.csv"))
-    assert report.counts == {"created": 6, "updated": 0, "deleted": 0, "skipped": 0, "failed": 0}
+    assert report.counts == {
+        "created": 6,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
     exported = org.export_accounts()
     lines = sample("service-accounts.csv").decode().split("\r\n")
     expected = [re.sub(r'^"CREATE"', '""', line) for line in lines]
@@ -176,7 +183,7 @@ def test_empty_cell_on_update_leaves_the_value_unchanged(org: Org) -> None:
     org.import_accounts(csv("CREATE,Microsoft 365,test@example.com,t,,,E5,,,"))
     immutable = org.stored_accounts()[0]["immutable_id"]
     report = org.import_accounts(csv(f"UPDATE,Microsoft 365,test@example.com,t,,,,{immutable},,"))
-    assert outcomes(report) == [("updated", "")]
+    assert outcomes(report) == [("unchanged", "")]
     stored = org.stored_accounts()[0]
     assert (stored["license_profile"], stored["immutable_id"]) == ("E5", immutable)
 
@@ -202,7 +209,7 @@ def test_manual_mode_takes_the_scim_resource_id_and_then_keeps_it(org: Org) -> N
             "UPDATE,Legacy SCIM,test@example.com,t,,,,,remote-2,",
         )
     )
-    assert outcomes(report) == [("created", ""), ("updated", ""), ("failed", "IMMUTABLE")]
+    assert outcomes(report) == [("created", ""), ("unchanged", ""), ("failed", "IMMUTABLE")]
     assert org.stored_accounts()[0]["scim_user_resource_id"] == "remote-1"
 
 
@@ -345,7 +352,7 @@ def test_formula_guard_round_trips_through_import(org: Org) -> None:
     assert '"=HYPERLINK(1)"' in org.export_accounts(formula_guard=False)
     update = guarded.replace('""', "UPDATE", 1).split("\r\n")
     report = org.import_accounts("\r\n".join(update[:2]).encode())
-    assert outcomes(report) == [("updated", "")]
+    assert outcomes(report) == [("unchanged", "")]  # the guard is removed, the value matches
 
 
 def test_a_create_only_batch_that_meets_stored_accounts_fails_only_those_rows(org: Org) -> None:
@@ -410,8 +417,8 @@ def test_account_events_carry_the_payload_connectors_read(org: Org) -> None:
 
     from scimcore.storage.sql.tables import events, integrations
 
-    org.import_accounts(csv("CREATE,Legacy SCIM,test@example.com,日本語-1,,,,,r-1,"))
-    org.import_accounts(csv("UPDATE,Legacy SCIM,test@example.com,日本語-1,,,,,,"))
+    org.import_accounts(csv("CREATE,Legacy SCIM,test@example.com,日本語-1,,,,,,"))
+    org.import_accounts(csv("UPDATE,Legacy SCIM,test@example.com,日本語-1,,,,,r-1,"))
     org.import_accounts(csv("DELETE,Legacy SCIM,test@example.com,日本語-1,,,,,,"))
     e = events.c
     with org.store.engine.connect() as conn:
@@ -430,7 +437,7 @@ def test_account_events_carry_the_payload_connectors_read(org: Org) -> None:
     data = {**account, "user_id": org.user_ids()["test@example.com"], "method": "csv"}
     resource_id = f"{integration}:日本語-1"
     assert [tuple(row) for row in rows] == [
-        ("account.linked", resource_id, data, "csv", False),
+        ("account.linked", resource_id, {**data, "remote_id": None}, "csv", False),
         ("account.updated", resource_id, data, "csv", False),
         ("account.unlinked", resource_id, {**data, "links": [account]}, "csv", False),
     ]
@@ -488,7 +495,7 @@ def test_scim_resource_id_is_ignored_when_the_service_links_automatically(org: O
             "UPDATE,Slack,test@example.com,t,,,,,remote-2,",
         )
     )
-    assert outcomes(report) == [("created", ""), ("updated", "")]
+    assert outcomes(report) == [("created", ""), ("unchanged", "")]
     assert org.stored_accounts()[0]["scim_user_resource_id"] is None
 
 
@@ -522,3 +529,66 @@ def test_a_value_longer_than_its_column_is_too_long_alike_on_both_databases(
     message = report.results[0].message
     assert message.startswith(f"{column}: ") and f"at most {limit}" in message
     assert org.stored_accounts() == []
+
+
+def _as_updates(exported: str, password: str = "") -> bytes:
+    """An export turned into UPDATE rows (the form-based row given ``password``)."""
+    lines = exported.split("\r\n")
+    rows = [lines[0]] + [line.replace('""', '"UPDATE"', 1) for line in lines[1:] if line]
+    if password:
+        rows = [
+            row[: -len('""')] + f'"{password}"' if "社内ポータル" in row else row for row in rows
+        ]
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+def test_update_rows_that_change_nothing_are_unchanged_and_write_no_event(org: Org) -> None:
+    org.import_accounts(sample("service-accounts.csv"))
+    before = org.stored_accounts()
+    events_before = _account_events(org)
+    report = org.import_accounts(_as_updates(org.export_accounts(), password="new pass"))
+    assert report.counts == {
+        "created": 0,
+        "updated": 1,  # a servicePassword is write-only: giving one always sets it
+        "unchanged": 5,
+        "deleted": 0,
+        "skipped": 0,
+        "failed": 0,
+    }
+    assert report.summary() == "0 created, 1 updated, 5 unchanged, 0 deleted, 0 skipped, 0 failed"
+    assert _account_events(org) == [*events_before, ("account.updated", "test01")]
+    after = org.stored_accounts()
+    untouched = [a for a in after if a["account_id"] != "test01"]
+    assert untouched == [a for a in before if a["account_id"] != "test01"]  # not even updated_at
+
+
+def test_an_update_row_is_unchanged_only_when_every_given_cell_matches(org: Org) -> None:
+    org.import_accounts(sample("service-accounts.csv"))
+    report = org.import_accounts(
+        csv(
+            "UPDATE,Google Workspace,test@example.com,test@example.com,,TRUE,,,,",
+            "UPDATE,Google Workspace,test@example.com,test@example.com,,false,,,,",
+            "UPDATE,Google Workspace,test@example.com,test@example.com,,FALSE,,,,",
+            "UPDATE,cybozu.com,hanako.yamada@example.com,hyamada,,,Garoon,,,",
+        )
+    )
+    assert outcomes(report) == [
+        ("unchanged", ""),
+        ("updated", ""),
+        ("unchanged", ""),  # the row before it already set FALSE
+        ("unchanged", ""),
+    ]
+    assert _account_events(org)[-1] == ("account.updated", "test@example.com")
+    assert len([e for e in _account_events(org) if e[0] == "account.updated"]) == 1
+
+
+def test_last_access_time_on_upload_is_ignored(org: Org) -> None:
+    report = org.import_accounts(
+        csv("CREATE,Google Workspace,test@example.com,t,2026-01-02T03:04:05Z,,,,,")
+    )
+    assert outcomes(report) == [("created", "")]
+    assert org.stored_accounts()[0]["last_access_time"] is None
+    report = org.import_accounts(
+        csv("UPDATE,Google Workspace,test@example.com,t,not a time at all,,,,,")
+    )
+    assert outcomes(report) == [("unchanged", "")]

@@ -190,3 +190,19 @@ def test_user_export_writes_the_managers_user_name_and_round_trips(org: Org) -> 
     org.import_users(manager_csv("DELETE,other@example.com,,"))
     assert '"test@example.com"' in org.export_users()
     assert '"other@example.com"' not in org.export_users()
+
+
+def test_update_rows_that_change_nothing_are_unchanged_and_keep_the_version(org: Org) -> None:
+    org.import_users(csv("CREATE,new@example.com,山田,太郎,山田 太郎,new@example.com,TRUE,開発部,"))
+    exported = org.export_users()
+    rows = [line.replace('""', '"UPDATE"', 1) for line in exported.split("\r\n")[1:] if line]
+    report = org.import_users(("\r\n".join([exported.split("\r\n")[0], *rows]) + "\r\n").encode())
+    assert report.failed == []
+    assert {r.outcome for r in report.results} == {"unchanged"}
+    report = org.import_users(csv("UPDATE,new@example.com,山田,,,,true,開発部,"))
+    assert [r.outcome for r in report.results] == ["unchanged"]
+    user = org.user("new@example.com")
+    assert user is not None
+    assert user["meta"]["version"] == 'W/"1"'  # type: ignore[index]  # no write: no new ETag
+    report = org.import_users(csv("UPDATE,new@example.com,,,,,,,secret-1"))
+    assert [r.outcome for r in report.results] == ["updated"]  # a password always sets

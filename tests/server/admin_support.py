@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 import uuid
@@ -110,3 +111,35 @@ def wait_for_job(client: Any, job_url: str, *, seconds: float = 120.0) -> dict[s
         time.sleep(0.02)
     assert status["finished"], f"the job did not end within {seconds} s: {status}"
     return status
+
+
+def upload_csv(client: Any, tenant: Tenant, data: bytes, kind: str, name: str = "f.csv") -> Any:
+    """Upload a CSV on the console's CSV page: the answer is the dry-run preview."""
+    token = page_token(client, f"/admin/o/{tenant.slug}/csv")
+    return client.post(
+        f"/admin/o/{tenant.slug}/csv/upload",
+        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), name)},
+    )
+
+
+def start_import(client: Any, preview_html: str) -> Any:
+    """Press Start on a preview and wait for the job to end; returns the job page."""
+    action = re.search(r'action="([^"]+/start)"', preview_html)
+    key = re.search(r'name="job_key" value="([^"]+)"', preview_html)
+    assert action and key, preview_html
+    response = client.post(
+        action.group(1), data={"csrf_token": csrf_from(preview_html), "job_key": key.group(1)}
+    )
+    assert response.status_code == 302
+    wait_for_job(client, response.headers["Location"])
+    return client.get(response.headers["Location"])
+
+
+def result_rows(client: Any, job_html: str) -> list[dict[str, str]]:
+    """The job's result CSV (linked from its page) as one dict per row."""
+    import csv
+
+    url = re.search(r'href="([^"]+result\.csv)"', job_html)
+    assert url, job_html
+    text = client.get(url.group(1)).get_data(as_text=True).lstrip("\ufeff")
+    return list(csv.DictReader(io.StringIO(text)))

@@ -5,7 +5,6 @@ Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,8 @@ from .admin_support import (
     new_tenant,
     page_token,
     sign_in,
-    wait_for_job,
+    start_import,
+    upload_csv,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -371,8 +371,8 @@ def test_user_detail_shows_groups_and_service_accounts_with_html_escaped(
         b"operation,serviceDisplayName,userId,accountId,mailProxyActive\n"
         b"CREATE,Google Workspace,test@example.com,test@example.com,TRUE\n"
     )
-    preview = _upload(client, tenant, csv_data, "service-accounts")
-    _start(client, tenant, _text(preview))
+    preview = upload_csv(client, tenant, csv_data, "service-accounts")
+    start_import(client, _text(preview))
     html = _text(client.get(f"/admin/o/{tenant.slug}/users/{user['id']}"))
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -404,26 +404,6 @@ def test_groups_list_and_detail(client: Any, console_app: Any, tenant: Tenant) -
 # -- CSV -----------------------------------------------------------------------------------
 
 
-def _upload(client: Any, tenant: Tenant, data: bytes, kind: str, name: str = "f.csv") -> Any:
-    token = page_token(client, f"/admin/o/{tenant.slug}/csv")
-    return client.post(
-        f"/admin/o/{tenant.slug}/csv/upload",
-        data={"csrf_token": token, "kind": kind, "file": (io.BytesIO(data), name)},
-    )
-
-
-def _start(client: Any, tenant: Tenant, preview_html: str) -> Any:
-    action = re.search(r'action="([^"]+/start)"', preview_html)
-    key = re.search(r'name="job_key" value="([^"]+)"', preview_html)
-    assert action and key, preview_html
-    response = client.post(
-        action.group(1), data={"csrf_token": csrf_from(preview_html), "job_key": key.group(1)}
-    )
-    assert response.status_code == 302
-    wait_for_job(client, response.headers["Location"])
-    return client.get(response.headers["Location"])
-
-
 def test_sample_service_account_csv_preview_then_start_then_result_csv(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
@@ -436,7 +416,7 @@ def test_sample_service_account_csv_preview_then_start_then_result_csv(
     create_service(console_app, tenant, "社内ポータル", "form_based")
     create_service(console_app, tenant, "Slack", "scim2")
     sample = (SAMPLES / "service-accounts.csv").read_bytes()
-    preview = _upload(client, tenant, sample, "service-accounts", "service-accounts.csv")
+    preview = upload_csv(client, tenant, sample, "service-accounts", "service-accounts.csv")
     html = _text(preview)
     assert preview.status_code == 200
     assert "dry run: nothing was written" in html
@@ -444,7 +424,7 @@ def test_sample_service_account_csv_preview_then_start_then_result_csv(
     accounts = console_app.extensions["scimserver_admin"].accounts
     with accounts.accounts(tenant.id, readonly=True) as session:
         assert list(session.iter_accounts()) == []
-    job = _text(_start(client, tenant, html))
+    job = _text(start_import(client, html))
     assert re.search(r"<strong>6</strong> created", job) and "Download the result CSV" in job
     result_url = re.search(r'href="([^"]+result\.csv)"', job)
     assert result_url
@@ -466,10 +446,10 @@ def test_csv_preview_lists_row_problems_and_start_applies_only_good_rows(
         b"CREATE,test@example.com,Taken\n"
         b"BOGUS,x@example.com,X\n"
     )
-    html = _text(_upload(client, tenant, data, "users"))
+    html = _text(upload_csv(client, tenant, data, "users"))
     assert "ALREADY_EXISTS" in html and "INVALID_OPERATION" in html
     assert "2 with problems" in html
-    job = _text(_start(client, tenant, html))
+    job = _text(start_import(client, html))
     assert re.search(r"<strong>1</strong> created", job)
     users = _text(client.get(f"/admin/o/{tenant.slug}/users"))
     assert "new.person@example.com" in users
@@ -480,7 +460,7 @@ def test_csv_preview_where_every_row_fails_offers_no_start(
 ) -> None:
     create_user(console_app.test_client(), tenant, "test@example.com")
     data = b"operation,userName\nCREATE,test@example.com\nBOGUS,x@example.com\n"
-    html = _text(_upload(client, tenant, data, "users"))
+    html = _text(upload_csv(client, tenant, data, "users"))
     assert "2 with problems" in html
     assert re.search(r'<button type="submit" disabled[^>]*>Start import</button>', html)
     assert "Nothing to start: no row would change (every row has a problem)" in html
@@ -492,19 +472,34 @@ def test_csv_preview_where_every_row_fails_offers_no_start(
     )
     assert forced.status_code == 400
     assert [j.status for j in admin_store(console_app).jobs(tenant.id)] == ["pending"]
-    good = _text(_upload(client, tenant, b"operation,userName\nCREATE,ok@example.com\n", "users"))
+    good = _text(
+        upload_csv(client, tenant, b"operation,userName\nCREATE,ok@example.com\n", "users")
+    )
     assert "Nothing to start" not in good
     assert re.search(r'<button type="submit">Start import</button>', good)
+
+
+def test_csv_preview_of_rows_that_change_nothing_offers_no_start_and_says_why(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    create_user(console_app.test_client(), tenant, "test@example.com", displayName="Test")
+    data = b"operation,userName,displayName\nUPDATE,test@example.com,Test\n"
+    html = _text(upload_csv(client, tenant, data, "users"))
+    assert re.search(r"<strong>1</strong> unchanged", html)
+    assert "Nothing to start: no row would change (every row matches what is stored)." in html
+    assert "Correct the rows" not in html  # nothing to correct
 
 
 def test_malformed_csv_is_rejected_with_every_problem_and_nothing_is_stored(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
-    response = _upload(client, tenant, b"operation;userName\nCREATE;a@example.com\n", "users")
+    response = upload_csv(client, tenant, b"operation;userName\nCREATE;a@example.com\n", "users")
     assert response.status_code == 422
     assert "semicolon" in _text(response) and "nothing was imported" in _text(response)
     assert admin_store(console_app).jobs(tenant.id) == []
-    sjis = _upload(client, tenant, "operation,userName\nCREATE,山田\n".encode("shift_jis"), "users")
+    sjis = upload_csv(
+        client, tenant, "operation,userName\nCREATE,山田\n".encode("shift_jis"), "users"
+    )
     assert sjis.status_code == 422 and "UTF-8" in _text(sjis)
 
 
@@ -513,7 +508,7 @@ def test_oversized_upload_gets_a_clear_413_page(
 ) -> None:
     console = console_app.extensions["scimserver_admin"]
     object.__setattr__(console, "upload_limit", 1000)
-    response = _upload(client, tenant, b"operation,userName\n" + b"x" * 5000, "users")
+    response = upload_csv(client, tenant, b"operation,userName\n" + b"x" * 5000, "users")
     assert response.status_code == 413
     assert "Nothing was imported" in _text(response)
     assert admin_store(console_app).jobs(tenant.id) == []
@@ -522,13 +517,13 @@ def test_oversized_upload_gets_a_clear_413_page(
 def test_a_preview_cannot_be_started_without_its_key_or_twice(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
-    html = _text(_upload(client, tenant, b"operation,userName\nCREATE,k@example.com\n", "users"))
+    html = _text(upload_csv(client, tenant, b"operation,userName\nCREATE,k@example.com\n", "users"))
     action = re.search(r'action="([^"]+/start)"', html)
     assert action
     wrong = client.post(action.group(1), data={"csrf_token": csrf_from(html), "job_key": "x"})
     assert wrong.status_code == 400
-    _start(client, tenant, html)
-    again = _start(client, tenant, html)  # already done: just shows the result
+    start_import(client, html)
+    again = start_import(client, html)  # already done: just shows the result
     assert re.search(r"<strong>1</strong> created", _text(again))
 
 
@@ -565,12 +560,12 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
     path = f"/admin/o/{tenant.slug}/settings/scim/generate"
     client.post(path, data={"csrf_token": page_token(client, path), "confirm": "yes"})
     one_row = b"operation,userName\nCREATE,activity@example.com\n"
-    _start(client, tenant, _text(_upload(client, tenant, one_row, "users")))
+    start_import(client, _text(upload_csv(client, tenant, one_row, "users")))
     html = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
     for action in ("sign in", "token generated", "csv previewed", "csv imported"):
         assert action in html, action
     # an import's counts read as words, not as a Python dict
-    counts = "counts: created 1, updated 0, deleted 0, skipped 0, failed 0"
+    counts = "counts: created 1, updated 0, unchanged 0, deleted 0, skipped 0, failed 0"
     assert counts in html and "{&#39;" not in html  # in this order on every database
     other = new_tenant(console_app)
     outsider = console_app.test_client()
@@ -596,7 +591,7 @@ def test_a_csv_job_seen_finished_is_already_in_the_activity_log(
 
     monkeypatch.setattr(store, "record", slow_record)
     one_row = b"operation,userName\nCREATE,slow-activity@example.com\n"
-    _start(client, tenant, _text(_upload(client, tenant, one_row, "users")))
+    start_import(client, _text(upload_csv(client, tenant, one_row, "users")))
     assert "csv imported" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 import pytest
@@ -35,6 +35,7 @@ from .admin_support import (
     create_user,
     new_tenant,
     page_token,
+    upload_csv,
 )
 
 API_KEY = "ak-live-0123456789-SECRETVALUE-wxyz"
@@ -560,3 +561,37 @@ def test_account_pages_walk_every_account_once_keeping_the_filters(
             assert "classification=external" in url and "link=unlinked" in url
     assert pages == 3
     assert seen == [f"acct{i:02d}@other.org" for i in range(1, 30, 2)]
+
+
+def test_discovery_fills_last_access_time_which_the_page_and_csv_export_show(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _leavers_fixture(console_app, client, tenant)
+    signed_in = datetime(2026, 11, 30, 8, 15, 0, tzinfo=timezone(timedelta(hours=9)))
+    FakeDiscovery.accounts = [
+        RemoteAccount("r1", "alice@example.com", email="alice@example.com", last_access=signed_in),
+        RemoteAccount("r2", "bob@example.com", email="bob@example.com"),  # never reported
+    ]
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    assert client.post(base + "/sync", data={"csrf_token": token}).status_code == 303
+    page = _text(client.get(base))
+    assert "Last access (UTC)" in page and "2026-11-29 23:15" in page  # 08:15 JST in UTC
+    export = f"/admin/o/{tenant.slug}/csv/export?kind=service-accounts"
+    exported = client.get(export).get_data(as_text=True)
+    assert '"Wiki","alice@example.com","alice@example.com","2026-11-29T23:15:00Z"' in exported
+    assert '"Wiki","bob@example.com","bob@example.com",""' in exported
+    # A download is the only way out for it: an upload that carries another time
+    # changes nothing, and the next discovery that reports none keeps the one stored.
+    upload = exported.replace('""', '"UPDATE"', 1).replace(
+        "2026-11-29T23:15:00Z", "2020-01-01T00:00:00Z"
+    )
+    preview = _text(upload_csv(client, tenant, upload.encode(), "service-accounts"))
+    assert re.search(r"<strong>1</strong> unchanged", preview)
+    assert "Nothing to start: no row would change (1 unchanged, 1 skipped" in preview
+    FakeDiscovery.accounts = [RemoteAccount("r1", "alice@example.com", email="alice@example.com")]
+    assert client.post(base + "/sync", data={"csrf_token": token}).status_code == 303
+    assert "2026-11-29T23:15:00Z" in client.get(export).get_data(as_text=True)

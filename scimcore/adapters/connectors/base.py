@@ -68,9 +68,13 @@ LIFECYCLE = (
 
 @dataclass(frozen=True)
 class RemoteAccount:
-    """An account as the remote service reports it (domain.md 1.9); never persisted as-is.
+    """An account as the remote service reports it; never persisted as-is.
 
-    ``raw`` keeps the remote document for debugging, with secrets stripped.
+    ``last_access`` is the last sign-in the service reports, where it reports one
+    (Google Workspace's ``lastLoginTime``, Microsoft Graph's
+    ``signInActivity.lastSignInDateTime``); discovery stores it as the account's
+    ``lastAccessTime``, the one column of the service-account CSV that only a download
+    carries. ``raw`` keeps the remote document for debugging, with secrets stripped.
     """
 
     remote_id: str
@@ -81,6 +85,7 @@ class RemoteAccount:
     family_name: str | None = None
     external_id: str | None = None
     status: AccountStatus = "active"
+    last_access: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -135,10 +135,20 @@ def classify(
                 remote_email=account.email,
                 classification=_class(account, owner, domains),
                 newly_linked=newly,
+                last_access_time=_utc(account.last_access),
             )
         )
     missing = [a.id for a in state.accounts if a.id not in seen and a.remote_status != "deleted"]
     return out, missing
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A reported time in UTC; one without a zone is taken as UTC (as SCIM's are)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def _class(

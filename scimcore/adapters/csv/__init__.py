@@ -6,15 +6,17 @@ the bad rows (or, with ``atomic``, rolling everything back). Exports stream.
 """
 
 from .formats import FORMATS, SERVICE_ACCOUNTS, USERS, Column, CsvFormat
-from .importer import ImportOptions, ImportReport, RowError, RowResult
+from .importer import CHANGING, OUTCOMES, ImportOptions, ImportReport, RowError, RowResult
 from .reader import DEFAULT_MAX_BYTES, CsvFileError, read_csv
 from .service_accounts import ServiceAccountImporter, export_service_accounts
 from .users import UserImporter, export_users
 from .writer import CsvWriter
 
 __all__ = [
+    "CHANGING",
     "DEFAULT_MAX_BYTES",
     "FORMATS",
+    "OUTCOMES",
     "SERVICE_ACCOUNTS",
     "USERS",
     "Column",

@@ -18,8 +18,12 @@ from .formats import CsvFormat, unguard_formula
 from .reader import DEFAULT_MAX_BYTES, CsvFile, CsvRow
 from .writer import CsvWriter
 
-Outcome: TypeAlias = Literal["created", "updated", "deleted", "skipped", "failed"]
-OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "deleted", "skipped", "failed")
+Outcome: TypeAlias = Literal["created", "updated", "unchanged", "deleted", "skipped", "failed"]
+#: In the order reports, the CLI and the console show them. ``unchanged``: an UPDATE row
+#: whose values are all already stored; nothing is written and no event is recorded.
+OUTCOMES: tuple[Outcome, ...] = ("created", "updated", "unchanged", "deleted", "skipped", "failed")
+#: The outcomes that write something.
+CHANGING: tuple[Outcome, ...] = ("created", "updated", "deleted")
 #: Called after each batch with (rows done so far, rows in the file).
 Progress: TypeAlias = Callable[[int, int], None]
 S = TypeVar("S")
@@ -157,7 +161,7 @@ def run_import(
 
 
 def _rolled_back(result: RowResult) -> RowResult:
-    if result.outcome in ("failed", "skipped"):
+    if result.outcome not in CHANGING:
         return result
     return RowResult(
         result.number,

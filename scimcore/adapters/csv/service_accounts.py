@@ -397,7 +397,10 @@ class ServiceAccountImporter:
         if op == "DELETE":
             slot.deleted = True
             return "deleted"
-        slot.values = self._update_values(item, service, slot.values)
+        values = self._update_values(item, service, slot.values)
+        if values == slot.values:
+            return "unchanged"
+        slot.values = values
         slot.dirty = True
         return "updated"
 

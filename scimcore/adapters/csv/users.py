@@ -159,6 +159,8 @@ class UserImporter:
             return RowResult(row.number, "deleted")
         updated = validate(USER_RESOURCE, self._merge(row, copy.deepcopy(current), known))
         check_immutable(USER_RESOURCE, current, updated)
+        if _same_values(current, updated):
+            return RowResult(row.number, "unchanged")
         updated["meta"] = {
             **current["meta"],
             "lastModified": _now(),
@@ -303,3 +305,11 @@ def _user_row(user: Resource, managers: dict[str, str]) -> list[str]:
         "manager": managers.get(_manager_id(user), ""),
     }
     return [values.get(column, "") for column in USERS.names]
+
+
+def _same_values(current: Resource, updated: Resource) -> bool:
+    """Whether an UPDATE row leaves the user as stored (``meta`` aside): such a row is
+    reported ``unchanged``, and writes neither the user nor an event."""
+    return {k: v for k, v in current.items() if k != "meta"} == {
+        k: v for k, v in updated.items() if k != "meta"
+    }

@@ -641,6 +641,8 @@ class SqlProvisioningStore:
                     "last_seen": now,
                     "updated": now,
                 }
+                if ob.last_access_time is not None:  # a service that reports none keeps it
+                    seen["last_access_time"] = ob.last_access_time
                 if ob.link_id is not None:
                     if ob.newly_linked:
                         seen.update(
