@@ -21,6 +21,7 @@ from scimcore.adapters.connectors.discovery import (
     sync_interval,
 )
 from scimcore.adapters.connectors.engine import StaticCredentials
+from scimcore.provisioning.store import SyncCandidate
 from scimcore.storage.sql.schedule import SqlSyncSchedule
 from scimcore.storage.sql.tables import sync_runs
 
@@ -28,11 +29,23 @@ from .conftest import Env, scim_auth
 from .fakes import FakeScim
 
 
+class _OneOrganization(SqlSyncSchedule):
+    """The schedule of the test's organization only: on PostgreSQL the database holds
+    the integrations of every test that ran before, which would be due too."""
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env.store.engine)
+        self.organization_id = env.org.id
+
+    def candidates(self) -> list[SyncCandidate]:
+        return [c for c in super().candidates() if c.organization_id == self.organization_id]
+
+
 def _scheduler(env: Env, **kwargs: Any) -> DiscoveryScheduler:
     kwargs.setdefault("poll", timedelta(0))
     kwargs.setdefault("timeout", 2.0)
     return DiscoveryScheduler(
-        env.prov, StaticCredentials(env.auth), SqlSyncSchedule(env.store.engine), **kwargs
+        env.prov, StaticCredentials(env.auth), _OneOrganization(env), **kwargs
     )
 
 
