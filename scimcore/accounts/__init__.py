@@ -1,4 +1,4 @@
-"""Integrations and service accounts (domain.md 1.5-1.8): entities, the storage
+"""Integrations and service accounts (docs/csv.md, docs/connectors.md): entities, the storage
 protocol, and the key ring that encrypts service passwords at rest."""
 
 from .keyring import KeyRing, KeyRingError

@@ -3,7 +3,8 @@
 Authenticated encryption (Fernet: AES-128-CBC + HMAC-SHA256) with a key ring: the
 first key encrypts, every key decrypts, so keys rotate by putting a new one first and
 keeping the old ones until :meth:`KeyRing.rotate` has re-encrypted the stored values
-(domain.md 5.1). Keys come from configuration, never from the database.
+(docs/configuration.md, "Secret keys and rotation"). Keys come from configuration,
+never from the database.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Integrations and service accounts: which account each of our users holds where.
 
-A *service kind* is a catalog entry (what a SaaS supports, domain.md 1.5); an
+A *service kind* is a catalog entry (what a SaaS supports); an
 :class:`Integration` is one organization's use of one service, named by its display
 name (1.6); a :class:`ServiceAccount` links one of our users to one remote account in
 one integration (1.8). Values crossing module boundaries are frozen dataclasses; the
@@ -20,7 +20,7 @@ ResourceIdMode: TypeAlias = Literal["auto", "manual"]
 DeprovisionPolicy: TypeAlias = Literal["deactivate_remote", "delete_remote", "nothing"]
 LinkStatus: TypeAlias = Literal["linked", "unlinked"]
 LinkMethod: TypeAlias = Literal["csv", "manual", "auto_matched", "created_by_us"]
-#: domain.md 1.6; ``active`` is an integration that is usable as configured.
+#: ``active`` is an integration that is usable as configured.
 #: ``needs_reauth``: the service refused our credential; nothing retries until an admin
 #: stores a new one (or runs the OAuth "Integrate" flow again). ``quarantined``: most of
 #: its recent jobs failed; it is tried rarely until one succeeds
@@ -73,7 +73,7 @@ CATALOG: dict[ServiceKind, ServiceType] = {
 
 @dataclass(frozen=True)
 class IntegrationSettings:
-    """Per-integration settings (domain.md 1.6). Deprovisioning defaults to deactivate."""
+    """Per-integration settings. Deprovisioning defaults to deactivate."""
 
     license_profiles: tuple[str, ...] = ()
     scim_user_resource_id_mode: ResourceIdMode = "auto"

@@ -3,9 +3,9 @@
 Each event about a User becomes one job per integration with provisioning enabled
 (:func:`plan_jobs`); jobs of one user in one integration run in event order. The
 idempotency key is derived from the event, so planning an event twice can never make a
-second job, and a retried job sends the same key downstream (domain.md 4.4).
+second job, and a retried job sends the same key downstream.
 Retry timing is exponential backoff with full jitter, or the server's Retry-After
-(:func:`next_delay`, domain.md 4.6).
+(:func:`next_delay`; docs/connectors.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Quarantine: an integration whose jobs keep failing is tried rarely, not on every backoff.
 
-Following Entra ID's provisioning quarantine (domain.md 3.3, step 6): when most of an
+Following Entra ID's provisioning quarantine: when most of an
 integration's recent jobs end ``dead`` (a permanent error, or retries used up), calling
 it again at each job's backoff only hammers a service that is broken for us. The
 integration becomes ``quarantined``: its jobs wait, and one *trial* job is let through at

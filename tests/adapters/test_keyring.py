@@ -1,4 +1,4 @@
-"""The key ring that encrypts service passwords at rest (domain.md 5.1)."""
+"""The key ring that encrypts service passwords at rest (docs/configuration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Service-account CSV import: per-row rules (domain.md 2.1, 3.2), isolation, atomic, dry run."""
+"""Service-account CSV import: per-row rules (docs/csv.md), isolation, atomic, dry run."""
 
 from __future__ import annotations
 

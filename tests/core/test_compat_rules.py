@@ -1,4 +1,4 @@
-"""Every IdP rule (scimcore.compat), from the request documented in /work/shared/idp-flows.md.
+"""Every IdP rule (scimcore.compat), from the request documented in docs/idp-profiles.md.
 
 Each rule is shown accepted under a profile that includes it and answered as the
 RFC says under ``rfc``. ``CASES`` has one entry per rule, and

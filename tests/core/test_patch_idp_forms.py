@@ -1,4 +1,4 @@
-"""Every PATCH shape Okta and Entra ID send (/work/shared/idp-flows.md), and the PatchOp message.
+"""Every PATCH shape Okta and Entra ID send (docs/idp-profiles.md), and the PatchOp message.
 
 Entra ID forms come in two columns: the default (non-compliant) one and the
 ``aadOptscim062020`` one; both must work.

@@ -1,4 +1,4 @@
-"""Okta's provisioning traffic replayed against the live server (shared/idp-flows.md section 1).
+"""Okta's provisioning traffic replayed against the live server (docs/okta.md).
 
 Requests carry Okta's headers (``User-Agent: Okta SCIM Client 1.0.0``, ``Accept:
 application/scim+json``, bodies as ``application/json``), its URL encoding (``%20``/``%22``)

@@ -1,6 +1,6 @@
 """Tenant isolation and the bearer-token lifecycle, observed through the live server.
 
-Rules under test (shared/domain.md, decisions block and 5.2): the token selects the
+Rules under test (docs/configuration.md, Tenant URL and token): the token selects the
 organisation and a mismatch with the URL is a 401 that does not reveal whether the
 organisation exists; one active token per organisation, and generating a new one kills
 the old one at once on every gunicorn worker; revoke is immediate; tokens in the query

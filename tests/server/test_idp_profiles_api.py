@@ -1,5 +1,5 @@
 """IdP profiles over HTTP, on SQLite and PostgreSQL: per-organization selection, each
-rule's documented request (/work/shared/idp-flows.md), the ``?aadOptscim062020``
+rule's documented request (docs/idp-profiles.md), the ``?aadOptscim062020``
 switch, Bulk, and the CLI."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Connectors: provision and discover accounts in downstream services (domain.md 4).
+"""Connectors: provision and discover accounts in downstream services (docs/connectors.md).
 
 The interface (:mod:`.base`), its error tree (:mod:`.errors`), request authenticators
 (:mod:`.auth`), the registry of the ``scimserver.connectors`` entry point group

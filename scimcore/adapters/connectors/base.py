@@ -1,4 +1,4 @@
-"""The connector interface (domain.md 4): values, capabilities and the Protocol.
+"""The connector interface (docs/connectors.md): values, capabilities and the Protocol.
 
 A connector is small, synchronous and stateless: one method per remote action, each
 taking a :class:`ConnectorContext` (which integration, its non-secret settings, and an
@@ -7,7 +7,7 @@ records, matching, classification and events — belongs to the engine
 (:mod:`.engine`, :mod:`.discovery`), so one contract kit (:mod:`.testing`) covers
 every connector.
 
-Contract every connector meets, whatever the remote API supports (domain.md 4.4):
+Contract every connector meets, whatever the remote API supports:
 
 * ``get_account`` and ``find_account`` return ``None`` for a missing account.
 * ``create_account`` on an existing account raises :class:`~.errors.AlreadyExists`,
@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, TypeAlias, runtime_checkable
 
 AuthMethod: TypeAlias = Literal[
@@ -107,7 +108,7 @@ class AccountRef:
 
 @dataclass(frozen=True)
 class AccountSpec:
-    """The desired state of an account: full values, not a patch (domain.md 4.2)."""
+    """The desired state of an account: full values, not a patch."""
 
     account_id: str
     email: str | None = None

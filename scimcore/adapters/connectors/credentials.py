@@ -1,4 +1,4 @@
-"""The credential vault: connector secrets, encrypted and write-only (domain.md 1.7, 4.5, 5.1).
+"""The credential vault: connector secrets, encrypted and write-only (docs/connectors.md).
 
 A connector's secret material is one of six typed, frozen credentials. The vault
 stores it as one Fernet token (authenticated encryption under the configured
@@ -118,7 +118,7 @@ class _Credential:
     kind: ClassVar[CredentialKind]
     #: Fields whose values are secret: encrypted at rest, never shown.
     secret_fields: ClassVar[tuple[str, ...]]
-    #: Secrets identified by their last four characters (API keys, tokens: domain.md 5.1).
+    #: Secrets identified by their last four characters (API keys, tokens).
     tail_hinted: ClassVar[tuple[str, ...]] = ()
 
     def __repr__(self) -> str:
@@ -379,7 +379,7 @@ class CredentialVault:
         self.clock = clock
         self.token_client = token_client or TokenClient()
         self.refresh_margin = refresh_margin
-        # Client-credentials access tokens live in memory only (domain.md 5.1 rule 5).
+        # Client-credentials access tokens live in memory only.
         self._cache: dict[int, tuple[str, datetime | None, datetime]] = {}
         self._cache_lock = threading.Lock()
 

@@ -1,4 +1,4 @@
-"""Account discovery and classification (domain.md 3.6): ``scimserver sync ORG INTEGRATION``.
+"""Account discovery and classification (docs/connectors.md): ``scimserver sync ORG INTEGRATION``.
 
 A run reads every account the connector lists, then decides, for each, who owns it:
 

@@ -1,12 +1,12 @@
 """The provisioning worker: plans events into jobs and carries jobs out with connectors.
 
 The engine, not the connector, owns retries, idempotency, matching and events
-(domain.md 4.2). One :meth:`Worker.run_once` plans new events, claims a batch of jobs
+(docs/connectors.md). One :meth:`Worker.run_once` plans new events, claims a batch of jobs
 (:meth:`~scimcore.provisioning.store.ProvisioningStore.claim`) and runs each:
 
 * ``provision``: the linked account is brought to the desired state; with no link, an
   existing remote account is found (login, e-mail, externalId) and linked, else one
-  is created; ``AlreadyExists`` from a race links the one that exists (domain.md 3.5).
+  is created; ``AlreadyExists`` from a race links the one that exists.
 * ``update``: the linked account gets the user's current values (an unlinked, active
   user is provisioned).
 * ``deactivate`` / ``deprovision``: the integration's ``on_service_account_delete``

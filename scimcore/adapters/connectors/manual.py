@@ -1,4 +1,4 @@
-"""``manual``: services with no API (custom apps, domain.md 3.4). Records only.
+"""``manual``: services with no API (custom apps). Records only.
 
 Every lifecycle call succeeds at once without contacting anything; the engine records
 the outcome on the service account and in the event log, which is the admin's to-do

@@ -1,4 +1,4 @@
-"""The OAuth "Integrate" flow (domain.md 3.3): one-time link -> provider -> callback -> tokens.
+"""The OAuth "Integrate" flow (docs/connectors.md): one-time link -> provider -> callback -> tokens.
 
 1. An admin gets a **ticket**: a one-time link (``scimserver integrations oauth-link``)
    valid for :data:`TICKET_TTL`. Until the admin UI has its own sign-in, holding this

@@ -1,4 +1,4 @@
-"""CSV import and export (domain.md 2, 3.2): service accounts and users.
+"""CSV import and export (docs/csv.md): service accounts and users.
 
 ``read_csv`` checks a whole file first (every file-level problem is reported at once,
 and nothing is written); the importers then apply rows in file order, failing only

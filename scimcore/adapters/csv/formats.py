@@ -1,6 +1,6 @@
 """The CSV formats: their columns, which operations need them, and cell rules.
 
-Two formats (domain.md 2.1 and 2.2): the CloudGate UNO service-account CSV, and a user
+Two formats (docs/csv.md): the CloudGate UNO service-account CSV, and a user
 CSV for onboarding a directory without an IdP. Header names and ``operation`` values
 are case-insensitive; booleans are ``TRUE``/``FALSE`` in any case.
 """

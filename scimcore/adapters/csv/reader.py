@@ -1,7 +1,7 @@
 """Reading an uploaded CSV file: every file-level problem at once, then the rows.
 
 File-level problems reject the whole file before anything is written, and all of
-them are reported together (domain.md 3.2): size, encoding (UTF-8 only; a UTF-8 BOM
+them are reported together (docs/csv.md, File rules): size, encoding (UTF-8 only; a UTF-8 BOM
 is accepted with a warning), delimiter (comma only), RFC 4180 quoting, an empty
 header cell, a duplicate header name, a missing ``operation`` column, a missing
 column that an operation used in the file requires. Row-level problems (a row with

@@ -1,8 +1,9 @@
-"""Import and export of the service-account CSV (domain.md 2.1, 3.2).
+"""Import and export of the service-account CSV (docs/csv.md).
 
-Rows are checked in the order of domain.md 3.2: operation, required cells, cell
-formats, references (service, user, license profile), immutability (``accountId``,
-``immutableId``, ``scimUserResourceId``), uniqueness, then the service-specific rules.
+Rows are checked in the order of the CloudGate UNO specification: operation, required
+cells, cell formats, references (service, user, license profile), immutability
+(``accountId``, ``immutableId``, ``scimUserResourceId``), uniqueness, then the
+service-specific rules.
 
 A batch of rows is planned in memory against the stored accounts it touches (looked
 up with set-based queries) plus the effect of the earlier rows of the same batch, so
@@ -266,7 +267,7 @@ class ServiceAccountImporter:
         return by_user, by_account
 
     def _check_cells(self, row: CsvRow) -> _Checked | None:
-        """Steps 1-3 of domain.md 3.2: operation, required cells, cell formats."""
+        """Checks 1-3: operation, required cells, cell formats."""
         cells = row.cells
         raw_op = cells.get("operation", "").strip()
         if not raw_op:
@@ -330,7 +331,8 @@ class ServiceAccountImporter:
         by_account: dict[tuple[int, str], _Slot],
         slots: list[_Slot],
     ) -> Outcome:
-        """Steps 4-7 of domain.md 3.2, against the batch's view of the accounts."""
+        """Checks 4-7 (references, immutability, uniqueness, the service's rules),
+        against the batch's view of the accounts."""
         op = item.op
         service = (self._services or {}).get(item.service)
         if service is None:

@@ -767,7 +767,7 @@ organization_domains = sa.Table(
     sa.PrimaryKeyConstraint("organization_id", "domain"),
 )
 
-# What discovery saw of each account (domain.md 1.8): kept on ``service_accounts``.
+# What discovery saw of each account (docs/connectors.md, Discovery): kept on ``service_accounts``.
 for _column in (
     sa.Column("remote_status", sa.String(16), nullable=True),
     sa.Column("classification", sa.String(16), nullable=True),

@@ -1,6 +1,6 @@
 """The Microsoft Entra ID provisioning lifecycle with the request shapes Entra sends by
 default (PascalCase ops, "False" strings, dotted keys, bare-string manager, member
-removal with a value list; see /work/shared/idp-flows.md 2).
+removal with a value list; see docs/entra.md).
 
 Several shapes are not RFC 7644 syntax but what Entra sends; the RFC column names the
 section each step builds on. A step whose prerequisite failed is skipped.

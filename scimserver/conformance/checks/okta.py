@@ -1,5 +1,5 @@
 """The Okta provisioning lifecycle, request for request as Okta documents it
-(Okta SCIM 2.0 reference and its spec/CRUD test suites; see /work/shared/idp-flows.md 1).
+(Okta SCIM 2.0 reference and its spec/CRUD test suites; see docs/okta.md).
 
 Each step is a check; a step whose prerequisite failed is skipped (the failed step
 already makes the run fail). The RFC sections are those each step relies on.
