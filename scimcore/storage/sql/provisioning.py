@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from ...provisioning.events import Event, NewEvent, user_snapshot
-from ...provisioning.jobs import MAX_ATTEMPTS, Job, JobStatus, plan_jobs
+from ...provisioning.events import Event, NewEvent
+from ...provisioning.jobs import Job, JobStatus
 from ...provisioning.quarantine import QUARANTINED
 from ...provisioning.store import (
     Binding,
@@ -33,10 +32,12 @@ from ...provisioning.store import (
     Outcome,
     SyncRun,
 )
+from . import planning
 from .accounts import integration_from_row
 from .engine import transaction
 from .outbox import insert_event
 from .pacing import reserve_call
+from .planning import event_from_row, lock_planner
 from .quarantine import after_finish, claim_trial, lift
 from .retention import PRUNE_BATCH, prune_events
 from .tables import (
@@ -66,6 +67,8 @@ class SqlProvisioningStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        #: Where the next :meth:`plan` starts among the organizations with events waiting.
+        self._plan_cursor: str | None = None
 
     def _begin(self, *, write: bool = True) -> AbstractContextManager[Connection]:
         return transaction(self.engine, write=write)
@@ -143,104 +146,16 @@ class SqlProvisioningStore:
                 .order_by(e.id)
                 .limit(limit)
             ).mappings()
-            return [_event(r) for r in rows]
+            return [event_from_row(r) for r in rows]
 
     def plan(self, limit: int = 500) -> int:
-        e = events.c
+        """Plan up to ``limit`` events fairly over organizations, after setting aside in
+        bulk those no integration can want (:mod:`.planning`); the number planned."""
         with self._begin() as conn:
-            rows = conn.execute(
-                sa.select(events)
-                .where(sa.not_(e.planned))
-                .order_by(e.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).mappings()
-            pending = [_event(r) for r in rows]
-            if not pending:
-                return 0
-            targets = self._provisioning_integrations(conn, {ev.organization_id for ev in pending})
-            pending = self._with_users(conn, pending)
-            now = _now()
-            specs = []
-            for event in pending:
-                for spec in plan_jobs(event, targets.get(event.organization_id, [])):
-                    specs.append(
-                        {
-                            "organization_id": event.organization_id,
-                            "integration_id": spec.integration_id,
-                            "event_id": event.id,
-                            "user_id": spec.user_id,
-                            "operation": spec.operation,
-                            "payload": dict(spec.payload),
-                            "idempotency_key": spec.idempotency_key,
-                            "status": "pending",
-                            "attempts": 0,
-                            "max_attempts": MAX_ATTEMPTS,
-                            "run_after": now,
-                            "created": now,
-                            "updated": now,
-                        }
-                    )
-            if specs:
-                keys = [s["idempotency_key"] for s in specs]
-                known = set(
-                    conn.execute(
-                        sa.select(jobs.c.idempotency_key).where(jobs.c.idempotency_key.in_(keys))
-                    ).scalars()
-                )
-                fresh = [s for s in specs if s["idempotency_key"] not in known]
-                if fresh:
-                    conn.execute(sa.insert(jobs), fresh)
-            conn.execute(
-                sa.update(events).where(e.id.in_([ev.id for ev in pending])).values(planned=True)
-            )
-            # Events, not jobs: a batch of events no integration wants makes no job, and
-            # the worker must not take that for "nothing left" while more are waiting.
-            return len(pending)
-
-    def _with_users(self, conn: Connection, pending: list[Event]) -> list[Event]:
-        """Account events from the CSV name only the user: add what connectors map."""
-        wanted = {
-            (ev.organization_id, str(ev.data.get("user_id")))
-            for ev in pending
-            if ev.resource_type == "ServiceAccount" and ev.data.get("user_id")
-        }
-        if not wanted:
-            return pending
-        r = resources.c
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for org, uid in wanted:
-            data = conn.execute(
-                sa.select(r.data).where(
-                    r.organization_id == org, r.resource_type == "User", r.id == uid
-                )
-            ).scalar()
-            if data is not None:
-                found[(org, uid)] = user_snapshot(data)
-        return [
-            replace(
-                ev,
-                data={
-                    **found.get((ev.organization_id, str(ev.data.get("user_id"))), {}),
-                    **ev.data,
-                },
-            )
-            if ev.resource_type == "ServiceAccount"
-            else ev
-            for ev in pending
-        ]
-
-    def _provisioning_integrations(self, conn: Connection, orgs: set[str]) -> dict[str, list[int]]:
-        i = integrations.c
-        rows = conn.execute(
-            sa.select(i.organization_id, i.id)
-            .where(i.organization_id.in_(sorted(orgs)), i.provisioning_enabled)
-            .order_by(i.id)
-        ).all()
-        out: dict[str, list[int]] = {}
-        for org, integration_id in rows:
-            out.setdefault(org, []).append(integration_id)
-        return out
+            lock_planner(conn)
+            done = planning.plan(conn, limit, self._plan_cursor)
+        self._plan_cursor = done.resume_after
+        return done.events
 
     def claim(self, worker: str, limit: int, lease: timedelta) -> list[Job]:
         j, i, ic = jobs.c, integrations.c, integration_connectors.c
@@ -709,19 +624,6 @@ def _binding(row: RowMapping) -> Binding:
         last_error=row["last_error"],
         last_successful_sync=row["last_successful_sync"],
         account_count=row["account_count"],
-    )
-
-
-def _event(row: RowMapping) -> Event:
-    return Event(
-        id=row["id"],
-        organization_id=row["organization_id"],
-        type=row["type"],
-        resource_type=row["resource_type"],
-        resource_id=row["resource_id"],
-        data=dict(row["data"] or {}),
-        source=row["source"],
-        created=row["created"],
     )
 
 

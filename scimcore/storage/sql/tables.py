@@ -674,9 +674,11 @@ events = sa.Table(
     sa.Index("ix_events_resource", "organization_id", "resource_id", "id"),
     # Added by revision 0009: pruning finds events past the retention by age.
     sa.Index("ix_events_created", "created"),
-    # The worker's queue: only unplanned rows are in it.
+    # The worker's queue, by organization: only unplanned rows are in it (revision 0016;
+    # the planner probes it once per organization with events waiting).
     sa.Index(
-        "ix_events_unplanned",
+        "ix_events_unplanned_org",
+        "organization_id",
         "id",
         sqlite_where=sa.text("NOT planned"),
         postgresql_where=sa.text("NOT planned"),
