@@ -13,10 +13,8 @@ import json
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from . import jsontext
@@ -53,18 +51,16 @@ from .patch.engine import FilterBudget
 from .patch.members import MemberChanges
 from .paths import resolve
 from .projection import Projection, needs_relations, project
-from .provisioning.events import EventRecorder, record_changes
-from .schema.attributes import AttributeType, ResourceType, Returned
+from .schema.attributes import AttributeType, ResourceType
 from .schema.core import GROUP_RESOURCE, USER_RESOURCE
-from .schema.serializers import canonical_datetime, check_immutable, load_resource, validate
+from .schema.serializers import load_resource, validate
 from .storage.base import Member, Organization, Page, Query, Sort, Store, StoreSession
 from .versioning import (
     check_if_match,
     check_if_none_match,
-    first_version,
     matches,
-    next_version,
 )
+from .writes import ResourceWriter
 
 Resource = dict[str, Any]
 log = logging.getLogger("scimcore.service")
@@ -77,10 +73,6 @@ _JSON_TYPES = ("application/scim+json", "application/json")
 def error_response(error: ScimError) -> ScimResponse:
     """The one place an error becomes a response (RFC 7644 3.12)."""
     return ScimResponse(error.status, error.to_dict(), error.headers())
-
-
-def _now() -> str:
-    return canonical_datetime(datetime.now(UTC))
 
 
 class ScimService:
@@ -98,6 +90,8 @@ class ScimService:
         stored; without one they are not stored at all. Never in plain text."""
         self.store = store
         self.keyring = keyring
+        #: The one write path (:mod:`scimcore.writes`), as the SCIM API's source.
+        self.writer = ResourceWriter(keyring)
         self.config = config or ServiceConfig()
         self.resource_types = {rt.endpoint.strip("/").lower(): rt for rt in resource_types}
 
@@ -564,23 +558,15 @@ class _Context:
 
     def create(self, rt: ResourceType) -> ScimResponse:
         data = load_resource(rt, self.body(), self.profile)
-        members = _members(data.pop("members", None)) if _is_group(rt) else []
-        now = _now()
-        self.seal_secrets(rt, data, None, keep_absent=False)
-        data["id"] = str(uuid.uuid4())
-        data["meta"] = {
-            "resourceType": rt.id,
-            "created": now,
-            "lastModified": now,
-            "version": first_version(),
-        }
+        members = _members(data.pop("members", None)) if _is_group(rt) else None
         projection = self.projection(rt)
         with self.store.session(self.org.id, all_or_nothing=True) as session:
-            session.insert(
-                rt.id,
-                {**data, "members": [_member_dict(m) for m in members]} if _is_group(rt) else data,
+            self.service.writer.create(
+                session,
+                rt,
+                data,
+                members=None if members is None else [_member_dict(m) for m in members],
             )
-            record_changes(session, rt.id, None, data)
             # A user just created belongs to no group yet: no membership lookup.
             stored = session.get(
                 rt.id,
@@ -596,9 +582,7 @@ class _Context:
         relations = needs_relations(rt, projection, _relation(rt))
         with self.store.session(self.org.id, all_or_nothing=True) as session:
             current, groups = self._lock(session, rt, id, relations)
-            check_immutable(rt, current, data)
-            self.seal_secrets(rt, data, current, keep_absent=True)
-            self._save(session, rt, current, data)
+            self.service.writer.replace(session, rt, current, data, keep_absent_secrets=True)
             if members is not None:
                 _refuse_self_membership(id, members)
                 session.replace_members(id, members)
@@ -638,9 +622,9 @@ class _Context:
         version: str = current["meta"]["version"]
         if result.changed:
             updated = validate(rt, result.resource, self.profile)
-            check_immutable(rt, current, updated)
-            self.seal_secrets(rt, updated, current, keep_absent=False)
-            version = self._save(session, rt, current, updated)
+            version = self.service.writer.replace(
+                session, rt, current, updated, keep_absent_secrets=False
+            )
         _change_members(session, id, result.members)
         return version, groups
 
@@ -682,43 +666,14 @@ class _Context:
         version: str = current["meta"]["version"]
         if result.members:
             _change_members(session, id, result.members)
-            version = self._save(session, rt, current, dict(current))
+            version = self.service.writer.save(session, rt, current, dict(current))
         return version
 
     def delete(self, rt: ResourceType, id: str) -> ScimResponse:
         with self.store.session(self.org.id, all_or_nothing=True) as session:
-            if self._conditional():
-                self._current(session, rt, id)
-            if isinstance(session, EventRecorder):  # the event describes what is deleted
-                record_changes(session, rt.id, session.get(rt.id, id, relations=False), None)
-            session.delete(rt.id, id)
+            current = self._current(session, rt, id) if self._conditional() else None
+            self.service.writer.delete(session, rt, id, current)
         return ScimResponse(204)
-
-    def seal_secrets(
-        self, rt: ResourceType, new: Resource, current: Resource | None, *, keep_absent: bool
-    ) -> None:
-        """Encrypt newly written ``returned: never`` attributes (RFC 7643 4.1.1 password).
-
-        A value equal to the stored one is the stored ciphertext and stays. A PUT
-        (``keep_absent``) that omits the password keeps it: clients cannot send back a
-        value they are never shown, and Okta PUTs the whole user on every profile edit.
-        """
-        for attr in rt.schema.attributes:
-            if attr.returned is not Returned.NEVER:
-                continue
-            name = attr.name
-            stored = current.get(name) if current is not None else None
-            if name not in new:
-                if keep_absent and stored is not None:
-                    new[name] = stored
-                continue
-            if stored is not None and new[name] == stored:
-                continue
-            keyring = self.service.keyring
-            if keyring is None:
-                del new[name]
-            else:
-                new[name] = keyring.encrypt(str(new[name]))
 
     def _conditional(self) -> bool:
         """Whether the write carries a precondition (``If-Match``, ``If-None-Match``)."""
@@ -764,21 +719,6 @@ class _Context:
         if groups:
             stored["groups"] = groups
         return stored
-
-    def _save(
-        self, session: StoreSession, rt: ResourceType, current: Resource, new: Resource
-    ) -> str:
-        """Write ``new`` over ``current`` with the next version; returns that version.
-
-        The write is conditional on the version read, so two writers that both read
-        version n cannot both win (RFC 7644 3.14); the loser gets 412.
-        """
-        version: str = next_version(current["meta"]["version"])
-        new["id"] = current["id"]
-        new["meta"] = {**current["meta"], "lastModified": _now(), "version": version}
-        session.update(rt.id, new, expected_version=current["meta"]["version"])
-        record_changes(session, rt.id, current, new)
-        return version
 
 
 def _is_group(rt: ResourceType) -> bool:

@@ -35,6 +35,7 @@ from scimcore.adapters.csv import (
     export_service_accounts,
     export_users,
 )
+from scimcore.compat import get_profile
 from scimcore.storage.sql import SqlAccountStore, SqlStore
 
 from .config import Settings
@@ -99,7 +100,13 @@ def csv_import(
         data = f.read(DEFAULT_MAX_BYTES + 1)
     importer: ServiceAccountImporter | UserImporter
     if kind.lower() == "users":
-        importer = UserImporter(store, organization.id, keyring=_keyring(settings), options=options)
+        importer = UserImporter(
+            store,
+            organization.id,
+            keyring=_keyring(settings),
+            options=options,
+            profile=get_profile(organization.profile),
+        )
     else:
         importer = ServiceAccountImporter(
             _accounts(store), organization.id, keyring=_keyring(settings), options=options

@@ -37,6 +37,7 @@ from scimcore.adapters.csv import (
     UserImporter,
 )
 from scimcore.adapters.csv.reader import CsvRow
+from scimcore.compat import get_profile
 from scimcore.storage.base import StoreSession
 
 from ..log_redaction import masked_logger
@@ -103,11 +104,18 @@ def importer(
     kind: str,
     options: ImportOptions,
     tally: Tally | None = None,
+    *,
+    profile: str = "auto",
 ) -> UserImporter | ServiceAccountImporter:
     tally = tally or Tally()
     if kind == "users":
         return CountingUserImporter(
-            console.store, organization_id, keyring=console.keyring, options=options, tally=tally
+            console.store,
+            organization_id,
+            keyring=console.keyring,
+            options=options,
+            profile=get_profile(profile),
+            tally=tally,
         )
     return CountingServiceAccountImporter(
         console.accounts, organization_id, keyring=console.keyring, options=options, tally=tally
@@ -144,6 +152,8 @@ class StartedJob:
     file_name: str
     atomic: bool
     actor: str
+    #: The organization's IdP profile, which validates user rows as it does SCIM requests.
+    profile: str = "auto"
 
 
 def runs_in_request(console: Console) -> bool:
@@ -197,7 +207,12 @@ def run(console: Console, job: StartedJob, data: bytes) -> None:
 
     try:
         target = importer(
-            console, job.organization_id, job.kind, ImportOptions(atomic=job.atomic), tally
+            console,
+            job.organization_id,
+            job.kind,
+            ImportOptions(atomic=job.atomic),
+            tally,
+            profile=job.profile,
         )
         report = target.run(data, progress)
     except (CsvFileError, ScimError) as exc:

@@ -79,7 +79,7 @@ def csv_upload(slug: str) -> ResponseReturnValue:
     atomic = request.form.get("atomic") == "1"
     try:
         options = ImportOptions(dry_run=True, atomic=atomic)
-        report = csv_jobs.importer(console(), org.id, kind, options).run(data)
+        report = csv_jobs.importer(console(), org.id, kind, options, profile=org.profile).run(data)
     except CsvFileError as exc:
         return _csv_page(
             org, 422, problems=exc.problems, warnings=exc.warnings, kind=kind, file=upload.filename
@@ -139,6 +139,7 @@ def csv_start(slug: str, job_id: str) -> ResponseReturnValue:
         file_name=job.file_name,
         atomic=job.atomic,
         actor=signed_in().admin.email,
+        profile=org.profile,
     )
     csv_jobs.start(c, started, data)
     return redirect(url_for("admin.csv_job", slug=org.slug, job_id=job.id))

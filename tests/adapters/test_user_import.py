@@ -205,4 +205,83 @@ def test_update_rows_that_change_nothing_are_unchanged_and_keep_the_version(org:
     assert user is not None
     assert user["meta"]["version"] == 'W/"1"'  # type: ignore[index]  # no write: no new ETag
     report = org.import_users(csv("UPDATE,new@example.com,,,,,,,secret-1"))
-    assert [r.outcome for r in report.results] == ["updated"]  # a password always sets
+    assert [r.outcome for r in report.results] == ["updated"]
+    sealed = (org.user("new@example.com") or {})["password"]
+    report = org.import_users(csv("UPDATE,new@example.com,,,,,,,secret-1"))
+    assert [r.outcome for r in report.results] == ["unchanged"]  # the same password
+    assert (org.user("new@example.com") or {})["password"] == sealed  # not sealed again
+    report = org.import_users(csv("UPDATE,new@example.com,,,,,,,secret-2"))
+    assert [r.outcome for r in report.results] == ["updated"]
+
+
+def _patch_display_name(org: Org, user_id: str, name: str) -> None:
+    org_ = next(o for o in org.store.list_organizations() if o.id == org.id)
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": name}],
+    }
+    response = ScimService(org.store).handle(
+        org_,
+        "https://x",
+        ScimRequest(
+            "PATCH",
+            f"/Users/{user_id}",
+            body=json.dumps(body).encode(),
+            content_type="application/scim+json",
+        ),
+    )
+    assert response.status == 200, response.body
+
+
+def test_a_csv_update_records_the_event_a_scim_update_records(org: Org) -> None:
+    from scimcore.storage.sql.provisioning import SqlProvisioningStore
+
+    org.import_users(csv("CREATE,new@example.com,,,Before,,,,"))
+    uid = org.user_ids()["new@example.com"]
+    org.import_users(csv("UPDATE,new@example.com,,,By CSV,,,,"))
+    _patch_display_name(org, uid, "By SCIM")
+    by_csv, by_scim = SqlProvisioningStore(org.store.engine).events(org.id)[-2:]
+    assert (by_csv.type, by_csv.source, by_scim.type, by_scim.source) == (
+        "scim.user.updated",
+        "csv",
+        "scim.user.updated",
+        "scim",
+    )
+    assert by_csv.data.keys() == by_scim.data.keys()
+    assert (by_csv.data["displayName"], by_scim.data["displayName"]) == ("By CSV", "By SCIM")
+
+
+def test_a_scim_write_between_the_csv_read_and_write_fails_the_row_not_the_scim_write(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reads its users first; an IdP's PATCH that commits before the row is
+    written makes the row a CONFLICT: the IdP's change is not overwritten."""
+    if org.store.engine.dialect.name == "sqlite":
+        pytest.skip("on SQLite the batch holds the write lock: the PATCH waits for it")
+    from scimcore.writes import ResourceWriter
+
+    org.import_users(csv("CREATE,new@example.com,,,Before,,,,", "CREATE,other@example.com,,,,,,,"))
+    uid = org.user_ids()["new@example.com"]
+    original = ResourceWriter.replace_if_changed
+    raced: list[str] = []
+
+    def racing(
+        self: ResourceWriter, session: object, rt: object, current: dict, new: dict, **kw: object
+    ):  # type: ignore[no-untyped-def]
+        if current["id"] == uid and not raced:
+            raced.append(uid)
+            _patch_display_name(org, uid, "By the IdP")  # its own transaction, committed
+        return original(self, session, rt, current, new, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ResourceWriter, "replace_if_changed", racing)
+    report = org.import_users(
+        csv("UPDATE,new@example.com,,,By CSV,,,,", "UPDATE,other@example.com,,,Other,,,,")
+    )
+    assert [(r.outcome, r.error_code) for r in report.results] == [
+        ("failed", "CONFLICT"),
+        ("updated", ""),
+    ]
+    assert "changed by another writer" in report.results[0].message
+    user = org.user("new@example.com")
+    assert user is not None and user["displayName"] == "By the IdP"
+    assert user["meta"]["version"] == 'W/"2"'  # type: ignore[index]

@@ -554,6 +554,19 @@ def test_integrations_list_and_accounts_filter(
     assert client.get(f"/admin/o/{tenant.slug}/integrations/999999").status_code == 404
 
 
+def test_a_user_updated_by_a_console_csv_shows_in_activity_and_on_the_user_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    user = create_user(console_app.test_client(), tenant, "csv.edit@example.com")
+    data = b"operation,userName,displayName\nUPDATE,csv.edit@example.com,Edited By CSV\n"
+    job = _text(start_import(client, _text(upload_csv(client, tenant, data, "users"))))
+    assert re.search(r"<strong>1</strong> updated", job)
+    row = r"<td>CSV</td>\s*<td>scim user updated</td>"
+    assert re.search(row, _text(client.get(f"/admin/o/{tenant.slug}/activity")))
+    page = _text(client.get(f"/admin/o/{tenant.slug}/users/{user['id']}"))
+    assert "Edited By CSV" in page and re.search(row, page)
+
+
 def test_activity_records_sign_in_token_generation_and_csv_jobs(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:

@@ -1,11 +1,14 @@
 """Import and export of the user CSV: onboard a directory without an IdP.
 
-Rows become SCIM Users through the same :class:`~scimcore.storage.base.Store` the SCIM
-API writes to, in the same canonical form (validated by
-:func:`~scimcore.schema.serializers.load_resource` / ``validate``, with ``id`` and
-``meta`` assigned the way :class:`~scimcore.service.ScimService` assigns them), so a
-user imported here is indistinguishable from one an IdP created. ``userName`` is the
-key (matched case-insensitively) and cannot change. ``emails`` holds one or more
+Rows become SCIM Users through the SCIM API's own write path
+(:class:`~scimcore.writes.ResourceWriter`: ``id``, ``meta`` and versions, immutables,
+the password sealed, the events), validated by
+:func:`~scimcore.schema.serializers.load_resource` / ``validate`` with the
+organization's IdP profile, so a user imported here is indistinguishable from one an
+IdP created. An UPDATE is written only if the user is still the version the batch
+read: a SCIM write in between fails the row (``CONFLICT``) instead of being lost.
+
+``userName`` is the key (matched case-insensitively) and cannot change. ``emails`` holds one or more
 addresses separated by ``;``, the first one primary. ``manager`` holds the manager's
 ``userName`` (what an admin knows), stored as the enterprise extension's
 ``manager.value``, the manager's ``id`` (RFC 7643 4.3), and exported as the
@@ -16,20 +19,18 @@ exported.
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from ...accounts import KeyRing
-from ...errors import ScimError
+from ...compat import AUTO, Profile
+from ...errors import PreconditionFailed, ScimError
 from ...filters import Compare, Filter, Or
 from ...paths import resolve
-from ...provisioning.events import record_changes
 from ...schema.core import ENTERPRISE_USER_SCHEMA, USER_RESOURCE
-from ...schema.serializers import canonical_datetime, check_immutable, load_resource, validate
+from ...schema.serializers import load_resource, validate
 from ...storage.base import Query, Resource, Store, StoreSession
-from ...versioning import first_version, next_version
+from ...writes import ResourceWriter
 from .formats import USERS, format_bool, parse_bool, parse_operation
 from .importer import (
     ImportOptions,
@@ -53,10 +54,6 @@ LOOKUP_CHUNK = 50
 EXPORT_PAGE = 1000
 
 
-def _now() -> str:
-    return canonical_datetime(datetime.now(UTC))
-
-
 class UserImporter:
     """Applies a user CSV to one organization's SCIM Users."""
 
@@ -71,11 +68,16 @@ class UserImporter:
         *,
         keyring: KeyRing | None = None,
         options: ImportOptions | None = None,
+        profile: Profile = AUTO,
     ) -> None:
+        """``profile``: the organization's IdP profile, which validates rows as it
+        validates the IdP's requests."""
         self.store = store
         self.organization_id = organization_id
         self.keyring = keyring
         self.options = options or ImportOptions()
+        self.profile = profile
+        self.writer = ResourceWriter(keyring, source="csv")
 
     def run(self, data: bytes, progress: Progress | None = None) -> ImportReport:
         file = read_csv(data, USERS, max_bytes=self.options.max_bytes)
@@ -137,37 +139,33 @@ class UserImporter:
                     f"'{name}' is already taken in this organization; use UPDATE",
                     "userName",
                 )
-            data = load_resource(USER_RESOURCE, self._merge(row, {"userName": name}, known))
-            now = _now()
-            data["id"] = str(uuid.uuid4())
-            data["meta"] = {
-                "resourceType": USER_RESOURCE.id,
-                "created": now,
-                "lastModified": now,
-                "version": first_version(),
-            }
-            session.insert(USER_RESOURCE.id, data)
-            record_changes(session, USER_RESOURCE.id, None, data, "csv")
+            merged = self._merge(row, {"userName": name}, known)
+            data = self.writer.create(
+                session, USER_RESOURCE, load_resource(USER_RESOURCE, merged, self.profile)
+            )
             known[name.lower()] = data
             return RowResult(row.number, "created")
         if current is None:
             raise RowError("UNKNOWN_USER", f"no user with userName '{name}'", "userName")
         if op == "DELETE":
-            record_changes(session, USER_RESOURCE.id, current, None, "csv")
-            session.delete(USER_RESOURCE.id, current["id"])
+            self.writer.delete(session, USER_RESOURCE, current["id"], current)
             known[name.lower()] = None
             return RowResult(row.number, "deleted")
-        updated = validate(USER_RESOURCE, self._merge(row, copy.deepcopy(current), known))
-        check_immutable(USER_RESOURCE, current, updated)
-        if _same_values(current, updated):
+        merged = self._merge(row, copy.deepcopy(current), known)
+        updated = validate(USER_RESOURCE, merged, self.profile)
+        try:
+            version = self.writer.replace_if_changed(
+                session, USER_RESOURCE, current, updated, keep_absent_secrets=True
+            )
+        except PreconditionFailed:
+            raise RowError(
+                "CONFLICT",
+                f"'{name}' was changed by another writer (an IdP, the console) after this "
+                "batch read it; nothing was written for this row: import it again to apply it",
+                "userName",
+            ) from None
+        if version is None:
             return RowResult(row.number, "unchanged")
-        updated["meta"] = {
-            **current["meta"],
-            "lastModified": _now(),
-            "version": next_version(current.get("meta", {}).get("version")),
-        }
-        session.update(USER_RESOURCE.id, updated)
-        record_changes(session, USER_RESOURCE.id, current, updated, "csv")
         known[name.lower()] = updated
         return RowResult(row.number, "updated")
 
@@ -224,7 +222,7 @@ class UserImporter:
                     "SCIMSERVER_SECRET_KEYS); passwords are never stored in plain text",
                     "password",
                 )
-            data["password"] = self.keyring.encrypt(password)
+            data["password"] = password  # sealed by the writer
         return data
 
 
@@ -305,11 +303,3 @@ def _user_row(user: Resource, managers: dict[str, str]) -> list[str]:
         "manager": managers.get(_manager_id(user), ""),
     }
     return [values.get(column, "") for column in USERS.names]
-
-
-def _same_values(current: Resource, updated: Resource) -> bool:
-    """Whether an UPDATE row leaves the user as stored (``meta`` aside): such a row is
-    reported ``unchanged``, and writes neither the user nor an event."""
-    return {k: v for k, v in current.items() if k != "meta"} == {
-        k: v for k, v in updated.items() if k != "meta"
-    }
