@@ -23,7 +23,6 @@ from scimcore import (
     Unauthorized,
     error_response,
 )
-from scimcore.accounts.keyring import KeyRing
 from scimcore.auth import holds_credential
 from scimcore.errors import (
     BadRequest,
@@ -35,9 +34,8 @@ from scimcore.errors import (
 from scimcore.jsontext import encode
 from scimcore.messages import SCIM_CONTENT_TYPE, ScimResponse
 from scimcore.openapi import openapi_document
-from scimcore.ratelimit import MemoryRateLimitStore, RateLimits, RateLimitStore, client_key
+from scimcore.ratelimit import RateLimits, client_key
 from scimcore.schema.attributes import ResourceType
-from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 
 from .admin import init_admin
 from .base_url import base_url
@@ -46,35 +44,10 @@ from .forwarded import EXTENSION as TRUSTED_PROXIES
 from .forwarded import TrustedProxies, request_client
 from .log_redaction import mask_service_logs, masked_logger
 from .oauth_views import oauth_blueprint
+from .wiring import DEFAULT_RESOURCE_TYPES, build, parts_for
 
-DEFAULT_RESOURCE_TYPES: tuple[ResourceType, ...] = (USER_RESOURCE, GROUP_RESOURCE)
 log = masked_logger("scimserver")
 TENANT_PREFIX = "/scim/v2/organizations/<org>"
-
-
-def build_store(
-    settings: Settings, resource_types: Sequence[ResourceType] = DEFAULT_RESOURCE_TYPES
-) -> Store:
-    """The SQL store for ``settings.database_url``, migrated first for a local SQLite file."""
-    from scimcore.storage.migrate import upgrade
-    from scimcore.storage.sql import SqlStore, make_engine
-
-    engine = make_engine(settings.database_url, prepared_statements=settings.prepared_statements)
-    if settings.auto_migrate and settings.database_url.startswith("sqlite"):
-        upgrade(engine)
-    return SqlStore(engine, resource_types)
-
-
-def build_rate_limit_store(store: Store) -> RateLimitStore:
-    """Where the rate limits count: the SQL store's own database, which every worker
-    and instance shares (docs/security.md, "Rate limits"); this process's memory for
-    any other store."""
-    from scimcore.storage.sql import SqlStore
-    from scimcore.storage.sql.ratelimit import SqlRateLimitStore
-
-    if isinstance(store, SqlStore):
-        return SqlRateLimitStore(store.engine)
-    return MemoryRateLimitStore()
 
 
 def create_app(
@@ -87,8 +60,8 @@ def create_app(
     """Build the service: settings from the environment unless given; the SQL store
     unless an embedding application passes its own; User and Group unless other
     resource types (e.g. with an extension schema, see docs/embedding.md) are given.
-    The rate limits are the settings' on the store :func:`build_rate_limit_store`
-    picks, unless others are given."""
+    The parts are built by :mod:`.wiring`; the rate limits are the settings' over its
+    rate-limit store, unless others are given."""
     settings = settings or Settings.from_env()
     app = Flask("scimserver")
     # werkzeug would answer a URL with '//' with a 308 to the merged URL; IdPs do not
@@ -96,8 +69,9 @@ def create_app(
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions[TRUSTED_PROXIES] = TrustedProxies.parse(settings.forwarded_allow_ips)
-    store = store or build_store(settings, resource_types)
-    limits = rate_limits or RateLimits(build_rate_limit_store(store), settings.rate_limits())
+    parts = parts_for(settings, store) if store is not None else build(settings, resource_types)
+    store = parts.store
+    limits = rate_limits or RateLimits(parts.rate_limit_store, settings.rate_limits())
     jwt_settings = (
         JwtSettings(
             key=settings.jwt_key,
@@ -118,7 +92,7 @@ def create_app(
             max_payload_bytes=settings.max_request_bytes,
         ),
         resource_types,
-        keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
+        keyring=parts.keyring,
     )
     authenticator = Authenticator(store, jwt_settings=jwt_settings, pepper=pepper)
     app.extensions["scimcore"] = {
@@ -126,10 +100,11 @@ def create_app(
         "service": service,
         "settings": settings,
         "rate_limits": limits,
+        "parts": parts,
     }
     mask_service_logs()  # no token in a log line, whichever module writes it
-    init_admin(app, settings, store, service, limits)  # the console under /admin (SQL only)
-    app.register_blueprint(oauth_blueprint(store, settings, limits))
+    init_admin(app, parts, service, limits)  # the console under /admin (SQL only)
+    app.register_blueprint(oauth_blueprint(parts, limits))
 
     def tenant_url(org: str) -> str:
         base = base_url(settings.public_url)

@@ -13,12 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
-
 from scimcore.adapters.connectors import Connector, ConnectorError, load
 from scimcore.adapters.connectors.discovery import SYNC_INTERVAL_SETTING
-from scimcore.provisioning.store import Binding
-from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+from scimcore.provisioning.store import Binding, ProvisioningStore
 
 #: The setting holding the service's address, per built-in connector.
 URL_SETTINGS = {"scim2": "base_url", "webhook": "url"}
@@ -53,7 +50,7 @@ def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:
 
 
 def connect(
-    engine: sa.engine.Engine,
+    prov: ProvisioningStore,
     organization_id: str,
     integration_id: int,
     connector_name: str,
@@ -68,7 +65,6 @@ def connect(
     names one. Raises :class:`SetupError` before writing anything."""
     connector = load_connector(connector_name, settings)
     values = dict(settings)
-    prov = SqlProvisioningStore(engine)
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
     if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:
@@ -81,7 +77,7 @@ def connect(
         max_concurrency=max_concurrency,
         min_interval_ms=min_interval_ms,
     )
-    set_provisioning(
-        engine, organization_id, integration_id, provisioning, manual=connector_name == "manual"
+    prov.set_provisioning(
+        organization_id, integration_id, provisioning, manual=connector_name == "manual"
     )
     return binding, connector

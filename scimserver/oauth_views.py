@@ -27,17 +27,15 @@ from typing import Any
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from scimcore import Store
-from scimcore.accounts.keyring import KeyRing
-from scimcore.adapters.connectors.credentials import CredentialError, CredentialVault
-from scimcore.adapters.connectors.oauth_flow import STATE_TTL, OAuthFlow
+from scimcore.adapters.connectors.credentials import CredentialError
+from scimcore.adapters.connectors.oauth_flow import STATE_TTL
 from scimcore.errors import ServiceUnavailable
 from scimcore.ratelimit import RateLimits, client_key
 
 from .base_url import base_url
-from .config import Settings
 from .forwarded import request_client
 from .log_redaction import masked_logger
+from .wiring import Parts
 
 log = masked_logger("scimserver.oauth")
 
@@ -70,18 +68,6 @@ _HEADERS = {
 }
 
 
-def build_flow(store: Store, settings: Settings) -> OAuthFlow | None:
-    """The flow over the SQL store's database, or ``None`` for other stores."""
-    from scimcore.storage.sql import SqlStore
-    from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore
-
-    if not isinstance(store, SqlStore):
-        return None
-    keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
-    vault = CredentialVault(SqlCredentialStore(store.engine), keyring)
-    return OAuthFlow(vault, SqlFlowStore(store.engine))
-
-
 #: An OAuth error code as RFC 6749 4.1.2.1 spells them (``access_denied``...), shown back.
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
@@ -108,9 +94,11 @@ def _too_many(title: str, seconds: int) -> Response:
     return response
 
 
-def oauth_blueprint(store: Store, settings: Settings, limits: RateLimits) -> Blueprint:
+def oauth_blueprint(parts: Parts, limits: RateLimits) -> Blueprint:
+    """The flow's views; without the SQL store (no flow) they answer 404."""
     bp = Blueprint("oauth", __name__)
-    flow = build_flow(store, settings)
+    settings = parts.settings
+    flow = parts.oauth_flow()
 
     def redirect_uri() -> str:
         base = base_url(settings.public_url)

@@ -1,4 +1,4 @@
-"""The dependency rules of the architecture, checked on the source (see docs/architecture)."""
+"""The dependency rules of the architecture, checked on the source (README, "Layout")."""
 
 from __future__ import annotations
 
@@ -66,3 +66,73 @@ def test_public_api_is_sorted_and_importable() -> None:
     assert list(scimcore.__all__) == sorted(scimcore.__all__, key=lambda n: (not n.isupper(), n))
     for name in scimcore.__all__:
         assert hasattr(scimcore, name), name
+
+
+SERVER = ROOT / "scimserver"
+#: The one module of scimserver that builds the SQL parts.
+WIRING = "scimserver/wiring.py"
+#: The console's own storage (administrators, sessions, audit, CSV jobs) stays in
+#: scimcore/storage/sql/admins.py, beside the migrations that create its tables; the
+#: console (and only the console) uses its types directly.
+CONSOLE_STORAGE = ("scimcore.storage.sql.admins", "scimserver/admin/")
+
+
+def _modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, by its full dotted name (nested imports too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_only_the_wiring_point_of_scimserver_reaches_sql() -> None:
+    """Views, CLI commands and jobs ask scimserver.wiring for stores; none builds one or
+    writes SQL of its own."""
+    wrong = []
+    for path in SERVER.rglob("*.py"):
+        rel = str(path.relative_to(ROOT))
+        if rel == WIRING:
+            continue
+        for module in _modules(path):
+            sql = module == "sqlalchemy" or module.startswith(
+                ("sqlalchemy.", "scimcore.storage.sql")
+            )
+            allowed = module == CONSOLE_STORAGE[0] and rel.startswith(CONSOLE_STORAGE[1])
+            if sql and not allowed:
+                wrong.append(f"{rel} imports {module}")
+    assert wrong == []
+
+
+def test_provisioning_never_imports_the_adapters() -> None:
+    """scimcore.provisioning says what must happen downstream; the connectors that do it
+    depend on it, never the other way round."""
+    wrong = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in (CORE / "provisioning").rglob("*.py")
+        for module in _modules(path)
+        if module.startswith("scimcore.adapters")
+    ]
+    relative = [
+        str(path.relative_to(ROOT))
+        for path in (CORE / "provisioning").rglob("*.py")
+        if "from ..adapters" in path.read_text()
+    ]
+    assert wrong == relative == []
+
+
+def test_the_cli_has_no_import_cycle() -> None:
+    """Command modules share scimserver.cli.common; none imports the command group."""
+    wrong = [
+        str(path.relative_to(ROOT))
+        for path in (SERVER / "cli").glob("*.py")
+        if path.name not in ("main.py", "__init__.py")
+        and any(
+            isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "main"
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert wrong == []

@@ -151,6 +151,12 @@ class ProvisioningStore(Protocol):
 
     def binding(self, organization_id: str, integration_id: int) -> Binding | None: ...
 
+    def set_provisioning(
+        self, organization_id: str, integration_id: int, enabled: bool, *, manual: bool
+    ) -> None:
+        """Switch provisioning of an integration on or off (and whether it is manual)."""
+        ...
+
     def plan(self, limit: int = 500) -> int:
         """Plan up to ``limit`` unplanned events into jobs; returns how many events it
         planned (an event may make no job), so 0 means none is left waiting."""

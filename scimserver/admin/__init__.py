@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from scimcore import ScimService, Store
-from scimcore.accounts import KeyRing
+from scimcore import ScimService
 from scimcore.adapters.csv import DEFAULT_MAX_BYTES
 from scimcore.ratelimit import MemoryRateLimitStore, RateLimits
-from scimcore.storage.sql import SqlAccountStore, SqlStore
-from scimcore.storage.sql.admins import SqlAdminStore
 
-from ..config import Settings
+from ..wiring import Parts
 from .blueprint import Console, bp
 from .security import CookiePolicy, Sessions, Throttle
 
@@ -27,16 +24,17 @@ __all__ = ["init_admin"]
 
 def init_admin(
     app: Flask,
-    settings: Settings,
-    store: Store,
+    parts: Parts,
     service: ScimService,
     rate_limits: RateLimits | None = None,
 ) -> bool:
     """Register the console on ``app``; False (and nothing registered) without SQL.
     Failed sign-ins count in ``rate_limits`` (per client address) as well as in the
     console's own throttle (per email and address)."""
-    if not isinstance(store, SqlStore):
+    sql = parts.sql
+    if sql is None:
         return False
+    settings = parts.settings
     from . import (  # noqa: F401  (importing a views module registers its routes)
         views_activity,
         views_auth,
@@ -48,18 +46,19 @@ def init_admin(
         views_scim,
     )
 
-    admins = SqlAdminStore(store.engine)
+    admins = sql.admins
     secure = bool(settings.public_url and settings.public_url.startswith("https://"))
     app.extensions["scimserver_admin"] = Console(
+        parts=parts,
         settings=settings,
-        store=store,
+        store=sql.store,
         service=service,
         admins=admins,
-        accounts=SqlAccountStore(store.engine),
+        accounts=sql.accounts,
         sessions=Sessions(admins, CookiePolicy(secure=secure)),
         throttle=Throttle(admins),
         rate_limits=rate_limits or RateLimits(MemoryRateLimitStore(), settings.rate_limits()),
-        keyring=KeyRing(settings.secret_keys) if settings.secret_keys else None,
+        keyring=parts.keyring,
         upload_limit=DEFAULT_MAX_BYTES + 256 * 1024,
     )
     app.register_blueprint(bp)

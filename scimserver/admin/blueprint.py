@@ -24,15 +24,15 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, NotFound
 
-from scimcore import Organization, ScimService
-from scimcore.accounts import KeyRing
+from scimcore import Organization, ScimService, Store
+from scimcore.accounts import AccountStore, KeyRing
 from scimcore.errors import ScimError
 from scimcore.ratelimit import RateLimits
-from scimcore.storage.sql import SqlAccountStore, SqlStore
 from scimcore.storage.sql.admins import AdminSession, SqlAdminStore
 
 from ..config import Settings
 from ..log_redaction import masked_logger
+from ..wiring import Parts
 from .security import Sessions, Throttle, check_csrf, csrf_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -44,13 +44,15 @@ UPLOAD_ENDPOINTS = frozenset({"admin.csv_upload"})
 
 @dataclass(frozen=True)
 class Console:
-    """The console's collaborators, built once per app (``app.extensions``)."""
+    """The console's collaborators, built once per app (``app.extensions``) from the
+    app's :class:`~scimserver.wiring.Parts` (the console is only registered on SQL)."""
 
+    parts: Parts
     settings: Settings
-    store: SqlStore  # the console is only registered on the SQL store
+    store: Store
     service: ScimService
     admins: SqlAdminStore
-    accounts: SqlAccountStore
+    accounts: AccountStore
     sessions: Sessions
     throttle: Throttle
     rate_limits: RateLimits

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.pool import StaticPool
-
 from scimcore import ScimError
 from scimcore.accounts import AccountSession
 from scimcore.adapters.csv import (
@@ -159,14 +157,12 @@ class StartedJob:
 def runs_in_request(console: Console) -> bool:
     """True on an in-memory SQLite database: its one shared connection cannot serve a
     second thread's transaction while a request runs."""
-    engine = getattr(console.store, "engine", None)
-    return engine is not None and isinstance(engine.pool, StaticPool)
+    return console.parts.single_connection
 
 
 def lease_for(console: Console, atomic: bool, rows: int) -> timedelta:
     """The lease granted at the start: longer for an import that cannot report."""
-    engine = getattr(console.store, "engine", None)
-    if atomic and engine is not None and engine.dialect.name == "sqlite":
+    if atomic and console.parts.database == "sqlite":
         return LEASE + SQLITE_ATOMIC_ALLOWANCE * rows
     return LEASE
 
@@ -186,10 +182,9 @@ def run(console: Console, job: StartedJob, data: bytes) -> None:
     """Apply the file, reporting progress, then record the outcome; never raises."""
     admins = console.admins
     tally = Tally()
-    engine = getattr(console.store, "engine", None)
     # Inside the one transaction of an atomic import on SQLite, another write would
     # wait for the lock this thread holds.
-    can_report = not (job.atomic and engine is not None and engine.dialect.name == "sqlite")
+    can_report = not (job.atomic and console.parts.database == "sqlite")
 
     def progress(done: int, total: int) -> None:
         if can_report:

@@ -17,13 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import request, url_for
 from flask.typing import ResponseReturnValue
 
 from scimcore import Organization
 from scimcore.adapters.csv import OUTCOMES
-from scimcore.storage.sql.tables import EventUserId, events, resources
 
 from .blueprint import bp, console, login_required, organization, page
 
@@ -70,10 +68,6 @@ class EventRow:
     summary: str
 
 
-def _engine() -> sa.engine.Engine:
-    return console().store.engine
-
-
 def _summary(data: Mapping[str, Any]) -> str:
     parts = []
     for key in _SUMMARY_KEYS:
@@ -103,74 +97,9 @@ def detail_value(value: Any) -> str:
     return str(value)
 
 
-def _user_id(resource_type: str, resource_id: str, data: Mapping[str, Any]) -> str | None:
-    if resource_type == "User":
-        return resource_id
-    found = data.get("user_id")
-    return str(found) if found else None
-
-
 def find_user(org: Organization, text: str) -> str | None:
     """The id of the user named ``text`` (userName, case-insensitive) or with that id."""
-    r = resources.c
-    with _engine().connect() as conn:
-        return conn.execute(
-            sa.select(r.id)
-            .where(
-                r.organization_id == org.id,
-                r.resource_type == "User",
-                sa.or_(r.name_key == text.lower(), r.id == text),
-            )
-            .limit(1)
-        ).scalar()
-
-
-def events_query(
-    organization_id: str,
-    *,
-    user_id: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: int | None = None,
-    limit: int = PAGE_SIZE,
-) -> sa.Select[Any]:
-    """The organization's events, newest first, about ``user_id`` when given.
-
-    A user's events are the union of two index range scans, each newest first and
-    stopped at ``limit``: the user's own (``ix_events_resource``) and their service
-    accounts' (``data ->> 'user_id'``, ``ix_events_data_user_id``). Written as one
-    ``OR``, SQLite (which keeps no statistics here) would walk every event of the
-    organization backwards instead, looking for the user's.
-    """
-    e = events.c
-    where: list[Any] = [e.organization_id == organization_id]
-    if since is not None:
-        where.append(e.created >= since)
-    if until is not None:
-        where.append(e.created < until)
-    if before_id is not None:
-        where.append(e.id < before_id)
-    if user_id is not None:
-        account_user = EventUserId(e.data)
-        halves = [
-            sa.select(e.id)
-            .where(*where, half, e.resource_type == resource_type)
-            .order_by(e.id.desc())
-            .limit(limit)
-            .subquery()
-            for half, resource_type in (
-                (e.resource_id == user_id, "User"),
-                (account_user == user_id, "ServiceAccount"),
-            )
-        ]
-        ids = sa.union_all(*(sa.select(half.c.id) for half in halves)).subquery("ids")
-        where = [e.organization_id == organization_id, e.id.in_(sa.select(ids.c.id))]
-    return (
-        sa.select(e.id, e.created, e.type, e.source, e.resource_type, e.resource_id, e.data)
-        .where(*where)
-        .order_by(e.id.desc())
-        .limit(limit)
-    )
+    return console().parts.need_sql("activity").activity.find_user(org.id, text)
 
 
 def provisioning_events(
@@ -184,54 +113,27 @@ def provisioning_events(
 ) -> list[EventRow]:
     """The organization's events, newest first, about ``user_id`` when given (the
     user's own events, and those of their service accounts)."""
-    r = resources.c
-    with _engine().connect() as conn:
-        rows = conn.execute(
-            events_query(
-                org.id,
-                user_id=user_id,
-                since=since,
-                until=until,
-                before_id=before_id,
-                limit=limit,
-            )
-        ).all()
-        wanted = {
-            uid
-            for row in rows
-            if (uid := _user_id(row.resource_type, row.resource_id, row.data or {}))
-        }
-        names = (
-            dict(
-                conn.execute(
-                    sa.select(r.id, r.name).where(
-                        r.organization_id == org.id,
-                        r.resource_type == "User",
-                        r.id.in_(sorted(wanted)),
-                    )
-                ).all()
-            )
-            if wanted
-            else {}
+    found = (
+        console()
+        .parts.need_sql("activity")
+        .activity.events(
+            org.id, user_id=user_id, since=since, until=until, before_id=before_id, limit=limit
         )
-    out = []
-    for row in rows:
-        data = row.data or {}
-        uid = _user_id(row.resource_type, row.resource_id, data)
-        out.append(
-            EventRow(
-                id=row.id,
-                at=row.created,
-                type=row.type,
-                source=_SOURCES.get(row.source, row.source),
-                resource_type=row.resource_type,
-                resource_id=row.resource_id,
-                user_id=uid,
-                user_name=names.get(uid) if uid else None,
-                summary=_summary(data),
-            )
+    )
+    return [
+        EventRow(
+            id=ev.id,
+            at=ev.created,
+            type=ev.type,
+            source=_SOURCES.get(ev.source, ev.source),
+            resource_type=ev.resource_type,
+            resource_id=ev.resource_id,
+            user_id=ev.user_id,
+            user_name=ev.user_name,
+            summary=_summary(ev.data),
         )
-    return out
+        for ev in found
+    ]
 
 
 @bp.app_template_global("user_events")

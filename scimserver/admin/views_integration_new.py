@@ -176,7 +176,7 @@ def integration_create(slug: str) -> ResponseReturnValue:
             },
         )
     connect(
-        console().store.engine,
+        console().parts.provisioning,
         org.id,
         integration.id,
         connector_name,

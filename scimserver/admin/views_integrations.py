@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-import sqlalchemy as sa
 from flask import abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -36,16 +35,7 @@ from scimcore.adapters.connectors.credentials import (
 )
 from scimcore.adapters.connectors.discovery import SyncResult
 from scimcore.adapters.connectors.discovery import sync as run_sync
-from scimcore.adapters.connectors.engine import VaultCredentials
 from scimcore.adapters.connectors.oauth_flow import OAuthFlow
-from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore
-from scimcore.storage.sql.provisioning import SqlProvisioningStore
-from scimcore.storage.sql.tables import (
-    integration_connectors,
-    resources,
-    service_accounts,
-    sync_runs,
-)
 
 from ..base_url import base_url
 from ..log_redaction import masked_logger
@@ -127,33 +117,17 @@ class Overview:
 
 
 def _vault() -> CredentialVault:
-    c = console()
-    return CredentialVault(SqlCredentialStore(c.store.engine), c.keyring)
+    return console().parts.vault
 
 
-def _engine() -> sa.engine.Engine:
-    return console().store.engine
+def _views() -> Any:
+    return console().parts.need_sql("integrations").integration_views
 
 
 def _overviews(org: Organization) -> list[Overview]:
     with console().accounts.accounts(org.id, readonly=True) as session:
         found = session.integrations()
-    ic = integration_connectors.c
-    with _engine().connect() as conn:
-        rows = {
-            r.integration_id: r
-            for r in conn.execute(
-                sa.select(
-                    ic.integration_id,
-                    ic.connector,
-                    ic.last_sync_started,
-                    ic.last_sync_finished,
-                    ic.last_successful_sync,
-                    ic.last_error,
-                    ic.account_count,
-                ).where(ic.organization_id == org.id)
-            )
-        }
+    rows = _views().connector_states(org.id)
     out = []
     for i in found:
         r = rows.get(i.id)
@@ -187,78 +161,7 @@ def _can_discover(connector: str) -> bool:
 
 
 def _last_run(org: Organization, integration_id: int) -> Any:
-    s = sync_runs.c
-    with _engine().connect() as conn:
-        return conn.execute(
-            sa.select(sync_runs)
-            .where(s.organization_id == org.id, s.integration_id == integration_id)
-            .order_by(s.id.desc())
-            .limit(1)
-        ).first()
-
-
-def account_counts_query(organization_id: str, integration_id: int) -> sa.Select[Any]:
-    """Accounts per classification (read from ``ix_service_accounts_classification``)."""
-    c = service_accounts.c
-    return (
-        sa.select(c.classification, sa.func.count())
-        .where(c.organization_id == organization_id, c.integration_id == integration_id)
-        .group_by(c.classification)
-    )
-
-
-def account_page_query(
-    organization_id: str,
-    integration_id: int,
-    *,
-    classification: str = "all",
-    link: str = "all",
-    after: int = 0,
-    limit: int | None = None,
-) -> sa.Select[Any]:
-    """One page of accounts after the row id ``after``, in id order (keyset paging).
-
-    The page's ids come from an index range scan that stops after ``limit`` entries
-    (``ix_service_accounts_classification`` when filtered by classification, else
-    ``ix_service_accounts_integration_id``; both carry ``link_status``); only those
-    rows are read and joined to their users, so a page costs the same on an
-    integration with 100,000 accounts as on one with 300.
-    """
-    c, r = service_accounts.c, resources.c
-    where = [c.organization_id == organization_id, c.integration_id == integration_id]
-    if classification != "all":
-        where.append(c.classification == classification)
-    if link != "all":
-        where.append(c.link_status == link)
-    if after:
-        where.append(c.id > after)
-    page_ids = (
-        sa.select(c.id)
-        .where(*where)
-        .order_by(c.id)
-        .limit(limit or SHOWN_ACCOUNTS + 1)
-        .subquery("page")
-    )
-    return (
-        sa.select(
-            c.id,
-            c.user_id,
-            c.account_id,
-            c.link_status,
-            c.link_method,
-            c.classification,
-            c.remote_status,
-            c.remote_email,
-            c.last_seen,
-            c.last_access_time,
-            r.name.label("user_name"),
-            r.active.label("user_active"),
-        )
-        .select_from(page_ids)
-        .join(service_accounts, c.id == page_ids.c.id)
-        .outerjoin(resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id))
-        .order_by(c.id)
-    )
+    return _views().last_run(org.id, integration_id)
 
 
 def _accounts(
@@ -266,15 +169,14 @@ def _accounts(
 ) -> tuple[list[Any], dict[str, int], int | None]:
     """One page of the integration's accounts, the counts per classification, and the
     ``after`` value of the next page (keyset on the account row id)."""
-    with _engine().connect() as conn:
-        counts = {
-            str(k): int(n) for k, n in conn.execute(account_counts_query(org.id, integration_id))
-        }
-        rows = conn.execute(
-            account_page_query(
-                org.id, integration_id, classification=classification, link=link, after=after
-            )
-        ).all()
+    rows, counts = _views().accounts(
+        org.id,
+        integration_id,
+        classification=classification,
+        link=link,
+        after=after,
+        limit=SHOWN_ACCOUNTS + 1,
+    )
     next_after = None
     if len(rows) > SHOWN_ACCOUNTS:
         rows = rows[:SHOWN_ACCOUNTS]
@@ -509,7 +411,9 @@ def integration_integrate(slug: str, integration_id: int) -> ResponseReturnValue
     if vault.describe(integration_id).kind != "oauth_authorization_code":
         abort(400, description="This service is not set up for the OAuth sign-in.")
     try:
-        ticket = OAuthFlow(vault, SqlFlowStore(_engine())).issue_ticket(org.id, integration_id)
+        ticket = OAuthFlow(vault, console().parts.need_sql("OAuth").flows).issue_ticket(
+            org.id, integration_id
+        )
     except CredentialError as exc:
         return _detail(org, integration_id, status=400, integrate_error=str(exc))
     audit(org, "integration.oauth_started", overview.integration.display_name)
@@ -526,15 +430,14 @@ def integration_integrate(slug: str, integration_id: int) -> ResponseReturnValue
 
 
 def _run_sync(org_id: str, integration_id: int, out: list[SyncResult | str]) -> None:
-    engine = _engine()
-    vault = _vault()
+    parts = console().parts
 
     def work() -> None:
         try:
             out.append(
                 run_sync(
-                    SqlProvisioningStore(engine),
-                    VaultCredentials(vault),
+                    parts.provisioning,
+                    parts.credential_source,
                     org_id,
                     integration_id,
                     timeout=SYNC_REQUEST_TIMEOUT,

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from scimcore.storage.sql.activity import events_query
+from scimcore.storage.sql.integration_views import account_counts_query, account_page_query
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.tables import events, service_accounts
-from scimserver.admin.views_activity import events_query
-from scimserver.admin.views_integrations import account_counts_query, account_page_query
 
 from .admin_support import Tenant, create_service, make_app, new_tenant
 

@@ -20,7 +20,7 @@ from scimcore import issue_token
 from scimcore.errors import ERROR_SCHEMA
 from scimcore.ratelimit import RateLimits
 from scimserver import Settings, create_app
-from scimserver.app import build_rate_limit_store, build_store
+from scimserver.wiring import build
 from tests.conftest import JWT_SECRET, make_jwt
 
 from .admin_support import PASSWORD, SECRET_KEY, csrf_from, new_admin
@@ -62,9 +62,9 @@ def limited_app(database_url: str, **overrides: Any) -> Any:
         **overrides,
     }
     settings = Settings(**options)
-    store = build_store(settings)
-    limits = RateLimits(build_rate_limit_store(store), settings.rate_limits(), background=False)
-    return create_app(settings, store=store, rate_limits=limits)
+    parts = build(settings)
+    limits = RateLimits(parts.rate_limit_store, settings.rate_limits(), background=False)
+    return create_app(settings, store=parts.store, rate_limits=limits)
 
 
 @pytest.fixture

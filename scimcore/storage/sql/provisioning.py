@@ -109,6 +109,11 @@ class SqlProvisioningStore:
         assert found is not None
         return found
 
+    def set_provisioning(
+        self, organization_id: str, integration_id: int, enabled: bool, *, manual: bool
+    ) -> None:
+        _set_provisioning(self, organization_id, integration_id, enabled, manual=manual)
+
     def binding(self, organization_id: str, integration_id: int) -> Binding | None:
         i, ic = integrations.c, integration_connectors.c
         with self._begin(write=False) as conn:
@@ -663,8 +668,20 @@ def set_provisioning(
     engine: Engine, organization_id: str, integration_id: int, enabled: bool, *, manual: bool
 ) -> None:
     """Switch provisioning of an integration on or off (and whether it is manual)."""
+    SqlProvisioningStore(engine).set_provisioning(
+        organization_id, integration_id, enabled, manual=manual
+    )
+
+
+def _set_provisioning(
+    store: SqlProvisioningStore,
+    organization_id: str,
+    integration_id: int,
+    enabled: bool,
+    *,
+    manual: bool,
+) -> None:
     i = integrations.c
-    store = SqlProvisioningStore(engine)
     with store._begin() as conn:
         conn.execute(
             sa.update(integrations)

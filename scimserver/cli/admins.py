@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
-from scimcore import ScimError
-from scimcore.storage.sql import SqlStore
-from scimcore.storage.sql.admins import SqlAdminStore
+from scimcore import ScimError, Store
 
-from .admin.passwords import hash_password, password_problem
+from ..admin.passwords import hash_password, password_problem
+from . import common
 
 
-def _admins() -> tuple[SqlStore, SqlAdminStore]:
-    from . import cli
-
-    store = cli._store(cli._settings())
-    if not isinstance(store, SqlStore):  # pragma: no cover - the CLI always builds SqlStore
-        raise click.ClickException("the admin console needs the SQL store")
-    return store, SqlAdminStore(store.engine)
+def _admins() -> tuple[Store, Any]:
+    sql = common.sql("the admin console")
+    return sql.store, sql.admins
 
 
 def _read_password() -> str:
@@ -39,10 +35,8 @@ def _read_password() -> str:
     return password
 
 
-def _org_ids(store: SqlStore, names: tuple[str, ...]) -> list[str]:
-    from . import cli
-
-    return [cli._find(store, name).id for name in names]
+def _org_ids(store: Store, names: tuple[str, ...]) -> list[str]:
+    return [common.find(store, name).id for name in names]
 
 
 @click.group(help="Administrators of the web console (/admin).")

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from scimcore import Organization, ScimError, Store
-from scimcore.accounts import Integration, KeyRing
+from scimcore import Organization, ScimError
 from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available
 from scimcore.adapters.connectors.discovery import (
     SYNC_INTERVAL_SETTING,
@@ -24,47 +23,26 @@ from scimcore.adapters.connectors.discovery import (
     parse_interval,
 )
 from scimcore.adapters.connectors.discovery import sync as run_sync
-from scimcore.adapters.connectors.engine import CredentialSource, VaultCredentials, Worker
+from scimcore.adapters.connectors.engine import Worker
 from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
-from scimcore.storage.sql import SqlAccountStore, SqlStore
-from scimcore.storage.sql.provisioning import SqlProvisioningStore
-from scimcore.storage.sql.retention import PRUNE_BATCH
-from scimcore.storage.sql.schedule import SqlSyncSchedule
 
-from .cli_credentials import integrations
-from .cli_csv import services
-from .config import Settings
-from .integration_setup import SetupError, connect
+from ..integration_setup import SetupError, connect
+from ..wiring import Parts
+from . import common
+from .credentials import integrations
+from .csv_files import services
 
-
-def _open(name: str | None = None) -> tuple[Settings, SqlStore, Organization | None]:
-    from . import cli
-
-    settings = cli._settings()
-    store = cli._store(settings)
-    if not isinstance(store, SqlStore):  # pragma: no cover - the CLI always builds SqlStore
-        raise click.ClickException("provisioning needs the SQL store")
-    return settings, store, cli._find(store, name) if name else None
+#: Events ``events prune`` deletes per statement.
+_PRUNE_BATCH = 1000
 
 
-def _integration(store: Store, org: Organization, name: str) -> Integration:
-    assert isinstance(store, SqlStore)
-    with SqlAccountStore(store.engine).accounts(org.id, readonly=True) as session:
-        found = [i for i in session.integrations() if name in (i.display_name, str(i.id))]
-    if not found:
-        raise click.ClickException(
-            f"no service named {name!r} in {org.slug} (see 'scimserver services list')"
-        )
-    return found[0]
-
-
-def _credentials(settings: Settings, store: SqlStore) -> CredentialSource:
-    from scimcore.adapters.connectors.credentials import CredentialVault
-    from scimcore.storage.sql.credentials import SqlCredentialStore
-
-    keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
-    return VaultCredentials(CredentialVault(SqlCredentialStore(store.engine), keyring))
+def _open(name: str | None = None) -> tuple[Parts, Organization | None]:
+    """The parts (the SQL ones required) and, given a name, the organization."""
+    common.sql("provisioning")
+    if name is None:
+        return common.parts(), None
+    return common.open_org(name)
 
 
 def _setting(values: tuple[str, ...]) -> dict[str, Any]:
@@ -118,12 +96,12 @@ def services_connect(
             values[SYNC_INTERVAL_SETTING] = parse_interval(sync_interval)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sync-interval") from None
-    settings, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    integration = _integration(store, organization, name)
+    integration = common.integration(current, organization, name)
     try:
         binding, connector = connect(
-            store.engine,
+            current.provisioning,
             organization.id,
             integration.id,
             connector_name,
@@ -143,7 +121,7 @@ def services_connect(
     }
     if test_it:
         try:
-            auth = _credentials(settings, store).auth_for(binding, connector)
+            auth = current.credential_source.auth_for(binding, connector)
             check = connector.test_connection(
                 ConnectorContext(organization.id, integration.id, binding.settings, auth)
             )
@@ -214,14 +192,14 @@ def worker(
     sync_poll_seconds: float,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings, store, _ = _open()
-    prov = SqlProvisioningStore(store.engine)
-    credentials = _credentials(settings, store)
+    current, _ = _open()
+    prov = current.provisioning
+    credentials = current.credential_source
     scheduler = (
         DiscoveryScheduler(
             prov,
             credentials,
-            SqlSyncSchedule(store.engine),
+            current.need_sql("scheduled discovery").schedule,
             timeout=timeout,
             poll=timedelta(seconds=sync_poll_seconds),
         )
@@ -235,7 +213,7 @@ def worker(
         lease=timedelta(seconds=lease_seconds),
         timeout=timeout,
         discovery=scheduler,
-        retention=_retention(settings.event_retention_days),
+        retention=_retention(current.settings.event_retention_days),
     )
     try:
         stats = w.run(max_seconds=max_seconds, idle_sleep=idle_sleep, until_idle=once)
@@ -249,13 +227,13 @@ def worker(
 @click.argument("integration")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def sync(org: str, integration: str, as_json: bool) -> None:
-    settings, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    found = _integration(store, organization, integration)
+    found = common.integration(current, organization, integration)
     try:
         result = run_sync(
-            SqlProvisioningStore(store.engine),
-            _credentials(settings, store),
+            current.provisioning,
+            current.credential_source,
             organization.id,
             found.id,
         )
@@ -297,7 +275,7 @@ def jobs() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def jobs_list(status: Any, limit: int, as_json: bool) -> None:
-    _, store, _ = _open()
+    current, _ = _open()
     rows = [
         {
             "id": j.id,
@@ -309,7 +287,7 @@ def jobs_list(status: Any, limit: int, as_json: bool) -> None:
             "run_after": j.run_after.isoformat(),
             "last_error": j.last_error,
         }
-        for j in SqlProvisioningStore(store.engine).jobs(status, limit)
+        for j in current.provisioning.jobs(status, limit)
     ]
     if as_json:
         click.echo(json.dumps(rows))
@@ -324,8 +302,8 @@ def jobs_list(status: Any, limit: int, as_json: bool) -> None:
 @jobs.command("retry", help="Put a dead job back in the queue with fresh attempts.")
 @click.argument("job_id", type=int)
 def jobs_retry(job_id: int) -> None:
-    _, store, _ = _open()
-    if not SqlProvisioningStore(store.engine).retry(job_id):
+    current, _ = _open()
+    if not current.provisioning.retry(job_id):
         raise click.ClickException(f"job {job_id} is not dead (see 'scimserver jobs list')")
     click.echo(f"job {job_id} is queued again")
 
@@ -339,18 +317,18 @@ def domains() -> None:
 @click.argument("org")
 @click.argument("domain")
 def domains_add(org: str, domain: str) -> None:
-    _, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    SqlProvisioningStore(store.engine).add_domain(organization.id, domain)
+    current.provisioning.add_domain(organization.id, domain)
     click.echo(f"{domain.lower()} is a domain of {organization.slug}")
 
 
 @domains.command("list")
 @click.argument("org")
 def domains_list(org: str) -> None:
-    _, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    for domain in SqlProvisioningStore(store.engine).domains(organization.id):
+    for domain in current.provisioning.domains(organization.id):
         click.echo(domain)
 
 
@@ -364,10 +342,10 @@ def connectors() -> None:
 @click.argument("org")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def integrations_list(org: str, as_json: bool) -> None:
-    _, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    prov = SqlProvisioningStore(store.engine)
-    with SqlAccountStore(store.engine).accounts(organization.id, readonly=True) as session:
+    prov = current.provisioning
+    with current.accounts.accounts(organization.id, readonly=True) as session:
         found = session.integrations()
     rows = []
     for integration in found:
@@ -400,10 +378,10 @@ def integrations_list(org: str, as_json: bool) -> None:
 @click.argument("org")
 @click.argument("integration")
 def integrations_lift_quarantine(org: str, integration: str) -> None:
-    _, store, organization = _open(org)
+    current, organization = _open(org)
     assert organization is not None
-    target = _integration(store, organization, integration)
-    if not SqlProvisioningStore(store.engine).lift_quarantine(organization.id, target.id):
+    target = common.integration(current, organization, integration)
+    if not current.provisioning.lift_quarantine(organization.id, target.id):
         raise click.ClickException(f"{target.display_name!r} is not quarantined")
     click.echo(f"{target.display_name!r} is out of quarantine; its jobs run again")
 
@@ -433,21 +411,21 @@ def events() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def events_prune(days: int | None, as_json: bool) -> None:
-    settings, store, _ = _open()
+    current, _ = _open()
     if days is None:
-        days = settings.event_retention_days
+        days = current.settings.event_retention_days
         if days == 0:
             raise click.ClickException(
                 "SCIMSERVER_EVENT_RETENTION_DAYS is 0 (keep events forever): "
                 "pass --older-than DAYS to prune anyway"
             )
     before = datetime.now(UTC) - timedelta(days=days)
-    prov = SqlProvisioningStore(store.engine)
+    prov = current.provisioning
     pruned = 0
     while True:  # each batch deletes rows, so this ends
-        deleted = prov.prune_events(before, limit=PRUNE_BATCH)
+        deleted = prov.prune_events(before, limit=_PRUNE_BATCH)
         pruned += deleted
-        if deleted < PRUNE_BATCH:
+        if deleted < _PRUNE_BATCH:
             break
     if as_json:
         click.echo(json.dumps({"pruned": pruned, "before": before.isoformat()}))

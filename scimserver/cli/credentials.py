@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from scimcore import Organization, Store
-from scimcore.accounts import Integration, KeyRing
+from scimcore import Organization
+from scimcore.accounts import KeyRing
 from scimcore.adapters.connectors.credentials import (
     CREDENTIAL_KINDS,
     ApiKey,
@@ -24,45 +24,20 @@ from scimcore.adapters.connectors.credentials import (
     Credential,
     CredentialError,
     CredentialInfo,
-    CredentialVault,
     IdPassword,
     OAuthAuthorizationCode,
     OAuthClientCredentials,
 )
 from scimcore.adapters.connectors.oauth_flow import TICKET_TTL, OAuthFlow
-from scimcore.storage.sql import SqlAccountStore, SqlStore
-from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore, reencrypt_secrets
 
-from .config import Settings
-
-
-def _open(org: str) -> tuple[Settings, SqlStore, Organization]:
-    from . import cli
-
-    settings = cli._settings()
-    store: Store = cli._store(settings)
-    if not isinstance(store, SqlStore):  # pragma: no cover - the CLI always builds SqlStore
-        raise click.ClickException("credentials need the SQL store")
-    return settings, store, cli._find(store, org)
+from ..wiring import Parts
+from . import common
 
 
-def _integration(store: SqlStore, organization: Organization, name: str) -> Integration:
-    with SqlAccountStore(store.engine).accounts(organization.id, readonly=True) as session:
-        found = [
-            i
-            for i in session.integrations()
-            if i.display_name == name or (name.isdigit() and i.id == int(name))
-        ]
-    if not found:
-        raise click.ClickException(
-            f"no service named {name!r} in {organization.slug} (see 'scimserver services list')"
-        )
-    return found[0]
-
-
-def _vault(settings: Settings, store: SqlStore) -> CredentialVault:
-    keyring = KeyRing(settings.secret_keys) if settings.secret_keys else None
-    return CredentialVault(SqlCredentialStore(store.engine), keyring)
+def _open(org: str) -> tuple[Parts, Organization]:
+    current, organization = common.open_org(org)
+    common.sql("credentials")
+    return current, organization
 
 
 def _read_secret(label: str) -> str:
@@ -150,9 +125,9 @@ def credential_set(
     token_auth_method: Any,
     as_json: bool,
 ) -> None:
-    settings, store, organization = _open(org)
-    target = _integration(store, organization, integration)
-    vault = _vault(settings, store)
+    current, organization = _open(org)
+    target = common.integration(current, organization, integration)
+    vault = current.vault
     try:
         vault.require_keyring()
         cred: Credential
@@ -210,9 +185,9 @@ def _required(value: str | None, option: str) -> str:
 @click.argument("integration")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def credential_show(org: str, integration: str, as_json: bool) -> None:
-    settings, store, organization = _open(org)
-    target = _integration(store, organization, integration)
-    vault = _vault(settings, store)
+    current, organization = _open(org)
+    target = common.integration(current, organization, integration)
+    vault = current.vault
     _print_info(_info_data(vault.describe(target.id), vault.store.status(target.id)), as_json)
 
 
@@ -220,9 +195,9 @@ def credential_show(org: str, integration: str, as_json: bool) -> None:
 @click.argument("org")
 @click.argument("integration")
 def credential_delete(org: str, integration: str) -> None:
-    settings, store, organization = _open(org)
-    target = _integration(store, organization, integration)
-    if _vault(settings, store).delete(target.id):
+    current, organization = _open(org)
+    target = common.integration(current, organization, integration)
+    if current.vault.delete(target.id):
         click.echo(
             f"Deleted the credential of {target.display_name!r}. Revoke the grant or key at "
             "the service as well: deleting our copy does not revoke it there."
@@ -239,16 +214,16 @@ def credential_delete(org: str, integration: str) -> None:
 @click.argument("integration")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def oauth_link(org: str, integration: str, as_json: bool) -> None:
-    settings, store, organization = _open(org)
-    target = _integration(store, organization, integration)
-    vault = _vault(settings, store)
+    current, organization = _open(org)
+    target = common.integration(current, organization, integration)
+    vault = current.vault
     try:
-        ticket = OAuthFlow(vault, SqlFlowStore(store.engine)).issue_ticket(
+        ticket = OAuthFlow(vault, current.need_sql("OAuth").flows).issue_ticket(
             organization.id, target.id
         )
     except CredentialError as exc:
         raise click.ClickException(str(exc)) from None
-    base = settings.public_url or "http://127.0.0.1:8000"
+    base = current.settings.public_url or "http://127.0.0.1:8000"
     url = f"{base}/admin/integrations/{target.id}/oauth/start?ticket={ticket}"
     callback = f"{base}/oauth/callback"
     minutes = int(TICKET_TTL.total_seconds() // 60)
@@ -277,10 +252,9 @@ def keys_generate() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def keys_local(as_json: bool) -> None:
-    from . import cli
-    from .config import ConfigError, local_key_file
+    from ..config import ConfigError, local_key_file
 
-    settings = cli._settings()
+    settings = common.settings()
     try:
         path, created = local_key_file(settings.database_url)
     except ConfigError as exc:
@@ -298,15 +272,10 @@ def keys_local(as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def keys_rotate(as_json: bool) -> None:
-    from . import cli
-
-    settings = cli._settings()
+    settings = common.settings()
     if not settings.secret_keys:
         raise click.ClickException("SCIMSERVER_SECRET_KEYS is not set")
-    store = cli._store(settings)
-    if not isinstance(store, SqlStore):  # pragma: no cover
-        raise click.ClickException("key rotation needs the SQL store")
-    report = reencrypt_secrets(store.engine, KeyRing(settings.secret_keys))
+    report = common.sql("key rotation").reencrypt_secrets(KeyRing(settings.secret_keys))
     if as_json:
         click.echo(json.dumps({"rotated": report.rotated, "failed": report.failed}))
     else:

@@ -16,13 +16,12 @@ from typing import Any, BinaryIO
 
 import click
 
-from scimcore import Organization, ScimError, Store
+from scimcore import ScimError
 from scimcore.accounts import (
     DEPROVISION_POLICIES,
     RESOURCE_ID_MODES,
     SERVICE_KINDS,
     IntegrationSettings,
-    KeyRing,
 )
 from scimcore.adapters.csv import (
     DEFAULT_MAX_BYTES,
@@ -36,31 +35,12 @@ from scimcore.adapters.csv import (
     export_users,
 )
 from scimcore.compat import get_profile
-from scimcore.storage.sql import SqlAccountStore, SqlStore
 
-from .config import Settings
+from . import common
 
 KINDS = click.Choice(sorted(FORMATS), case_sensitive=False)
 #: Failed rows printed by ``csv import``; the result file (``--result``) has them all.
 SHOWN_FAILURES = 20
-
-
-def _open(name: str) -> tuple[Settings, Store, Organization]:
-    from . import cli
-
-    settings = cli._settings()
-    store = cli._store(settings)
-    return settings, store, cli._find(store, name)
-
-
-def _accounts(store: Store) -> SqlAccountStore:
-    if not isinstance(store, SqlStore):  # pragma: no cover - the CLI always builds SqlStore
-        raise click.ClickException("service accounts need the SQL store")
-    return SqlAccountStore(store.engine)
-
-
-def _keyring(settings: Settings) -> KeyRing | None:
-    return KeyRing(settings.secret_keys) if settings.secret_keys else None
 
 
 @click.group(help="Import and export CSV files (service accounts, users).")
@@ -94,7 +74,8 @@ def csv_import(
     result_path: Path | None,
     batch_size: int | None,
 ) -> None:
-    settings, store, organization = _open(org)
+    current, organization = common.open_org(org)
+    store = current.store
     options = ImportOptions(atomic=atomic, dry_run=dry_run, batch_size=batch_size)
     with file.open("rb") as f:
         data = f.read(DEFAULT_MAX_BYTES + 1)
@@ -103,13 +84,13 @@ def csv_import(
         importer = UserImporter(
             store,
             organization.id,
-            keyring=_keyring(settings),
+            keyring=current.keyring,
             options=options,
             profile=get_profile(organization.profile),
         )
     else:
         importer = ServiceAccountImporter(
-            _accounts(store), organization.id, keyring=_keyring(settings), options=options
+            current.accounts, organization.id, keyring=current.keyring, options=options
         )
     try:
         with _progress() as progress:
@@ -181,15 +162,15 @@ def _print_report(report: ImportReport, name: str) -> None:
     help="Do not prefix cells starting with = + - @ with ' (for machine round-trips).",
 )
 def csv_export(org: str, kind: str, output: Path | None, bom: bool, no_formula_guard: bool) -> None:
-    _, store, organization = _open(org)
+    current, organization = common.open_org(org)
 
     def write(out: BinaryIO) -> int:
         if kind.lower() == "users":
             return export_users(
-                store, organization.id, out, bom=bom, formula_guard=not no_formula_guard
+                current.store, organization.id, out, bom=bom, formula_guard=not no_formula_guard
             )
         return export_service_accounts(
-            _accounts(store), organization.id, out, bom=bom, formula_guard=not no_formula_guard
+            current.accounts, organization.id, out, bom=bom, formula_guard=not no_formula_guard
         )
 
     if output is None:
@@ -237,14 +218,14 @@ def services_create(
     on_delete: Any,
     as_json: bool,
 ) -> None:
-    _, store, organization = _open(org)
+    current, organization = common.open_org(org)
     settings = IntegrationSettings(
         license_profiles=tuple(p.strip() for p in profiles if p.strip()),
         scim_user_resource_id_mode=scim_id_mode,
         on_service_account_delete=on_delete,
     )
     try:
-        with _accounts(store).accounts(organization.id) as session:
+        with current.accounts.accounts(organization.id) as session:
             integration = session.create_integration(name.strip(), kind, settings)
     except ScimError as exc:
         raise click.ClickException(exc.detail) from None
@@ -261,8 +242,8 @@ def services_create(
 @click.argument("org")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def services_list(org: str, as_json: bool) -> None:
-    _, store, organization = _open(org)
-    with _accounts(store).accounts(organization.id, readonly=True) as session:
+    current, organization = common.open_org(org)
+    with current.accounts.accounts(organization.id, readonly=True) as session:
         rows = [_integration_data(i) for i in session.integrations()]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))

@@ -1,62 +1,28 @@
-"""The ``scimserver`` command line. Other tools script against these names and JSON keys:
+"""The ``scimserver`` command group and its own commands (db, orgs, token, serve).
+
+Other tools script against these names and JSON keys:
 ``orgs create --json`` prints ``tenant_url``; ``token generate --json`` prints ``token``."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from typing import Any
 
 import click
 
-from scimcore import Organization, ScimError, Store, issue_token
+from scimcore import Organization, ScimError, issue_token
 from scimcore.compat import DEFAULT_PROFILE, get_profile
 
-from .cli_admins import admins
-from .cli_credentials import integrations, keys
-from .cli_csv import csv, services
-from .cli_provisioning import connectors, domains, events, jobs, sync, worker
-from .config import ConfigError, Settings
-from .conformance.cli import check
-
-_SLUG = re.compile(r"[^a-z0-9_-]+")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration: {exc}") from None
-
-
-def _store(settings: Settings) -> Store:
-    from .app import build_store
-
-    try:
-        return build_store(settings)
-    except ScimError as exc:
-        raise click.ClickException(exc.detail) from None
-
-
-def slugify(name: str) -> str:
-    """The URL-safe organization id derived from a name: ``Acme Corp`` -> ``acme-corp``."""
-    slug = _SLUG.sub("-", name.strip().lower()).strip("-")
-    if not slug:
-        raise click.BadParameter(f"{name!r} has no letters or digits to form a URL slug")
-    return slug[:63]
-
-
-def _find(store: Store, name: str) -> Organization:
-    org = store.get_organization(name) or store.get_organization(slugify(name))
-    if org is None:
-        raise click.ClickException(f"no organization named {name!r} (see 'scimserver orgs list')")
-    return org
-
-
-def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data) if as_json else text)
+from ..config import Settings
+from ..conformance.cli import check
+from ..wiring import require_driver, setup_problem
+from . import common
+from .admins import admins
+from .credentials import integrations, keys
+from .csv_files import csv, services
+from .provisioning import connectors, domains, events, jobs, sync, worker
 
 
 class _Main(click.Group):
@@ -67,11 +33,7 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except (ImportError, RuntimeError) as exc:
-            # Imported here: most commands never load alembic or SQLAlchemy's engine.
-            from scimcore.storage.migrate import MigrationsNotFound
-            from scimcore.storage.sql.engine import DatabaseDriverMissing
-
-            if isinstance(exc, DatabaseDriverMissing | MigrationsNotFound):
+            if setup_problem(exc):
                 raise click.ClickException(str(exc)) from None
             raise
 
@@ -91,7 +53,7 @@ def db() -> None:
 def db_upgrade() -> None:
     from scimcore.storage.migrate import upgrade
 
-    settings = _settings()
+    settings = common.settings()
     upgrade(settings.database_url)
     click.echo("database is at the latest revision")
 
@@ -125,14 +87,14 @@ def _org_data(settings: Settings, org: Organization) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def orgs_create(name: str, profile: str, as_json: bool) -> None:
-    settings = _settings()
-    store = _store(settings)
+    settings = common.settings()
+    store = common.parts().store
     try:
-        org = store.create_organization(slugify(name), name, profile)
+        org = store.create_organization(common.slugify(name), name, profile)
     except ScimError as exc:
         raise click.ClickException(exc.detail) from None
     data = _org_data(settings, org)
-    _emit(
+    common.emit(
         as_json,
         data,
         f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}\n"
@@ -145,14 +107,14 @@ def orgs_create(name: str, profile: str, as_json: bool) -> None:
 @click.argument("profile")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def orgs_set_profile(name: str, profile: str, as_json: bool) -> None:
-    settings = _settings()
-    store = _store(settings)
-    org = _find(store, name)
+    settings = common.settings()
+    store = common.parts().store
+    org = common.find(store, name)
     try:
         org = store.set_organization_profile(org.id, profile)
     except ScimError as exc:
         raise click.ClickException(exc.detail) from None
-    _emit(
+    common.emit(
         as_json,
         _org_data(settings, org),
         f"IdP profile of {org.slug}: {org.profile} ({get_profile(org.profile).key})",
@@ -162,8 +124,8 @@ def orgs_set_profile(name: str, profile: str, as_json: bool) -> None:
 @orgs.command("list", help="List organizations.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def orgs_list(as_json: bool) -> None:
-    settings = _settings()
-    store = _store(settings)
+    settings = common.settings()
+    store = common.parts().store
     rows = []
     for org in store.list_organizations():
         data = _org_data(settings, org)
@@ -190,9 +152,9 @@ def orgs_list(as_json: bool) -> None:
 
 
 def _set_access(name: str, enabled: bool, as_json: bool) -> None:
-    settings = _settings()
-    store = _store(settings)
-    org = store.set_scim_access(_find(store, name).id, enabled)
+    settings = common.settings()
+    store = common.parts().store
+    org = store.set_scim_access(common.find(store, name).id, enabled)
     if enabled:
         text = f"SCIM access of {org.slug} is on: its active token and valid JWTs work again"
     else:
@@ -201,7 +163,7 @@ def _set_access(name: str, enabled: bool, as_json: bool) -> None:
             f"refused from the next request on, on every worker.\nTurn it on again with "
             f"'scimserver orgs enable {org.slug}' (or by generating a new token)."
         )
-    _emit(as_json, _org_data(settings, org), text)
+    common.emit(as_json, _org_data(settings, org), text)
 
 
 @orgs.command(
@@ -238,9 +200,9 @@ def token() -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def token_generate(name: str, as_json: bool) -> None:
-    settings = _settings()
-    store = _store(settings)
-    org = _find(store, name)
+    settings = common.settings()
+    store = common.parts().store
+    org = common.find(store, name)
     pepper = settings.token_pepper.encode() if settings.token_pepper else None
     issued = issue_token(store, org, pepper)
     data = {
@@ -255,7 +217,7 @@ def token_generate(name: str, as_json: bool) -> None:
         if not org.scim_enabled
         else ""
     )
-    _emit(
+    common.emit(
         as_json,
         data,
         f"Token for {org.slug} (shown once; any previous token has stopped working):\n"
@@ -270,9 +232,8 @@ def token_generate(name: str, as_json: bool) -> None:
 )
 @click.argument("name")
 def token_revoke(name: str) -> None:
-    settings = _settings()
-    store = _store(settings)
-    org = _find(store, name)
+    store = common.parts().store
+    org = common.find(store, name)
     had = store.revoke_token(org.id)
     first = f"Revoked the token of {org.slug}" if had else f"{org.slug} had no active token"
     click.echo(
@@ -340,14 +301,12 @@ def serve(
     max_connections: int,
     forwarded_allow_ips: str | None,
 ) -> None:
-    from .gunicorn import ServeOptions, run
+    from ..gunicorn import ServeOptions, run
 
     if forwarded_allow_ips is not None:
         # The workers' app reads the same list (the client address of the rate limits).
         os.environ["SCIMSERVER_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
-    settings = _settings()
-    from scimcore.storage.sql.engine import require_driver
-
+    settings = common.settings()
     require_driver(settings.database_url)  # here, not once in each worker
     if settings.database_url.startswith("sqlite"):
         from scimcore.storage.migrate import upgrade

@@ -1,0 +1,186 @@
+"""What the console's integration pages read: each integration's connector state, its
+last discovery run, and its accounts (counted per classification, keyset-paged)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ...provisioning.store import SyncRun
+from .engine import transaction
+from .tables import integration_connectors, resources, service_accounts, sync_runs
+
+
+@dataclass(frozen=True)
+class ConnectorState:
+    """An integration's connector and what its last runs left."""
+
+    connector: str
+    last_sync_started: datetime | None
+    last_sync_finished: datetime | None
+    last_successful_sync: datetime | None
+    last_error: str | None
+    account_count: int | None
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One account of an integration as its page lists it, with its user."""
+
+    id: int
+    user_id: str | None
+    account_id: str
+    link_status: str
+    link_method: str | None
+    classification: str | None
+    remote_status: str | None
+    remote_email: str | None
+    last_seen: datetime | None
+    last_access_time: datetime | None
+    user_name: str | None
+    user_active: bool | None
+
+
+def account_counts_query(organization_id: str, integration_id: int) -> sa.Select[Any]:
+    """Accounts per classification (read from ``ix_service_accounts_classification``)."""
+    c = service_accounts.c
+    return (
+        sa.select(c.classification, sa.func.count())
+        .where(c.organization_id == organization_id, c.integration_id == integration_id)
+        .group_by(c.classification)
+    )
+
+
+def account_page_query(
+    organization_id: str,
+    integration_id: int,
+    *,
+    classification: str = "all",
+    link: str = "all",
+    after: int = 0,
+    limit: int = 201,
+) -> sa.Select[Any]:
+    """One page of accounts after the row id ``after``, in id order (keyset paging).
+
+    The page's ids come from an index range scan that stops after ``limit`` entries
+    (``ix_service_accounts_classification`` when filtered by classification, else
+    ``ix_service_accounts_integration_id``; both carry ``link_status``); only those
+    rows are read and joined to their users, so a page costs the same on an
+    integration with 100,000 accounts as on one with 300.
+    """
+    c, r = service_accounts.c, resources.c
+    where = [c.organization_id == organization_id, c.integration_id == integration_id]
+    if classification != "all":
+        where.append(c.classification == classification)
+    if link != "all":
+        where.append(c.link_status == link)
+    if after:
+        where.append(c.id > after)
+    page_ids = sa.select(c.id).where(*where).order_by(c.id).limit(limit).subquery("page")
+    return (
+        sa.select(
+            c.id,
+            c.user_id,
+            c.account_id,
+            c.link_status,
+            c.link_method,
+            c.classification,
+            c.remote_status,
+            c.remote_email,
+            c.last_seen,
+            c.last_access_time,
+            r.name.label("user_name"),
+            r.active.label("user_active"),
+        )
+        .select_from(page_ids)
+        .join(service_accounts, c.id == page_ids.c.id)
+        .outerjoin(resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id))
+        .order_by(c.id)
+    )
+
+
+class SqlIntegrationViews:
+    """The reads of the console's integration pages, over the SQL store's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def connector_states(self, organization_id: str) -> dict[int, ConnectorState]:
+        ic = integration_connectors.c
+        with transaction(self.engine, write=False) as conn:
+            rows = conn.execute(
+                sa.select(
+                    ic.integration_id,
+                    ic.connector,
+                    ic.last_sync_started,
+                    ic.last_sync_finished,
+                    ic.last_successful_sync,
+                    ic.last_error,
+                    ic.account_count,
+                ).where(ic.organization_id == organization_id)
+            ).all()
+        return {
+            int(r.integration_id): ConnectorState(
+                r.connector,
+                r.last_sync_started,
+                r.last_sync_finished,
+                r.last_successful_sync,
+                r.last_error,
+                r.account_count,
+            )
+            for r in rows
+        }
+
+    def last_run(self, organization_id: str, integration_id: int) -> SyncRun | None:
+        s = sync_runs.c
+        with transaction(self.engine, write=False) as conn:
+            row = conn.execute(
+                sa.select(sync_runs)
+                .where(s.organization_id == organization_id, s.integration_id == integration_id)
+                .order_by(s.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return SyncRun(
+            row.id,
+            row.integration_id,
+            row.kind,
+            row.status,
+            row.started,
+            row.finished,
+            dict(row.counts or {}),
+            row.error,
+        )
+
+    def accounts(
+        self,
+        organization_id: str,
+        integration_id: int,
+        *,
+        classification: str = "all",
+        link: str = "all",
+        after: int = 0,
+        limit: int = 201,
+    ) -> tuple[list[AccountRow], dict[str, int]]:
+        """Up to ``limit`` accounts after ``after`` and the counts per classification."""
+        with transaction(self.engine, write=False) as conn:
+            counts = {
+                str(k): int(n)
+                for k, n in conn.execute(account_counts_query(organization_id, integration_id))
+            }
+            rows = conn.execute(
+                account_page_query(
+                    organization_id,
+                    integration_id,
+                    classification=classification,
+                    link=link,
+                    after=after,
+                    limit=limit,
+                )
+            ).all()
+        return [AccountRow(**row._mapping) for row in rows], counts
