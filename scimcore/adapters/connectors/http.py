@@ -1,14 +1,19 @@
-"""A small, bounded JSON-over-HTTP client for connectors (standard library only).
+"""The one HTTP client of connectors and of the OAuth token calls (standard library).
 
-Every request has a deadline for the whole exchange (not only per socket read), the
-body read is capped, redirects are refused (a redirect would carry the credentials to
-wherever it points), proxies from the environment are ignored, and failures become the
-typed errors of :mod:`.errors`. Nothing here logs or formats a header value.
+:func:`exchange` is the transport: every request has a deadline for the whole exchange
+(not only per socket read), the body read is capped, redirects are refused (a
+redirect would carry the credentials to wherever it points), and network failures
+become :class:`~.errors.TransientError`. Outbound proxies are those of the environment
+(``HTTPS_PROXY``/``HTTP_PROXY``, except the hosts of ``NO_PROXY``), as corporate
+networks require; loopback addresses are always reached directly. :func:`send` is
+JSON over it with the integration's :class:`~.base.Auth`. Nothing here logs or formats
+a header value.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import re
 import socket
@@ -41,7 +46,24 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def _opener(host: str | None) -> urllib.request.OpenerDirector:
+    """Direct for loopback hosts; else through the environment's proxy, read at each
+    call (the handler built without arguments reads it and honours ``NO_PROXY``)."""
+    if host is None or _loopback(host):
+        return _DIRECT
+    return urllib.request.build_opener(urllib.request.ProxyHandler(), _NoRedirect())
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -87,12 +109,30 @@ def send(
     if body is not None:
         request.headers["Content-Type"] = content_type
     auth.apply(request)
-    deadline = time.monotonic() + timeout
-    raw = urllib.request.Request(
-        request.url, data=request.body, headers=request.headers, method=request.method
+    return exchange(
+        request.method,
+        request.url,
+        body=request.body,
+        headers=request.headers,
+        timeout=timeout,
+        max_bytes=max_bytes,
     )
+
+
+def exchange(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    max_bytes: int,
+) -> HttpResponse:
+    """One request, its response whatever the status; see the module docstring."""
+    deadline = time.monotonic() + timeout
+    raw = urllib.request.Request(url, data=body, headers=headers, method=method)
     try:
-        with _OPENER.open(raw, timeout=timeout) as resp:
+        with _opener(urlsplit(url).hostname).open(raw, timeout=timeout) as resp:
             return HttpResponse(
                 resp.status, _headers(resp.headers), _read(resp, deadline, max_bytes, resp.status)
             )
@@ -110,7 +150,7 @@ def send(
         if isinstance(err.reason, TimeoutError | socket.timeout):
             raise TransientError(f"{method} {_where(url)} timed out after {timeout:g}s") from None
         raise TransientError(f"{method} {_where(url)} failed: {err.reason}") from None
-    except (ConnectionError, OSError) as err:
+    except (ConnectionError, OSError, ValueError) as err:
         raise TransientError(f"{method} {_where(url)} failed: {type(err).__name__}") from None
 
 

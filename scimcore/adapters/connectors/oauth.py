@@ -15,14 +15,14 @@ import hashlib
 import json
 import re
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from .credentials import CredentialError, OAuthAuthorizationCode, OAuthClientCredentials
+from .errors import InvalidResponse, TransientError
+from .http import exchange
 
 #: The most a token response may hold; anything longer is refused unread.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -76,48 +76,37 @@ class HttpTransport(Protocol):
     ) -> HttpResult: ...
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
 class UrllibTransport:
-    """:class:`HttpTransport` on ``urllib``: no redirects, bounded reads."""
-
-    def __init__(self) -> None:
-        self._opener = urllib.request.build_opener(_NoRedirect())
+    """:class:`HttpTransport` over the connectors' client (:func:`.http.exchange`): the
+    same deadline, size cap, refusal of redirects and proxy rules."""
 
     def post_form(
         self, url: str, form: Mapping[str, str], headers: Mapping[str, str], timeout: float
     ) -> HttpResult:
-        request = urllib.request.Request(
-            url,
-            data=urlencode(form).encode(),
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "User-Agent": "scimserver-oauth",
-                **headers,
-            },
-            method="POST",
-        )
         try:
-            with self._opener.open(request, timeout=timeout) as response:
-                return HttpResult(
-                    response.status,
-                    response.read(MAX_RESPONSE_BYTES + 1),
-                    response.headers.get("Content-Type", ""),
-                )
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return HttpResult(
-                    exc.code, exc.read(MAX_RESPONSE_BYTES + 1), exc.headers.get("Content-Type", "")
-                )
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = type(getattr(exc, "reason", exc)).__name__
+            response = exchange(
+                "POST",
+                url,
+                body=urlencode(form).encode(),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                    "User-Agent": "scimserver-oauth",
+                    **headers,
+                },
+                timeout=timeout,
+                max_bytes=MAX_RESPONSE_BYTES,
+            )
+        except InvalidResponse:
             raise OAuthError(
-                f"the token endpoint could not be reached ({reason})", error="unreachable"
+                "the token endpoint's answer is too large",
+                error="invalid_response",
             ) from None
+        except TransientError as exc:
+            raise OAuthError(
+                f"the token endpoint could not be reached ({exc.message})", error="unreachable"
+            ) from None
+        return HttpResult(response.status, response.body, response.headers.get("content-type", ""))
 
 
 def pkce_pair() -> tuple[str, str]:
