@@ -1,10 +1,12 @@
 """Choosing an integration's connector and its settings: what ``scimserver services
 connect`` and the console's "Add integration" form both do, written once.
 
-The connector is looked up in the registry before anything is written, and a setting
-that names the service's address (``base_url`` of ``scim2``, ``url`` of ``webhook``)
-must be an absolute http(s) URL, so a typing mistake is refused at once rather than on
-the first job, where it would only show as a failed provisioning attempt.
+The connector is looked up in the registry before anything is written, and the setting
+it declares as the service's address (``Connector.address_setting``: ``base_url`` of
+``scim2``, ``url`` of ``webhook``) must be an absolute http(s) URL, so
+a typing mistake is refused at once rather than on the first job, where it would only
+show as a failed provisioning attempt. Nothing here names a connector: a new one
+declares what it needs.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from urllib.parse import urlsplit
 from scimcore.adapters.connectors import Connector, ConnectorError, load
 from scimcore.adapters.connectors.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
-
-#: The setting holding the service's address, per built-in connector.
-URL_SETTINGS = {"scim2": "base_url", "webhook": "url"}
 
 
 class SetupError(ValueError):
@@ -37,13 +36,19 @@ def check_url(name: str, value: str) -> str:
     return value
 
 
+def address_setting(connector: Connector) -> str | None:
+    """The connector's address setting (``None`` also for one that declares none)."""
+    key = getattr(connector, "address_setting", None)
+    return key if isinstance(key, str) and key else None
+
+
 def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:
     """The connector named ``name``, once its address setting (if given) is checked."""
     try:
         connector = load(name)
     except ConnectorError as exc:
         raise SetupError(exc.message) from None
-    key = URL_SETTINGS.get(name)
+    key = address_setting(connector)
     if key is not None and key in settings:
         check_url(key, str(settings[key]))
     return connector

@@ -25,12 +25,12 @@ from scimcore.accounts import (
 from scimcore.adapters.connectors import available
 from scimcore.adapters.connectors.credentials import Credential, CredentialError
 
-from ..integration_setup import URL_SETTINGS, SetupError, check_url, connect, load_connector
+from ..integration_setup import SetupError, address_setting, check_url, connect, load_connector
 from .blueprint import audit, bp, console, login_required, organization, page
 from .views_integrations import CREDENTIAL_ECHO, _vault, echoed, explained, form_credential
 
-#: The built-in connectors, first in the list; installed ones follow.
-BUILT_IN = ("scim2", "webhook", "manual")
+#: Built-in connectors come from this package; they are listed first.
+BUILT_IN_PACKAGE = "scimcore."
 #: Credentials this form stores; OAuth clients are set on the integration's page.
 CREDENTIAL_KINDS = {
     "none": "None (or set it later)",
@@ -56,8 +56,16 @@ class FormError(Exception):
 
 
 def _connectors() -> list[str]:
-    names = list(available())
-    return [n for n in BUILT_IN if n in names] + sorted(n for n in names if n not in BUILT_IN)
+    """Every registered connector: the built-in ones first, each group by name."""
+    found = available()
+    return sorted(found, key=lambda n: (not found[n].startswith(BUILT_IN_PACKAGE), n))
+
+
+def _address_setting(connector_name: str) -> str | None:
+    try:
+        return address_setting(load_connector(connector_name, {}))
+    except SetupError:
+        return None
 
 
 def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseReturnValue:
@@ -70,7 +78,6 @@ def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseRe
         kinds={k: t.label for k, t in CATALOG.items()},
         credential_kinds=CREDENTIAL_KINDS,
         delete_policies={p: DELETE_POLICIES.get(p, p) for p in DEPROVISION_POLICIES},
-        url_settings=URL_SETTINGS,
         keyring=console().keyring is not None,
         **extra,
     )
@@ -97,7 +104,7 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     if kind_text not in CATALOG:
         raise FormError("Choose a service type from the list.", "kind")
     settings: dict[str, Any] = {}
-    key = URL_SETTINGS.get(connector_name)
+    key = _address_setting(connector_name)
     if key is not None:
         url = form.get("url", "").strip()
         if not url:

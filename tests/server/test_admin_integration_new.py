@@ -254,3 +254,32 @@ def test_cli_services_connect_test_that_fails_exits_1_and_says_it_was_saved(
             .where(integrations.c.display_name == "Wiki")
         ).scalar_one()
     assert saved == "scim2"
+
+
+def test_a_new_connector_declares_its_address_setting_and_the_console_asks_for_it(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """A connector registered from outside (one module and its registration, nothing
+    else) is offered by the form, and its declared address is required and checked."""
+    from scimcore.adapters.connectors.manual import ManualConnector
+    from scimcore.adapters.connectors.registry import register
+
+    class Directory(ManualConnector):
+        name = "test_directory"
+        display_name = "Test directory"
+        address_setting = "endpoint"
+
+    register(Directory)
+    assert "test_directory" in _post(client, tenant).get_data(as_text=True)
+    form = {"display_name": "Dir", "connector": "test_directory", "credential_kind": "none"}
+    missing = _post(client, tenant, **form)
+    assert missing.status_code == 400 and "Enter the service URL" in missing.get_data(as_text=True)
+    wrong = _post(client, tenant, **form, url="dir.example.com")
+    assert "must be an http:// or https:// URL" in wrong.get_data(as_text=True)
+    assert _post(client, tenant, **form, url="https://dir.example.com/api").status_code == 303
+    prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as s:
+        (added,) = [i for i in s.integrations() if i.display_name == "Dir"]
+    binding = prov.binding(tenant.id, added.id)
+    assert binding is not None and binding.connector == "test_directory"
+    assert binding.settings["endpoint"] == "https://dir.example.com/api"

@@ -172,6 +172,10 @@ class Connector(Protocol):
     requires_local_login: ClassVar[bool]
     #: What ``account_id`` means on this service: ``"login"`` or ``"email"``.
     account_id_attribute: ClassVar[str]
+    #: The setting that holds the service's address (``base_url``), or ``None`` when the
+    #: connector knows it. The console asks for it and it is checked as an absolute
+    #: http(s) URL before anything is saved. Optional: a connector without it has none.
+    address_setting: ClassVar[str | None]
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck: ...
 

@@ -29,6 +29,7 @@ class ManualConnector(NoRemoteListing):
     auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset({"none"})
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
+    address_setting: ClassVar[str | None] = None
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
         return ConnectionCheck(True, "manual integration: nothing to connect to")

@@ -62,6 +62,7 @@ class Scim2Connector:
     )
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
+    address_setting: ClassVar[str | None] = "base_url"
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ class ConnectorContract:
         assert set(connector.auth_methods) <= set(get_args(AuthMethod))
         assert connector.account_id_attribute in ("login", "email")
         assert isinstance(connector.requires_local_login, bool)
+        address = getattr(connector, "address_setting", None)
+        assert address is None or (isinstance(address, str) and address.isidentifier())
 
     def test_connection_check_succeeds(
         self, connector: Connector, context: ConnectorContext

@@ -43,6 +43,7 @@ class WebhookConnector(NoRemoteListing):
     auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset({"hmac_secret"})
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
+    address_setting: ClassVar[str | None] = "url"
 
     def _post(self, ctx: ConnectorContext, type: str, account: dict[str, Any], key: str) -> None:
         url = ctx.settings.get("url")
