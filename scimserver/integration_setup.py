@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scimcore.adapters.connectors import Connector, ConnectorError, load
-from scimcore.adapters.connectors.discovery import SYNC_INTERVAL_SETTING
+from scimcore.provisioning.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
 
 

@@ -20,8 +20,8 @@ from functools import cached_property
 
 from scimcore import Store
 from scimcore.accounts import AccountStore, KeyRing
+from scimcore.adapters.connectors.credential_source import VaultCredentials
 from scimcore.adapters.connectors.credentials import CredentialVault
-from scimcore.adapters.connectors.engine import VaultCredentials
 from scimcore.adapters.connectors.oauth_flow import OAuthFlow
 from scimcore.ratelimit import MemoryRateLimitStore, RateLimitStore
 from scimcore.schema.attributes import ResourceType

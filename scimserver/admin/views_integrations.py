@@ -33,9 +33,9 @@ from scimcore.adapters.connectors.credentials import (
     OAuthClientCredentials,
     TokenAuthMethod,
 )
-from scimcore.adapters.connectors.discovery import SyncResult
-from scimcore.adapters.connectors.discovery import sync as run_sync
 from scimcore.adapters.connectors.oauth_flow import OAuthFlow
+from scimcore.provisioning.discovery import SyncResult
+from scimcore.provisioning.discovery import sync as run_sync
 
 from ..base_url import base_url
 from ..log_redaction import masked_logger

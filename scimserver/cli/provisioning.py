@@ -17,15 +17,15 @@ import click
 
 from scimcore import Organization, ScimError
 from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available
-from scimcore.adapters.connectors.discovery import (
+from scimcore.provisioning.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
     parse_interval,
 )
-from scimcore.adapters.connectors.discovery import sync as run_sync
-from scimcore.adapters.connectors.engine import Worker
+from scimcore.provisioning.discovery import sync as run_sync
 from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
+from scimcore.provisioning.worker import Worker
 
 from ..integration_setup import SetupError, connect
 from ..wiring import Parts

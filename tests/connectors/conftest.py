@@ -12,8 +12,9 @@ import pytest
 from scimcore import ScimService
 from scimcore.accounts import IntegrationSettings
 from scimcore.adapters.connectors import Auth, BearerAuth
-from scimcore.adapters.connectors.engine import StaticCredentials, Worker
+from scimcore.adapters.connectors.credential_source import StaticCredentials
 from scimcore.messages import ScimRequest
+from scimcore.provisioning.worker import Worker
 from scimcore.storage.base import Organization
 from scimcore.storage.migrate import upgrade
 from scimcore.storage.sql import SqlAccountStore, SqlStore, make_engine

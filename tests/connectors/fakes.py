@@ -15,14 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from scimcore.adapters.connectors.base import (
+from scimcore.adapters.connectors.manual import ManualConnector
+from scimcore.provisioning.connector import (
     AccountRef,
     AccountSpec,
     ConnectorContext,
     HttpRequest,
     RemoteAccount,
 )
-from scimcore.adapters.connectors.manual import ManualConnector
 
 LOOPBACK = "127.0.0.1"
 _FILTER = re.compile(r'^(userName|emails\.value|externalId) eq "(.*)"$')

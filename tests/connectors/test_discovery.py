@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scimcore.adapters.connectors.discovery import sync
-from scimcore.adapters.connectors.engine import StaticCredentials
+from scimcore.adapters.connectors.credential_source import StaticCredentials
+from scimcore.provisioning.discovery import sync
 
 from .conftest import Env, scim_auth
 from .fakes import FakeScim

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from scimcore.adapters.connectors.engine import StaticCredentials, Worker
+from scimcore.adapters.connectors.credential_source import StaticCredentials
+from scimcore.provisioning.worker import Worker
 from scimcore.storage.sql.tables import events, jobs
 from scimserver.config import ConfigError, Settings
 

@@ -108,8 +108,8 @@ def test_no_proxy_hosts_and_loopback_are_reached_directly(
     proxy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scimcore.adapters.connectors.auth import NoAuth
-    from scimcore.adapters.connectors.errors import TransientError
     from scimcore.adapters.connectors.http import send
+    from scimcore.provisioning.errors import TransientError
 
     monkeypatch.setenv("no_proxy", "svc.example.test")
     with pytest.raises(TransientError):  # direct: the name does not resolve here

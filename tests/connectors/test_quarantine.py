@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from scimcore.adapters.connectors import PermanentError
-from scimcore.adapters.connectors.engine import StaticCredentials, Worker
+from scimcore.adapters.connectors.credential_source import StaticCredentials
 from scimcore.provisioning.quarantine import (
     FAILED,
     FIRST_TRIAL,
@@ -18,6 +18,7 @@ from scimcore.provisioning.quarantine import (
     should_quarantine,
     trial_interval,
 )
+from scimcore.provisioning.worker import Worker
 from scimcore.storage.sql import make_engine
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.tables import integration_connectors

@@ -6,7 +6,8 @@ import threading
 import time
 from datetime import timedelta
 
-from scimcore.adapters.connectors.engine import StaticCredentials, Worker
+from scimcore.adapters.connectors.credential_source import StaticCredentials
+from scimcore.provisioning.worker import Worker
 from scimcore.storage.sql import make_engine
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 

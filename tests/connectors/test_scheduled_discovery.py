@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from scimcore.accounts import KeyRing
-from scimcore.adapters.connectors.discovery import (
+from scimcore.adapters.connectors.credential_source import StaticCredentials
+from scimcore.provisioning.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
     parse_interval,
     sync_interval,
 )
-from scimcore.adapters.connectors.engine import StaticCredentials
 from scimcore.provisioning.store import SyncCandidate
 from scimcore.storage.sql.schedule import SqlSyncSchedule
 from scimcore.storage.sql.tables import sync_runs

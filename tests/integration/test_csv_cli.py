@@ -23,9 +23,9 @@ from click.testing import CliRunner, Result
 from cryptography.fernet import Fernet
 
 from scimcore.adapters.connectors import Capability, RemoteAccount
-from scimcore.adapters.connectors.base import ConnectorContext
 from scimcore.adapters.connectors.manual import ManualConnector
-from scimcore.adapters.connectors.registry import register
+from scimcore.provisioning.connector import ConnectorContext
+from scimcore.provisioning.registry import register
 from scimcore.storage.sql import make_engine
 from scimcore.storage.sql.tables import events, organizations
 from scimserver.cli import main

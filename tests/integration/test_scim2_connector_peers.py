@@ -39,9 +39,9 @@ from scimcore.adapters.connectors import (
     ConnectorContext,
     load,
 )
-from scimcore.adapters.connectors.discovery import sync
-from scimcore.adapters.connectors.engine import StaticCredentials
+from scimcore.adapters.connectors.credential_source import StaticCredentials
 from scimcore.adapters.connectors.testing import ConnectorContract
+from scimcore.provisioning.discovery import sync
 from tests.connectors.conftest import Env, make_env
 
 from .conftest import REPO_ROOT, _free_port, _stop

@@ -262,7 +262,7 @@ def test_a_new_connector_declares_its_address_setting_and_the_console_asks_for_i
     """A connector registered from outside (one module and its registration, nothing
     else) is offered by the form, and its declared address is required and checked."""
     from scimcore.adapters.connectors.manual import ManualConnector
-    from scimcore.adapters.connectors.registry import register
+    from scimcore.provisioning.registry import register
 
     class Directory(ManualConnector):
         name = "test_directory"

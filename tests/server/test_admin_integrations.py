@@ -17,14 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from scimcore.adapters.connectors import Capability, ConnectionCheck, RemoteAccount
-from scimcore.adapters.connectors.base import ConnectorContext, HttpRequest
 from scimcore.adapters.connectors.credentials import (
     CredentialVault,
     OAuthAuthorizationCode,
     OAuthClientCredentials,
 )
-from scimcore.adapters.connectors.errors import AuthenticationFailed
-from scimcore.adapters.connectors.registry import register
+from scimcore.provisioning.connector import ConnectorContext, HttpRequest
+from scimcore.provisioning.errors import AuthenticationFailed
+from scimcore.provisioning.registry import register
 from scimcore.storage.sql.credentials import SqlCredentialStore
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.tables import metadata

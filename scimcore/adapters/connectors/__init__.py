@@ -1,14 +1,15 @@
 """Connectors: provision and discover accounts in downstream services (docs/connectors.md).
 
-The interface (:mod:`.base`), its error tree (:mod:`.errors`), request authenticators
-(:mod:`.auth`), the registry of the ``scimserver.connectors`` entry point group
-(:mod:`.registry`), the built-in connectors (``manual``, ``webhook``, ``scim2``), the
-provisioning engine (:mod:`.engine`) and discovery (:mod:`.discovery`). The only
-package of ``scimcore`` that talks HTTP.
+The built-in connectors (``manual``, ``webhook``, ``scim2``), the HTTP client they and
+the OAuth calls share (:mod:`.http`), request authenticators (:mod:`.auth`), the
+credential vault and OAuth flow, where the worker gets credentials
+(:mod:`.credential_source`), and the contract kit (:mod:`.testing`). The port they
+implement, its errors, the registry, the worker and discovery are
+:mod:`scimcore.provisioning`; their names are re-exported here, the import path
+connector authors use. The only package of ``scimcore`` that talks HTTP.
 """
 
-from .auth import ApiKeyAuth, BasicAuth, BearerAuth, HmacSigner, NoAuth, auth_from_credential
-from .base import (
+from ...provisioning.connector import (
     LIFECYCLE,
     AccountRef,
     AccountSpec,
@@ -21,7 +22,7 @@ from .base import (
     HttpRequest,
     RemoteAccount,
 )
-from .errors import (
+from ...provisioning.errors import (
     AlreadyExists,
     AuthenticationFailed,
     ConnectorError,
@@ -32,7 +33,8 @@ from .errors import (
     TransientError,
     UnsupportedOperation,
 )
-from .registry import available, load, register
+from ...provisioning.registry import available, load, register
+from .auth import ApiKeyAuth, BasicAuth, BearerAuth, HmacSigner, NoAuth, auth_from_credential
 
 __all__ = [
     "LIFECYCLE",

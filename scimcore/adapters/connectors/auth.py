@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from ...auth import same_secret
-from .base import Auth, HttpRequest
+from ...provisioning.connector import Auth, HttpRequest
 
 #: Header carrying a webhook signature: ``t=<unix time>,v1=<hex HMAC-SHA256>``.
 SIGNATURE_HEADER = "X-Scimserver-Signature"

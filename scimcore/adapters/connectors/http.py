@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import Auth, HttpRequest
-from .errors import (
+from ...provisioning.connector import Auth, HttpRequest
+from ...provisioning.errors import (
     AuthenticationFailed,
     ConnectorError,
     InvalidResponse,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import (
+from ...provisioning.connector import (
     LIFECYCLE,
     AccountRef,
     AccountSpec,

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from ...provisioning.errors import InvalidResponse, TransientError
 from .credentials import CredentialError, OAuthAuthorizationCode, OAuthClientCredentials
-from .errors import InvalidResponse, TransientError
 from .http import exchange
 
 #: The most a token response may hold; anything longer is refused unread.

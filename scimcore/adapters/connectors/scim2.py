@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
-from .base import (
+from ...provisioning.connector import (
     LIFECYCLE,
     AccountRef,
     AccountSpec,
@@ -32,7 +32,7 @@ from .base import (
     ConnectorContext,
     RemoteAccount,
 )
-from .errors import AlreadyExists, ConnectorError, InvalidResponse, PermanentError
+from ...provisioning.errors import AlreadyExists, ConnectorError, InvalidResponse, PermanentError
 from .http import HttpResponse, raise_for_status, send
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"

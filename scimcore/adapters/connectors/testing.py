@@ -26,7 +26,7 @@ from typing import get_args
 
 import pytest
 
-from .base import (
+from ...provisioning.connector import (
     AccountRef,
     AccountSpec,
     AuthMethod,
@@ -35,7 +35,7 @@ from .base import (
     ConnectorContext,
     RemoteAccount,
 )
-from .errors import AlreadyExists
+from ...provisioning.errors import AlreadyExists
 
 
 def _spec() -> AccountSpec:

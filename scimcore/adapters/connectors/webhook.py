@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from .base import (
+from ...provisioning.connector import (
     LIFECYCLE,
     AccountRef,
     AccountSpec,
@@ -32,7 +32,7 @@ from .base import (
     NoRemoteListing,
     RemoteAccount,
 )
-from .errors import ConnectorError, PermanentError
+from ...provisioning.errors import ConnectorError, PermanentError
 from .http import raise_for_status, send
 
 

@@ -36,8 +36,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ...provisioning.events import NewEvent
-from ...provisioning.store import (
+from .connector import Capability, Connector, ConnectorContext, RemoteAccount
+from .errors import AuthenticationFailed, ConnectorError, UnsupportedOperation
+from .events import NewEvent
+from .registry import load
+from .store import (
     Classification,
     DirectoryUser,
     DiscoveryState,
@@ -48,10 +51,7 @@ from ...provisioning.store import (
     SyncRun,
     SyncSchedule,
 )
-from .base import Capability, Connector, ConnectorContext, RemoteAccount
-from .engine import CredentialSource
-from .errors import AuthenticationFailed, ConnectorError, UnsupportedOperation
-from .registry import load
+from .worker import CredentialSource
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,11 @@
 A connector is small, synchronous and stateless: one method per remote action, each
 taking a :class:`ConnectorContext` (which integration, its non-secret settings, and an
 :class:`Auth` that signs requests). Everything else — scheduling, retries, idempotency
-records, matching, classification and events — belongs to the engine
-(:mod:`.engine`, :mod:`.discovery`), so one contract kit (:mod:`.testing`) covers
-every connector.
+records, matching, classification and events — belongs to the worker
+(:mod:`.worker`) and discovery (:mod:`.discovery`), so one contract kit
+(:mod:`scimcore.adapters.connectors.testing`) covers every connector. The connectors
+themselves are adapters (:mod:`scimcore.adapters.connectors`); this package never
+imports them: the worker finds them through the registry (:mod:`.registry`).
 
 Contract every connector meets, whatever the remote API supports:
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import Auth, HttpRequest
+from .connector import Auth, HttpRequest
 
 
 class PacedAuth:

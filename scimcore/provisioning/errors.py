@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import RemoteAccount
+    from .connector import RemoteAccount
 
 
 class ConnectorError(Exception):

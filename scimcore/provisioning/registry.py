@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
-from .base import Connector
+from .connector import Connector
 from .errors import UnsupportedOperation
 
 GROUP = "scimserver.connectors"

@@ -1,0 +1,59 @@
+"""Where the worker and discovery get an integration's authenticator
+(:class:`~scimcore.provisioning.worker.CredentialSource`): given in code, or from the
+credential vault, decrypted at each call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ...provisioning.connector import Auth, Connector
+from ...provisioning.errors import AuthenticationFailed
+from ...provisioning.store import Binding
+from .auth import BearerAuth, HmacSigner, NoAuth, auth_from_credential
+
+
+class StaticCredentials:
+    """Authenticators given in code, by integration id (tests, embedders)."""
+
+    def __init__(self, by_integration: Mapping[int, Auth] | None = None) -> None:
+        self._auth = dict(by_integration or {})
+
+    def auth_for(self, binding: Binding, connector: Connector) -> Auth:
+        return self._auth.get(binding.integration.id, NoAuth())
+
+
+class VaultCredentials:
+    """Credentials from the vault (:class:`~.credentials.CredentialVault`), decrypted per call.
+
+    Bearer and OAuth credentials become ``Authorization: Bearer`` with a token the vault
+    refreshes; a webhook's secret (an API key or bearer credential) signs its bodies.
+    Any vault failure (no credential, wrong key, refused refresh) is an
+    :class:`~.errors.AuthenticationFailed` naming the integration, never a secret.
+    """
+
+    def __init__(self, vault: Any) -> None:
+        self.vault = vault
+
+    def auth_for(self, binding: Binding, connector: Connector) -> Auth:
+        integration_id = binding.integration.id
+        if connector.auth_methods <= {"none"}:
+            return NoAuth()
+        try:
+            credential = self.vault.get(integration_id)
+            kind = getattr(credential, "kind", "")
+            if "hmac_secret" in connector.auth_methods:
+                secret = getattr(credential, "value", None) or getattr(credential, "token", None)
+                if not secret:
+                    raise ValueError("a webhook needs an API key or bearer credential as secret")
+                return HmacSigner(str(secret))
+            if kind in ("bearer", "oauth_client_credentials", "oauth_authorization_code"):
+                return BearerAuth(self.vault.access_token(integration_id))
+            return auth_from_credential(credential)
+        except AuthenticationFailed:
+            raise
+        except Exception as exc:
+            raise AuthenticationFailed(
+                f"integration {integration_id}: its credential cannot be used "
+                f"({type(exc).__name__}); store it again or re-run the Integrate flow"
+            ) from None
