@@ -133,7 +133,7 @@ def _complex_schema(attrs: tuple[Attribute, ...], profile: Profile) -> type[Sche
 
 
 #: Built marshmallow schemas: (id(rt), profile) -> (rt, schema). Keyed by identity:
-#: hashing a ResourceType hashes every attribute definition, 40 µs on each write.
+#: hashing a ResourceType hashes every attribute definition, on each write.
 _SCHEMAS: dict[tuple[int, Profile], tuple[ResourceType, Schema]] = {}
 
 

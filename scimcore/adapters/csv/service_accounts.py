@@ -133,10 +133,10 @@ def _clean(value: str) -> str:
 class ServiceAccountImporter:
     """Applies a service-account CSV to one organization's accounts."""
 
-    #: Rows per transaction. Every commit costs (on SQLite it checkpoints the WAL: 2.4 s
-    #: per 100,000 rows at 500 rows a batch, and 10,000 rows a batch imported 8 % faster
-    #: than 5,000), and a batch is written with a few set-based statements; on SQLite
-    #: 10,000 rows hold the write lock for about half a second.
+    #: Rows per transaction. Every commit costs (on SQLite it checkpoints the WAL), and a
+    #: batch is written with a few set-based statements, so large batches import
+    #: fastest (``benchmarks/csv_import.py --batch-size`` compares sizes); on SQLite a
+    #: batch holds the write lock while it is written, under a second at this size.
     default_batch_size = 10_000
 
     def __init__(

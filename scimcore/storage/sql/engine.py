@@ -173,8 +173,8 @@ class DriverRead:
     DBAPI connection without SQLAlchemy's ``Connection`` around it.
 
     For the token lookup every request starts with: SQLAlchemy's connection and
-    execution machinery cost 130 µs around a 13 µs SQLite lookup (304 against 174 µs
-    on PostgreSQL), about a tenth of a request. The statement is the same prebuilt one
+    execution machinery cost several times the lookup itself, a noticeable part of a
+    request (docs/performance.md, "Where the time goes"). The statement is the same prebuilt one
     (:mod:`.statements`), with the same parameters. It runs outside a transaction
     (PostgreSQL: autocommit), as :func:`single_read` does. A driver error while it runs
     (a connection broken by a restart) discards that connection and returns
@@ -316,8 +316,8 @@ PING_AFTER_IDLE_SECONDS = 1.0
 def _ping_when_idle(engine: Engine) -> None:
     """Ping a pooled connection before use only when it has been idle a while.
 
-    ``pool_pre_ping`` pings on every checkout: a round trip that was 9 % of a POST on
-    PostgreSQL, paid twice per request (token lookup, then the request's transaction).
+    ``pool_pre_ping`` pings on every checkout: a round trip to PostgreSQL, paid twice
+    per request (token lookup, then the request's transaction).
     Connections reused within a second were working a moment ago; a database restarted
     within that second fails one request (503) and, as a failed ping does, marks every
     older pooled connection for replacement. A failed ping replaces them all at once

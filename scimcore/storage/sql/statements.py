@@ -1,8 +1,9 @@
 """The statements every request runs, built once per dialect.
 
 Building a SQLAlchemy expression (columns compared, an alias's column collection,
-an ``IN`` list coerced) cost more than running the indexed lookup it describes: 40%
-of a ``GET /Users/{id}`` on SQLite went to constructing its three statements. These
+an ``IN`` list coerced) cost more than running the indexed lookup it describes: a
+large share of a ``GET /Users/{id}`` on SQLite went to constructing its statements
+(``benchmarks/sqlcount.py`` shows the time in SQL per request). These
 are built once with bound parameters, so a request only binds values; SQLAlchemy's
 compiled cache then serves the SQL text.
 
@@ -38,8 +39,8 @@ def id_in(column: Any, dialect: str, *, long: bool = False) -> sa.ColumnElement[
     PostgreSQL gets one array parameter (``= ANY``). SQLite gets a plain ``IN (?, ...)``
     (an expanding parameter) for up to ``SQLITE_IN_LIMIT`` values: its planner probes
     the index for a literal list, whereas for ``IN (SELECT ... json_each(?))`` it
-    scanned the organization's whole index prefix (measured: 1-4 ms at 10k users,
-    linear in the organization's size). Longer lists (``long``) use json_each, one
+    scanned the organization's whole index prefix, a cost linear in the organization's
+    size. Longer lists (``long``) use json_each, one
     parameter, which SQLite's limit on parameters cannot break.
     """
     if dialect == "postgresql":

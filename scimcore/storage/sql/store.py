@@ -954,8 +954,8 @@ def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> lis
     as disjoint parts in listing order, each a range of the sort key's index.
 
     The single condition ``key IS NULL OR key > k OR (key = k AND id > i)`` is no
-    index range: PostgreSQL walked a million users from the start of the index to
-    reach a page 90 % in. A row comparison ``(key, id) > (k, i)`` is one (on SQLite
+    index range: PostgreSQL walked the index from its start to reach a page deep into
+    a million users. A row comparison ``(key, id) > (k, i)`` is one (on SQLite
     too), and the NULL keys, which sort after every other ascending and before
     descending, are a part of their own, read only when the page is not yet full.
     Descending keys with ascending ids are no row comparison: ``key = k AND id > i``,

@@ -171,13 +171,13 @@ resource_counts = sa.Table(
     "resource_counts",
     metadata,
     # How many resources of each type an organization has: ``totalResults`` of an
-    # unfiltered list without a COUNT(*), which reads the whole collection's index (45 ms
-    # at 100k users on PostgreSQL, 1.9 s at 1M). Kept by triggers on ``resources``
-    # (revision 0013), so every writer - the API, CSV import, a bulk load - keeps it
-    # exact in its own transaction. The total is the sum of the slots: on PostgreSQL a
-    # transaction adds its total once, at commit, to the slot its transaction id picks,
-    # so concurrent creates in one organization rarely wait for each other's commit;
-    # SQLite has one writer and uses slot 0.
+    # unfiltered list without a COUNT(*), which reads the whole collection's index (a
+    # cost that grows with the collection: seconds at a million users). Kept by
+    # triggers on ``resources`` (revision 0013), so every writer - the API, CSV
+    # import, a bulk load - keeps it exact in its own transaction. The total is the
+    # sum of the slots: on PostgreSQL a transaction adds its total once, at commit, to
+    # the slot its transaction id picks, so concurrent creates in one organization
+    # rarely wait for each other's commit; SQLite has one writer and uses slot 0.
     sa.Column(
         "organization_id",
         ORG_ID,
