@@ -49,7 +49,7 @@ from scimcore.schema.serializers import load_resource  # noqa: E402
 from scimcore.storage.base import Keyset  # noqa: E402
 from scimcore.storage.migrate import upgrade  # noqa: E402
 from scimcore.storage.sql import SqlStore, make_engine  # noqa: E402
-from scimcore.storage.sql import store as sql_store  # noqa: E402
+from scimcore.storage.sql.resource_rows import row_values  # noqa: E402
 from scimcore.storage.sql.tables import resources  # noqa: E402
 
 ORG = "console-bench"
@@ -115,7 +115,7 @@ def seed(db: Database, users: int) -> None:
                 "version": 'W/"1"',
             },
         )
-        row = sql_store._row("Group", data, store.names)[0]
+        row = row_values("Group", data, store.names)[0]
         rows.append({"organization_id": org.id, "resource_type": "Group", **row})
     with store.engine.begin() as conn:
         for start in range(0, len(rows), 5000):

@@ -18,6 +18,11 @@ POST or PUT (``schemas`` and the required attributes must be present).
 Paths are relative to the tenant URL (the ``servers`` entry carries the organization
 as the ``{org}`` server variable); the responses list every status code the service
 answers with, and every error body is the SCIM ``Error`` message (RFC 7644 3.12).
+
+One module, though long: the document is built top-down from the schema registry,
+and its parts (component schemas from attribute characteristics, one operation per
+endpoint, the shared error responses) are read together when the API changes; most of
+its length is the per-operation text a reader of the document sees.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ A glue layer authenticates the request (see :mod:`scimcore.auth`), then calls
 :class:`~scimcore.messages.ScimRequest`; it gets back a
 :class:`~scimcore.messages.ScimResponse` to render. Every protocol rule lives here
 or below; the glue only translates HTTP.
+
+One module, though long: ``_Context`` reads like RFC 7644 section 3, one method per
+operation (GET, POST, PUT, PATCH, DELETE, lists and ``.search``, Bulk, ``/Me``), over
+the helpers they share (projection, ETag preconditions, locking). The rules every
+write shares are in :mod:`scimcore.writes`; filters, PATCH, paging and projection in
+their own packages.
 """
 
 from __future__ import annotations

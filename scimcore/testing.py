@@ -8,6 +8,9 @@ creates its own organizations with unique slugs)::
         @pytest.fixture
         def store(self) -> Store:
             return MyStore(...)
+
+One module, though long: the storage contract suite is one class of tests an
+embedder subclasses; each test pins one rule of ``scimcore/storage/base.py``.
 """
 
 from __future__ import annotations

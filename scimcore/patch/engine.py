@@ -21,6 +21,9 @@ replace    ``attr[filter].sub``         set ``sub`` on matches; none: create fro
 remove     attribute / sub-attribute    unassign (absent already: no-op)
 remove     ``attr[filter][.sub]``       drop matching elements (or their ``sub``)
 =========  ===========================  ==========================================
+
+One module, though long: the table above is implemented case by case, and the
+value-filter budget that bounds it is part of applying each operation.
 """
 
 from __future__ import annotations

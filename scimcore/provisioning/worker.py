@@ -28,6 +28,10 @@ Given a ``discovery`` scheduler (:class:`~.discovery.DiscoveryScheduler`), each 
 also runs one due discovery sync after the batch of jobs. Given a ``retention``, the
 worker also deletes events older than that (``ProvisioningStore.prune_events``) every
 ``prune_every``, in bounded batches.
+
+One module, though long: one job's life (claim, call the connector, retry or dead
+letter, the link and its events, the integration's status) is read top to bottom here;
+planning is :mod:`scimcore.storage.sql.planning`, discovery :mod:`.discovery`.
 """
 
 from __future__ import annotations

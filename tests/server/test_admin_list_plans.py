@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from scimcore.schema.core import GROUP_RESOURCE, USER_RESOURCE
 from scimcore.schema.serializers import load_resource
-from scimcore.storage.sql import store as sql_store
+from scimcore.storage.sql import resource_rows
 from scimcore.storage.sql.tables import resource_emails, resources
 
 from .admin_support import Tenant, make_app, new_admin, new_tenant, sign_in
@@ -55,7 +55,7 @@ def _fill(engine: sa.Engine, names: Any, tenant: Tenant, tag: str) -> None:
             {
                 "organization_id": tenant.id,
                 "resource_type": "User",
-                **sql_store._row("User", data, names)[0],
+                **resource_rows.row_values("User", data, names)[0],
             }
         )
         emails.append(
@@ -82,7 +82,7 @@ def _fill(engine: sa.Engine, names: Any, tenant: Tenant, tag: str) -> None:
             {
                 "organization_id": tenant.id,
                 "resource_type": "Group",
-                **sql_store._row("Group", data, names)[0],
+                **resource_rows.row_values("Group", data, names)[0],
             }
         )
     with engine.begin() as conn:

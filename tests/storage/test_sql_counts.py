@@ -15,7 +15,7 @@ from scimcore.schema.core import USER_RESOURCE
 from scimcore.storage.base import Query
 from scimcore.storage.migrate import upgrade
 from scimcore.storage.sql import SqlStore, make_engine
-from scimcore.storage.sql import store as sql_store_module
+from scimcore.storage.sql.resource_rows import row_values
 from scimcore.storage.sql.tables import resources
 from scimcore.testing import make_group, make_user, new_org
 
@@ -85,7 +85,7 @@ def test_rows_loaded_straight_into_the_table_are_counted(sql_store: SqlStore) ->
         {
             "organization_id": org.id,
             "resource_type": "User",
-            **sql_store_module._row("User", make_user(f"b{i}", f"bulk{i}"), sql_store.names)[0],
+            **row_values("User", make_user(f"b{i}", f"bulk{i}"), sql_store.names)[0],
         }
         for i in range(250)
     ]
@@ -135,7 +135,7 @@ def _upgrade_with_users_before_0013(url: str) -> None:
                 {
                     "organization_id": org.id,
                     "resource_type": "User",
-                    **sql_store_module._row("User", make_user(f"u{i}", f"u{i}"), store.names)[0],
+                    **row_values("User", make_user(f"u{i}", f"u{i}"), store.names)[0],
                 }
                 for i in range(30)
             ]

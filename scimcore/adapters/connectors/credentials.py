@@ -14,6 +14,10 @@ decrypts at the last moment, for the connector about to call the service.
 OAuth access tokens refresh themselves (:meth:`CredentialVault.access_token`); when the
 provider refuses the refresh token or the client, the integration is parked as
 ``needs_reauth`` and :class:`ReauthRequired` is raised instead of retrying.
+
+One module, though long: the six credential kinds, their validation and the vault
+that seals, describes and refreshes them are one contract (what may be stored, what
+may be shown) and change together.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ processes here, so any number of workers or hosts serve the same console:
   runs outside the request and writes its progress here with a lease it keeps
   renewing: a ``running`` job whose lease ran out belonged to a process that died,
   and the next read records it as ``interrupted``.
+
+One module, though long: the console's own storage (administrators, sessions,
+audit, CSV jobs), kept here beside the migrations that create its tables; the console
+(``scimserver/admin``) is its only user.
 """
 
 from __future__ import annotations

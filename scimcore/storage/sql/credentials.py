@@ -34,7 +34,7 @@ from ...accounts.vault_store import (
 )
 from ...errors import NotFound
 from .engine import transaction
-from .store import fold
+from .resource_rows import fold
 from .tables import credentials, integrations, oauth_flows, resources, service_accounts
 
 #: Rows re-encrypted per transaction by :func:`reencrypt_secrets`.

@@ -28,6 +28,10 @@ The result must select exactly the resources :func:`scimcore.filters.matches` ac
 
 Values are always bound parameters; JSON paths are built from schema attribute
 names only (never from filter values) and are bound too.
+
+One module, though long: one compiler from the filter grammar (RFC 7644 3.4.2.2) to
+SQL, case by case (attribute types, operators, multi-valued and complex attributes,
+both dialects); split, a reader would hop between files for one operator.
 """
 
 from __future__ import annotations

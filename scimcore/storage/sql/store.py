@@ -10,12 +10,15 @@ Uniqueness comes from unique indexes, never from read-then-write checks; members
 changes are set-based statements that touch only the rows named. Errors meaning "the
 database cannot be reached" become :class:`~scimcore.errors.ServiceUnavailable`; the
 engine replaces dead connections once the database is back (:mod:`.engine`).
+
+One module, though long: ``SqlSession`` (a transaction's reads and writes) and
+``SqlStore`` (sessions, organizations, tokens) share the prebuilt statements; how a
+resource becomes its row is :mod:`.resource_rows`, keyset paging :mod:`.keyset`.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -25,8 +28,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import UnaryExpression
 
 from ...compat import DEFAULT_PROFILE, canonical_profile_name
 from ...errors import (
@@ -38,36 +39,29 @@ from ...errors import (
 from ...filters.nodes import Compare
 from ...jsontext import is_unicode
 from ...provisioning.events import NewEvent
-from ...schema.attributes import AttributeType, ResourceType
+from ...schema.attributes import ResourceType
 from ...schema.core import GROUP_RESOURCE, USER_RESOURCE
-from ...schema.declare import unique_attribute
-from ..base import Keyset, Member, Organization, Page, Query, Resource, Sort, TokenInfo
+from ..base import Keyset, Member, Organization, Page, Query, Resource, TokenInfo
 from .engine import DriverRead, single_read, transaction
 from .filters import FilterCompiler
+from .keyset import rows_after, sort_key, unindexed
 from .outbox import insert_event
+from .resource_rows import (
+    as_member,
+    cells,
+    email_keys,
+    row_values,
+    storable,
+    unique_names,
+    with_groups,
+)
 from .statements import ids_params, statements
-from .tables import MAX_KEY_LENGTH, group_members, organizations, resources, scim_tokens
+from .tables import group_members, organizations, resources, scim_tokens
 
 #: Uses of a token closer together than this are not written (saves a write per request).
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 #: The foreign key from a membership row to its group (revision 0001).
 GROUP_KEY_CONSTRAINT = "fk_group_members_organization_id_group_id_resources"
-
-
-def fold(value: Any) -> Any:
-    """``value`` with every string lowered by Python (the ``folded`` document)."""
-    if isinstance(value, str):
-        return value.lower()
-    if isinstance(value, dict):
-        return {k: fold(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fold(v) for v in value]
-    return value
-
-
-def unique_names(resource_types: Sequence[ResourceType]) -> dict[str, str | None]:
-    """Resource type -> the attribute the ``name_key`` unique index keeps unique."""
-    return {rt.id: unique_attribute(rt) for rt in resource_types}
 
 
 def _now() -> datetime:
@@ -120,7 +114,7 @@ class SqlSession:
                 self._held.add((resource_type, id))
             if for_update and resource_type == "User":
                 self._remember_user(id, row[0])
-            return _with_groups(row[0], row[1])
+            return with_groups(row[0], row[1])
         written = None if for_update else self._written.get((resource_type, id))
         if written is not None:
             data = json.loads(written)
@@ -140,14 +134,14 @@ class SqlSession:
         return resource
 
     def insert(self, resource_type: str, resource: Resource) -> None:
-        row, text = _row(resource_type, resource, self.names)
+        row, text = row_values(resource_type, resource, self.names)
         with self._write(resource_type, row):
             self.conn.execute(
                 self.st.insert, {"organization_id": self.org, "resource_type": resource_type, **row}
             )
             self._write_emails(resource_type, row["id"], resource, replace=False)
             if resource_type == "Group" and resource.get("members"):
-                members = [_member(m) for m in resource["members"]]
+                members = [as_member(m) for m in resource["members"]]
                 self._add(row["id"], members)
         self._written[(resource_type, row["id"])] = text
         self._held.add((resource_type, row["id"]))
@@ -155,7 +149,7 @@ class SqlSession:
     def update(
         self, resource_type: str, resource: Resource, *, expected_version: str | None = None
     ) -> None:
-        row, text = _row(resource_type, resource, self.names)
+        row, text = row_values(resource_type, resource, self.names)
         id = row.pop("id")
         params = {**self._key(resource_type, id), **row}
         statement = self.st.update
@@ -241,11 +235,11 @@ class SqlSession:
         if query.sort is not None:
             key = compiler.sort_key(query.sort.path)
             if key is not None:
-                k = _unindexed(key) if sort_matches else key
+                k = unindexed(key) if sort_matches else key
                 order.append(
                     k.desc().nulls_first() if query.sort.descending else k.asc().nulls_last()
                 )
-        order.append(_unindexed(r.id) if sort_matches else r.id)
+        order.append(unindexed(r.id) if sort_matches else r.id)
         groups = query.relations and resource_type != "Group"
         columns = [r.data, self.st.user_groups] if groups else [r.data]
         if not query.keyset:
@@ -260,7 +254,7 @@ class SqlSession:
                 page = page.where(r.id.in_(ids.scalar_subquery()))
             rows = self.conn.execute(page, collection).all()
             found: list[Resource] = [
-                _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
+                with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
             ]
             # A short first page is the only one, so it tells the total by itself: a
             # userName eq lookup or a small collection needs no COUNT over the filter.
@@ -318,7 +312,7 @@ class SqlSession:
             self.st.lookup(column, groups), {**params, "k_limit": query.count}
         ).all()
         found: list[Resource] = [
-            _with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
+            with_groups(row[0], row[1]) if groups else dict(row[0]) for row in rows
         ]
         total = len(found)
         if total == query.count:  # a full page (externalId is not unique): count them
@@ -357,20 +351,20 @@ class SqlSession:
             # (all the rows after it) rather than the filter's.
             k, i = (key, r.id)
             if sort_matches:
-                k, i = (None if key is None else _unindexed(key)), _unindexed(r.id)
-            parts = _after(k, i, query.after, query.sort)
+                k, i = (None if key is None else unindexed(key)), unindexed(r.id)
+            parts = rows_after(k, i, query.after, query.sort)
         for part in parts:
             statement = page if part is None else page.where(part)
             rows += self.conn.execute(statement.limit(query.count + 1 - len(rows)), collection)
             if len(rows) > query.count:
                 break
         found = [
-            _with_groups(row[0], row[3]) if groups else dict(row[0]) for row in rows[: query.count]
+            with_groups(row[0], row[3]) if groups else dict(row[0]) for row in rows[: query.count]
         ]
         following = None
         if len(rows) > query.count:
             last = rows[query.count - 1]
-            following = Keyset(_sort_key(last[1], query.sort) if key is not None else None, last[2])
+            following = Keyset(sort_key(last[1], query.sort) if key is not None else None, last[2])
         if query.relations and not groups:
             self._fill_members(found)
         # A walk that fits in its first page knows its total without a COUNT.
@@ -389,7 +383,7 @@ class SqlSession:
 
     def remove_members(self, group_id: str, values: Sequence[str]) -> None:
         removed = 0
-        values = [v for v in values if _storable(v)]  # any other is nobody's id
+        values = [v for v in values if storable(v)]  # any other is nobody's id
         if values:
             long, params = ids_params(self.dialect, list(dict.fromkeys(values)))
             removed = self.conn.execute(
@@ -436,8 +430,8 @@ class SqlSession:
         if not ids:
             return {}
         # No id holds NUL or a lone surrogate, and the drivers refuse them as parameters.
-        missing = [i for i in ids if not _storable(i)]
-        ids = [i for i in ids if _storable(i)]
+        missing = [i for i in ids if not storable(i)]
+        ids = [i for i in ids if storable(i)]
         long, params = ids_params(self.dialect, ids)
         found: dict[str, str] = {
             row[0]: row[1]
@@ -464,7 +458,7 @@ class SqlSession:
         unique = sorted({m.value: m for m in members}.values(), key=lambda m: m.value)
         if not unique:
             return
-        if any(m.display is not None and not _storable(m.display) for m in unique):
+        if any(m.display is not None and not storable(m.display) for m in unique):
             # Membership rows are not part of the document _row checks.
             raise InvalidValue(
                 "A member's display has a NUL character (U+0000) or a lone surrogate, "
@@ -495,7 +489,7 @@ class SqlSession:
     ) -> None:
         if resource_type != "User":
             return
-        keys = _email_keys(resource)
+        keys = email_keys(resource)
         if replace and self._emails.get((resource_type, id)) == keys:
             return  # the emails this session read are unchanged
         if replace:
@@ -514,7 +508,7 @@ class SqlSession:
 
     def _remember_user(self, id: str, data: Any) -> None:
         """What a locked user's next update compares with: its email and name keys."""
-        self._emails[("User", id)] = _email_keys(data)
+        self._emails[("User", id)] = email_keys(data)
         attr = self.names.get("User")
         name = data.get(attr) if attr else None
         self._name_keys[("User", id)] = name.lower() if isinstance(name, str) else None
@@ -566,7 +560,7 @@ class SqlSession:
         params["k_org"] = self.org
         lists: dict[str, list[dict[str, Any]]] = {}
         for row in self.conn.execute(self.st.members_of(long), params):
-            gid, value, type_, given, display, name = _cells(row, 6)
+            gid, value, type_, given, display, name = cells(row, 6)
             lists.setdefault(gid, []).append(
                 {"value": value, "type": type_, "display": given or display or name}
             )
@@ -576,149 +570,6 @@ class SqlSession:
             entries = lists.get(res["id"])
             if entries:
                 res["members"] = sorted(entries, key=lambda m: str(m["value"]))
-
-
-def _cells(row: Any, n: int) -> tuple[Any, ...]:
-    cells = tuple(row)
-    assert len(cells) == n
-    return cells
-
-
-def _with_groups(data: Any, groups: Any) -> Resource:
-    """A User from its stored document and its :attr:`~.statements.Statements.user_groups`."""
-    resource: Resource = dict(data)
-    resource.pop("groups", None)
-    if isinstance(groups, str):  # SQLite returns the JSON text
-        groups = json.loads(groups) if groups != "[]" else None
-    if groups:
-        if len(groups) > 1:
-            groups.sort(key=lambda pair: str(pair[0]))
-        resource["groups"] = [
-            {"value": gid, "display": name, "type": "direct"} for gid, name in groups
-        ]
-    return resource
-
-
-def _member(entry: Any) -> Member:
-    if isinstance(entry, Member):
-        return entry
-    if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
-        raise InvalidValue("Every member needs a string 'value' (the id of a User or Group).")
-    display = entry.get("display")
-    return Member(
-        entry["value"],
-        str(entry.get("type") or "User"),
-        display if isinstance(display, str) and display else None,
-    )
-
-
-def _email_keys(resource: Resource) -> list[str]:
-    emails = resource.get("emails")
-    if not isinstance(emails, list):
-        return []
-    keys = (
-        e["value"].lower()
-        for e in emails
-        if isinstance(e, dict) and isinstance(e.get("value"), str)
-    )
-    return list(dict.fromkeys(keys))
-
-
-def _any_string(value: Any, test: Callable[[str], bool]) -> bool:
-    """Whether ``test`` holds for a string anywhere in ``value`` (keys included)."""
-    if isinstance(value, str):
-        return test(value)
-    if isinstance(value, dict):
-        return any(test(k) or _any_string(v, test) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_any_string(v, test) for v in value)
-    return False
-
-
-def _has_nul(text: str) -> bool:
-    return "\x00" in text
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    return not is_unicode(text)
-
-
-def _storable(text: str) -> bool:
-    """Whether both databases store ``text`` alike: no NUL, no lone surrogate."""
-    return "\x00" not in text and is_unicode(text)
-
-
-# json.dumps writes every character beyond ASCII as \uXXXX, one beyond U+FFFF as an
-# escaped surrogate pair; a lone surrogate is one of these escapes too.
-_SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]")
-
-
-def _check_key_lengths(resource_type: str, keys: dict[str, Any], email_keys: list[str]) -> None:
-    """Refuse a value longer than :data:`.tables.MAX_KEY_LENGTH` in an indexed column,
-    naming the attribute and the limit: the same answer on SQLite and PostgreSQL."""
-    values = [(name, v) for name, v in keys.items() if name and isinstance(v, str)]
-    values += [("emails.value", key) for key in email_keys]
-    for name, value in values:
-        if len(value) > MAX_KEY_LENGTH:
-            raise InvalidValue(
-                f"'{name}' of the {resource_type} is {len(value):,} characters long; "
-                f"the limit is {MAX_KEY_LENGTH} (the value is indexed)."
-            )
-
-
-def _row(
-    resource_type: str, resource: Resource, names: dict[str, str | None]
-) -> tuple[dict[str, Any], str]:
-    """Column values for ``resource`` (everything but organization and resource type),
-    and the stored document as JSON text."""
-    if resource_type not in names:
-        raise InvalidValue(f"Unknown resource type '{resource_type}'.")
-    id = resource.get("id")
-    attr = names[resource_type]
-    name = resource.get(attr) if attr else None
-    if not isinstance(id, str) or not id:
-        raise InvalidValue(f"The {resource_type} has no id.")
-    if attr and not isinstance(name, str):
-        raise InvalidValue(f"The {resource_type} needs a string '{attr}'.")
-    text = json.dumps({k: v for k, v in resource.items() if k not in ("members", "groups")})
-    data = json.loads(text)
-    if "\\u0000" in text and _any_string(data, _has_nul):
-        # PostgreSQL refuses it (text and jsonb), SQLite would keep it: refused on both.
-        raise InvalidValue(
-            f"The {resource_type} has a string with a NUL character (U+0000), which "
-            "cannot be stored; remove it."
-        )
-    if _SURROGATE_ESCAPE.search(text) and _any_string(data, _has_lone_surrogate):
-        # Not a character: PostgreSQL refuses it, SQLite kept it and no response could
-        # carry it. The SCIM service refuses it in the request body already.
-        raise InvalidValue(
-            f"The {resource_type} has a string with a lone UTF-16 surrogate, which is not "
-            "a Unicode character and cannot be stored; send valid text."
-        )
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    display = resource.get("displayName")
-    external_id = resource.get("externalId")
-    _check_key_lengths(
-        resource_type,
-        {attr or "": name, "displayName": display, "externalId": external_id},
-        _email_keys(resource),
-    )
-    active = resource.get("active")
-    version = meta.get("version")
-    return {
-        "id": id,
-        "name": name,
-        "name_key": name.lower() if isinstance(name, str) else None,
-        "display_name": display if isinstance(display, str) and display else None,
-        "display_key": display.lower() if isinstance(display, str) else None,
-        "external_id": external_id if isinstance(external_id, str) else None,
-        "active": active if resource_type == "User" and isinstance(active, bool) else None,
-        "created": str(meta.get("created") or ""),
-        "last_modified": str(meta.get("lastModified") or meta.get("created") or ""),
-        "version": version if isinstance(version, str) else None,
-        "data": data,
-        "folded": fold(data),
-    }, text
 
 
 class SqlStore:
@@ -930,49 +781,3 @@ def _org_of(m: Mapping[Any, Any]) -> Organization:
         profile=m["profile"] or DEFAULT_PROFILE,
         scim_disabled_at=m.get("scim_disabled_at"),
     )
-
-
-def _unindexed(expr: Any) -> Any:
-    """SQLite's ``+expr``: the same value and collation, which no index orders."""
-    return UnaryExpression(expr, operator=operators.custom_op("+"), type_=expr.type)
-
-
-def _sort_key(value: Any, sort: Sort | None) -> Any:
-    """A row's sort key as a cursor carries it: a boolean as a boolean on both databases
-    (SQLite's json_extract gives 0 or 1), so the service can check a cursor's key."""
-    if (
-        sort is not None
-        and sort.path.definition.type is AttributeType.BOOLEAN
-        and isinstance(value, int)
-    ):
-        return bool(value)
-    return value
-
-
-def _after(key: Any, id_column: Any, position: Keyset, sort: Sort | None) -> list[Any]:
-    """SQL for :func:`scimcore.storage.base.comes_after`: the rows after ``position``,
-    as disjoint parts in listing order, each a range of the sort key's index.
-
-    The single condition ``key IS NULL OR key > k OR (key = k AND id > i)`` is no
-    index range: PostgreSQL walked the index from its start to reach a page deep into
-    a million users. A row comparison ``(key, id) > (k, i)`` is one (on SQLite
-    too), and the NULL keys, which sort after every other ascending and before
-    descending, are a part of their own, read only when the page is not yet full.
-    Descending keys with ascending ids are no row comparison: ``key = k AND id > i``,
-    then ``key < k``.
-    """
-    later_id = id_column > position.id
-    if sort is None or key is None:
-        return [later_id]
-    if sort.descending:
-        if position.key is None:
-            return [sa.and_(key.is_(None), later_id), key.is_not(None)]
-        # A bound value, not a literal: SQLAlchemy refuses '<' with True and False.
-        at: Any = sa.bindparam(None, position.key)
-        return [sa.and_(key == at, later_id), key < at]
-    if position.key is None:
-        return [sa.and_(key.is_(None), later_id)]
-    later = sa.tuple_(key, id_column) > sa.tuple_(position.key, position.id)
-    # A NOT NULL column (created) needs no NULL part: SQLite would test IS NULL on every
-    # row of the organization rather than read it from the index.
-    return [later, key.is_(None)] if getattr(key, "nullable", True) else [later]

@@ -19,6 +19,10 @@ Designed for organizations with millions of users:
   member of a huge group touches one row.
 * ``created``/``last_modified`` are the canonical ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
   strings of ``meta``; their string order is their time order.
+
+One module, though long: the whole schema in one place, table by table with the
+reason for each index, mirroring the migrations in ``alembic/versions`` (a test holds
+the two to each other).
 """
 
 from __future__ import annotations
