@@ -272,10 +272,10 @@ def keys_local(as_json: bool) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def keys_rotate(as_json: bool) -> None:
-    settings = common.settings()
-    if not settings.secret_keys:
+    keyring = common.parts().keyring
+    if keyring is None:
         raise click.ClickException("SCIMSERVER_SECRET_KEYS is not set")
-    report = common.sql("key rotation").reencrypt_secrets(KeyRing(settings.secret_keys))
+    report = common.sql("key rotation").reencrypt_secrets(keyring)
     if as_json:
         click.echo(json.dumps({"rotated": report.rotated, "failed": report.failed}))
     else:
