@@ -13,19 +13,10 @@ from typing import ClassVar
 
 import pytest
 
+from ..test_layering import _modules
+
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ("urllib.request", "http.client", "requests", "httpx", "urllib3", "aiohttp")
-
-
-def _modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module)
-    return names
 
 
 def test_only_the_connectors_http_module_imports_an_http_client() -> None:
