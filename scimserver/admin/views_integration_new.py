@@ -100,7 +100,8 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     connector_name = form.get("connector", "")
     if connector_name not in _connectors():
         raise FormError("Choose a connector from the list.", "connector")
-    kind_text = form.get("kind", "") or ("scim2" if connector_name == "scim2" else "manual")
+    # A connector named like a service type (scim2, google_workspace) implies it.
+    kind_text = form.get("kind", "") or (connector_name if connector_name in CATALOG else "manual")
     if kind_text not in CATALOG:
         raise FormError("Choose a service type from the list.", "kind")
     settings: dict[str, Any] = {}

@@ -283,3 +283,17 @@ def test_a_new_connector_declares_its_address_setting_and_the_console_asks_for_i
     binding = prov.binding(tenant.id, added.id)
     assert binding is not None and binding.connector == "test_directory"
     assert binding.settings["endpoint"] == "https://dir.example.com/api"
+
+
+def test_google_workspace_is_offered_and_its_service_type_follows_the_connector(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    assert '<option value="google_workspace"' in _post(client, tenant).get_data(as_text=True)
+    form = {"display_name": "Google", "connector": "google_workspace", "credential_kind": "none"}
+    assert _post(client, tenant, **form).status_code == 303  # no address to ask for
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as s:
+        (added,) = [i for i in s.integrations() if i.display_name == "Google"]
+    assert added.kind == "google_workspace" and added.service.mail_proxy
+    prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
+    binding = prov.binding(tenant.id, added.id)
+    assert binding is not None and binding.connector == "google_workspace"

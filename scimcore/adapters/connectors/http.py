@@ -210,6 +210,11 @@ def raise_for_status(resp: HttpResponse, what: str) -> None:
         return
     detail = _detail(resp)
     message = f"{what}: HTTP {status}{': ' + detail if detail else ''}"
+    if status == 403 and _reasons(resp) & QUOTA_REASONS:
+        # Google answers an exhausted quota with 403, not 429: wait, do not re-auth.
+        raise RateLimited(
+            message, retry_after=retry_after(resp.headers.get("retry-after")), status=status
+        )
     if status in (401, 403):
         raise AuthenticationFailed(message, status=status)
     if status == 429 or (status == 503 and "retry-after" in resp.headers):
@@ -221,12 +226,37 @@ def raise_for_status(resp: HttpResponse, what: str) -> None:
     raise PermanentError(message, status=status)
 
 
-def _detail(resp: HttpResponse) -> str:
+#: Error reasons with which Google APIs say "a quota is used up" (with HTTP 403).
+QUOTA_REASONS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded", "dailyLimitExceeded"}
+)
+
+
+def _document(resp: HttpResponse) -> Any:
     try:
-        data = json.loads(resp.body) if resp.body else None
+        return json.loads(resp.body) if resp.body else None
     except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _detail(resp: HttpResponse) -> str:
+    """What the service said went wrong: SCIM's ``scimType``/``detail``, or the
+    ``error.message`` of Google's and Microsoft Graph's error bodies."""
+    data = _document(resp)
+    if not isinstance(data, dict):
         return ""
-    if isinstance(data, dict):
-        parts = [str(data.get(k)) for k in ("scimType", "detail") if isinstance(data.get(k), str)]
-        return excerpt(" ".join(parts))
-    return ""
+    parts = [str(data.get(k)) for k in ("scimType", "detail") if isinstance(data.get(k), str)]
+    error = data.get("error")
+    if isinstance(error, dict):
+        parts += [str(error[k]) for k in ("code", "message") if isinstance(error.get(k), str)]
+    return excerpt(" ".join(parts))
+
+
+def _reasons(resp: HttpResponse) -> set[str]:
+    """The ``error.errors[].reason`` values of a Google API error body."""
+    data = _document(resp)
+    error = data.get("error") if isinstance(data, dict) else None
+    items = error.get("errors") if isinstance(error, dict) else None
+    if not isinstance(items, list):
+        return set()
+    return {str(e["reason"]) for e in items if isinstance(e, dict) and "reason" in e}

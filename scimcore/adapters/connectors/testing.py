@@ -38,8 +38,8 @@ from ...provisioning.connector import (
 from ...provisioning.errors import AlreadyExists
 
 
-def _spec() -> AccountSpec:
-    login = f"contract-{uuid.uuid4().hex[:12]}@example.com"
+def _spec(domain: str = "example.com") -> AccountSpec:
+    login = f"contract-{uuid.uuid4().hex[:12]}@{domain}"
     return AccountSpec(
         account_id=login,
         email=login,
@@ -56,6 +56,12 @@ def _key() -> str:
 
 class ConnectorContract:
     """Every connector passes these; see the module docstring for the fixtures."""
+
+    #: The domain of the logins the tests create: a live tenant accepts only its own.
+    login_domain = "example.com"
+
+    def _spec(self) -> AccountSpec:
+        return _spec(self.login_domain)
 
     @staticmethod
     def _needs(connector: Connector, capability: Capability) -> None:
@@ -87,7 +93,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.CREATE)
-        spec = _spec()
+        spec = self._spec()
         created = connector.create_account(context, spec, idempotency_key=_key())
         assert isinstance(created, RemoteAccount)
         assert created.login.lower() == spec.account_id.lower()
@@ -97,7 +103,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.CREATE | Capability.DEACTIVATE | Capability.DELETE)
-        created = connector.create_account(context, _spec(), idempotency_key=_key())
+        created = connector.create_account(context, self._spec(), idempotency_key=_key())
         ref = AccountRef(remote_id=created.remote_id, account_id=created.login)
         for _ in range(2):
             connector.deactivate_account(context, ref, idempotency_key=_key())
@@ -113,7 +119,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.DISCOVER | Capability.CREATE)
-        spec = _spec()
+        spec = self._spec()
         created = connector.create_account(context, spec, idempotency_key=_key())
         got = connector.get_account(context, AccountRef(remote_id=created.remote_id))
         assert got is not None and got.remote_id == created.remote_id
@@ -138,7 +144,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.DISCOVER | Capability.CREATE)
-        spec = _spec()
+        spec = self._spec()
         first = connector.create_account(context, spec, idempotency_key=_key())
         with pytest.raises(AlreadyExists) as info:
             connector.create_account(context, spec, idempotency_key=_key())
@@ -155,7 +161,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.DISCOVER | Capability.CREATE | Capability.UPDATE)
-        spec = _spec()
+        spec = self._spec()
         created = connector.create_account(context, spec, idempotency_key=_key())
         ref = AccountRef(remote_id=created.remote_id)
         desired = replace(spec, display_name="Renamed Tester", family_name="Renamed")
@@ -173,7 +179,7 @@ class ConnectorContract:
             connector,
             Capability.DISCOVER | Capability.CREATE | Capability.DEACTIVATE | Capability.REACTIVATE,
         )
-        created = connector.create_account(context, _spec(), idempotency_key=_key())
+        created = connector.create_account(context, self._spec(), idempotency_key=_key())
         ref = AccountRef(remote_id=created.remote_id)
         for _ in range(2):
             connector.deactivate_account(context, ref, idempotency_key=_key())
@@ -188,7 +194,7 @@ class ConnectorContract:
         self, connector: Connector, context: ConnectorContext
     ) -> None:
         self._needs(connector, Capability.DISCOVER | Capability.CREATE | Capability.DELETE)
-        created = connector.create_account(context, _spec(), idempotency_key=_key())
+        created = connector.create_account(context, self._spec(), idempotency_key=_key())
         ref = AccountRef(remote_id=created.remote_id)
         connector.delete_account(context, ref, idempotency_key=_key())
         assert connector.get_account(context, ref) is None

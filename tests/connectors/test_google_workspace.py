@@ -1,0 +1,164 @@
+"""The Google Workspace connector against a local Directory API held to Google's
+discovery document (tests/connectors/google_directory.py): the contract kit, paging,
+last sign-in times, quotas, and a user created over SCIM reaching Google and being
+suspended there on deactivation, on both databases.
+
+``--live``: with ``GOOGLE_WORKSPACE_TOKEN`` (an access token with the
+admin.directory.user scope) and ``GOOGLE_WORKSPACE_DOMAIN`` (a domain of the test
+account) in the environment, the contract kit also runs against the real API.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from scimcore.adapters.connectors import BearerAuth, Connector, ConnectorContext, load
+from scimcore.adapters.connectors.testing import ConnectorContract
+from scimcore.provisioning.connector import AccountRef, AccountSpec
+from scimcore.provisioning.errors import AuthenticationFailed, RateLimited
+
+from .conftest import Env
+from .google_directory import READONLY_SCOPE, USER_SCOPE, DirectoryFake, directory_server
+
+
+@pytest.fixture
+def google() -> Iterator[DirectoryFake]:
+    with directory_server(DirectoryFake()) as fake:
+        fake.grant("admin-token", USER_SCOPE)
+        yield fake
+        assert fake.violations == [], "requests Google would refuse"
+
+
+def _context(
+    fake: DirectoryFake, token: str = "admin-token", **settings: object
+) -> ConnectorContext:
+    return ConnectorContext("org", 1, {"api_base": fake.url, **settings}, BearerAuth(token))
+
+
+class TestGoogleWorkspaceOnTheDirectoryFake(ConnectorContract):
+    @pytest.fixture
+    def connector(self) -> Connector:
+        return load("google_workspace")
+
+    @pytest.fixture
+    def context(self, google: DirectoryFake) -> ConnectorContext:
+        return _context(google)
+
+
+@pytest.mark.skipif(
+    not (os.environ.get("GOOGLE_WORKSPACE_TOKEN") and os.environ.get("GOOGLE_WORKSPACE_DOMAIN")),
+    reason="--live: set GOOGLE_WORKSPACE_TOKEN and GOOGLE_WORKSPACE_DOMAIN to run against Google",
+)
+class TestGoogleWorkspaceLive(ConnectorContract):  # pragma: no cover - needs a tenant
+    login_domain = os.environ.get("GOOGLE_WORKSPACE_DOMAIN", "example.com")
+
+    @pytest.fixture
+    def connector(self) -> Connector:
+        return load("google_workspace")
+
+    @pytest.fixture
+    def context(self) -> ConnectorContext:
+        return ConnectorContext(
+            "org", 1, {}, BearerAuth(os.environ["GOOGLE_WORKSPACE_TOKEN"]), timeout=30
+        )
+
+
+def test_discovery_reads_every_page_with_last_sign_in_and_state(google: DirectoryFake) -> None:
+    for n in range(230):
+        google.add(f"user{n:03d}@example.com")
+    google.add("signed.in@example.com", lastLoginTime="2026-11-30T23:15:00.000Z")
+    google.add("gone@example.com", suspended=True)
+    google.add("archived@example.com", archived=True)
+    accounts = list(load("google_workspace").iter_accounts(_context(google), page_size=100))
+    assert len(accounts) == 233
+    lists = [t for m, t in google.requests if "/users?" in t]
+    assert len(lists) == 3 and "pageToken=" in lists[1]
+    by_login = {a.login: a for a in accounts}
+    assert by_login["signed.in@example.com"].last_access == datetime(
+        2026, 11, 30, 23, 15, tzinfo=UTC
+    )
+    assert by_login["user000@example.com"].last_access is None  # 1970: never signed in
+    assert by_login["gone@example.com"].status == "suspended"
+    assert by_login["archived@example.com"].status == "suspended"
+    assert by_login["user001@example.com"].status == "active"
+
+
+def test_create_sends_what_users_insert_requires_and_a_taken_address_already_exists(
+    google: DirectoryFake,
+) -> None:
+    connector = load("google_workspace")
+    spec = AccountSpec("new.person@example.com", given_name="New", family_name="Person")
+    made = connector.create_account(
+        _context(google, org_unit_path="/Staff"), spec, idempotency_key="k"
+    )
+    stored = google.by_email("new.person@example.com")
+    assert stored is not None and stored["orgUnitPath"] == "/Staff"
+    assert stored["name"]["givenName"] == "New" and made.remote_id == stored["id"]
+    from scimcore.provisioning.errors import AlreadyExists
+
+    with pytest.raises(AlreadyExists) as taken:
+        connector.create_account(_context(google), spec, idempotency_key="k2")
+    assert taken.value.existing is not None and taken.value.existing.remote_id == stored["id"]
+
+
+def test_deactivate_suspends_and_reactivate_lifts_it(google: DirectoryFake) -> None:
+    user = google.add("leaver@example.com")
+    connector, ctx = load("google_workspace"), _context(google)
+    ref = AccountRef(remote_id=user["id"])
+    connector.deactivate_account(ctx, ref, idempotency_key="d")
+    assert google.users[user["id"]]["suspended"] is True
+    calls = len(google.requests)
+    connector.deactivate_account(ctx, ref, idempotency_key="d2")  # already: only a read
+    assert [m for m, _ in google.requests[calls:]] == ["GET"]
+    connector.reactivate_account(ctx, ref, idempotency_key="r")
+    assert google.users[user["id"]]["suspended"] is False
+
+
+def test_quota_errors_wait_and_retry_rather_than_asking_for_a_new_sign_in(
+    google: DirectoryFake,
+) -> None:
+    connector, ctx = load("google_workspace"), _context(google)
+    google.throttle(1, status=403, reason="userRateLimitExceeded")
+    with pytest.raises(RateLimited) as limited:
+        list(connector.iter_accounts(ctx))
+    assert limited.value.retry_after == 1.0
+    google.throttle(1, status=429)
+    with pytest.raises(RateLimited):
+        connector.get_account(ctx, AccountRef(account_id="nobody@example.com"))
+
+
+def test_a_read_only_grant_discovers_but_cannot_provision(google: DirectoryFake) -> None:
+    google.grant("read-only", READONLY_SCOPE)
+    google.add("someone@example.com")
+    connector, ctx = load("google_workspace"), _context(google, token="read-only")
+    assert [a.login for a in connector.iter_accounts(ctx)] == ["someone@example.com"]
+    with pytest.raises(AuthenticationFailed, match="insufficient authentication scopes"):
+        connector.create_account(ctx, AccountSpec("x@example.com"), idempotency_key="k")
+    assert google.violations == [
+        "403 insufficientPermissions: Request had insufficient authentication scopes."
+    ]
+    google.violations.clear()  # the refusal was the point
+
+
+def test_a_user_created_over_scim_reaches_google_and_is_suspended_on_deactivation(
+    any_env: Env, google: DirectoryFake
+) -> None:
+    integration = any_env.integration(
+        "google_workspace", {"api_base": google.url}, auth=BearerAuth("admin-token")
+    )
+    login = f"okta.{uuid.uuid4().hex[:6]}@example.com"
+    uid = any_env.create_user(login, name={"givenName": "Okta", "familyName": "User"})
+    assert any_env.worker().run(until_idle=True, max_seconds=60).succeeded >= 1
+    remote = google.by_email(login)
+    assert remote is not None and remote["suspended"] is False
+    assert remote["name"] == {"givenName": "Okta", "familyName": "User", "fullName": "Okta User"}
+    link = any_env.prov.link(any_env.org.id, integration, uid)
+    assert link is not None and link.remote_id == remote["id"]
+    any_env.set_active(uid, False)
+    any_env.worker().run(until_idle=True, max_seconds=60)
+    assert google.users[remote["id"]]["suspended"] is True
