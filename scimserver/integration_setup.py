@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from scimcore.adapters.connectors import Connector, ConnectorError, load
+from scimcore.adapters.connectors import Connector, ConnectorError, OAuthPreset, load
 from scimcore.provisioning.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
 
@@ -40,6 +40,16 @@ def address_setting(connector: Connector) -> str | None:
     """The connector's address setting (``None`` also for one that declares none)."""
     key = getattr(connector, "address_setting", None)
     return key if isinstance(key, str) and key else None
+
+
+def oauth_preset(connector_name: str) -> OAuthPreset | None:
+    """The OAuth endpoints and scopes the connector declares, if any."""
+    try:
+        connector = load(connector_name)
+    except ConnectorError:
+        return None
+    preset = getattr(connector, "oauth_preset", None)
+    return preset if isinstance(preset, OAuthPreset) else None
 
 
 def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:

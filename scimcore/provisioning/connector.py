@@ -123,6 +123,16 @@ class AccountSpec:
 
 
 @dataclass(frozen=True)
+class OAuthPreset:
+    """A service's OAuth endpoints and the scopes the connector needs, known in advance,
+    so an administrator gives only what the vendor issues: the client id and secret."""
+
+    authorize_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ConnectionCheck:
     ok: bool
     message: str = ""
@@ -178,6 +188,8 @@ class Connector(Protocol):
     #: connector knows it. The console asks for it and it is checked as an absolute
     #: http(s) URL before anything is saved. Optional: a connector without it has none.
     address_setting: ClassVar[str | None]
+    #: The service's OAuth endpoints and scopes, when they are fixed (optional).
+    oauth_preset: ClassVar[OAuthPreset | None]
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck: ...
 

@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 
 from scimcore import Organization
 from scimcore.accounts import Integration
-from scimcore.adapters.connectors import Capability, ConnectorError, load
+from scimcore.adapters.connectors import Capability, ConnectorError, OAuthPreset, load
 from scimcore.adapters.connectors.credentials import (
     ApiKey,
     BearerToken,
@@ -38,6 +38,7 @@ from scimcore.provisioning.discovery import SyncResult
 from scimcore.provisioning.discovery import sync as run_sync
 
 from ..base_url import base_url
+from ..integration_setup import oauth_preset
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
@@ -226,6 +227,7 @@ def _detail(
         overview=overview,
         integration=overview.integration,
         credential=_vault().describe(integration_id),
+        oauth_preset=oauth_preset(overview.connector),
         can_discover=_can_discover(overview.connector),
         last_run=_last_run(org, integration_id),
         rows=rows,
@@ -271,15 +273,18 @@ def _stored_client_secret(integration_id: int) -> str:
     return ""  # pragma: no cover - describe() said it is an OAuth client
 
 
-def _oauth_credential(kind: str, integration_id: int) -> Credential:
+def _oauth_credential(kind: str, integration_id: int, preset: OAuthPreset | None) -> Credential:
     form = request.form
     method = form.get("token_auth_method", "client_secret_basic")
     if method not in TOKEN_AUTH_METHODS:
         raise CredentialError("token_auth_method must be client_secret_basic or client_secret_post")
     secret = form.get("client_secret", "") or _stored_client_secret(integration_id)
-    token_url = form.get("token_url", "").strip()
+    token_url = form.get("token_url", "").strip() or (preset.token_url if preset else "")
     client_id = form.get("client_id", "").strip()
-    scopes = tuple(form.get("scopes", "").split())
+    scopes = tuple(form.get("scopes", "").split()) or (preset.scopes if preset else ())
+    authorize_url = form.get("authorize_url", "").strip() or (
+        preset.authorize_url if preset else ""
+    )
     if kind == "oauth_client_credentials":
         return OAuthClientCredentials(
             token_url=token_url,
@@ -289,7 +294,7 @@ def _oauth_credential(kind: str, integration_id: int) -> Credential:
             token_auth_method=cast(TokenAuthMethod, method),
         )
     return OAuthAuthorizationCode(
-        authorize_url=form.get("authorize_url", "").strip(),
+        authorize_url=authorize_url,
         token_url=token_url,
         client_id=client_id,
         client_secret=secret,
@@ -315,11 +320,14 @@ def explained(message: str) -> tuple[str, str | None]:
     return message, None
 
 
-def form_credential(kind: str, integration_id: int) -> Credential:
-    """The credential in the submitted form. Errors never quote a submitted value."""
+def form_credential(
+    kind: str, integration_id: int, preset: OAuthPreset | None = None
+) -> Credential:
+    """The credential in the submitted form, an OAuth client's empty endpoints and
+    scopes taken from the connector's ``preset``. Errors never quote a submitted value."""
     form = request.form
     if kind in OAUTH_KINDS:
-        return _oauth_credential(kind, integration_id)
+        return _oauth_credential(kind, integration_id, preset)
     if kind == "api_key":
         return ApiKey(
             header=form.get("header", "").strip() or "Authorization",
@@ -344,7 +352,8 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
             description="Choose an API key, a bearer token, an ID and password or an OAuth client.",
         )
     try:
-        info = _vault().put(integration_id, form_credential(kind, integration_id))
+        credential = form_credential(kind, integration_id, oauth_preset(overview.connector))
+        info = _vault().put(integration_id, credential)
     except CredentialError as exc:
         # CredentialError messages name fields, never values; the form is re-rendered
         # with its non-secret fields only.

@@ -30,6 +30,7 @@ from scimcore.adapters.connectors.credentials import (
 )
 from scimcore.adapters.connectors.oauth_flow import TICKET_TTL, OAuthFlow
 
+from ..integration_setup import oauth_preset
 from ..wiring import Parts
 from . import common
 
@@ -99,8 +100,14 @@ def credential() -> None:
 @click.option("--prefix", default="", help="api_key: scheme before the key (SSWS, Bearer).")
 @click.option("--username", help="basic, id_password: the login.")
 @click.option("--totp", is_flag=True, help="id_password: also read a TOTP secret.")
-@click.option("--authorize-url", help="oauth_authorization_code: the authorize endpoint.")
-@click.option("--token-url", help="oauth_*: the token endpoint.")
+@click.option(
+    "--authorize-url",
+    help="oauth_authorization_code: the authorize endpoint "
+    "[default: the connector's, if it knows it].",
+)
+@click.option(
+    "--token-url", help="oauth_*: the token endpoint [default: the connector's, if it knows it]."
+)
 @click.option("--client-id", help="oauth_*: the client id.")
 @click.option("--scope", "scopes", multiple=True, help="oauth_*: a scope (repeatable).")
 @click.option(
@@ -128,6 +135,12 @@ def credential_set(
     current, organization = _open(org)
     target = common.integration(current, organization, integration)
     vault = current.vault
+    binding = current.provisioning.binding(organization.id, target.id)
+    preset = oauth_preset(binding.connector) if binding is not None else None
+    if preset is not None:  # the connector knows its endpoints and scopes
+        authorize_url = authorize_url or preset.authorize_url
+        token_url = token_url or preset.token_url
+        scopes = scopes or preset.scopes
     try:
         vault.require_keyring()
         cred: Credential

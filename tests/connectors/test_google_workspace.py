@@ -162,3 +162,23 @@ def test_a_user_created_over_scim_reaches_google_and_is_suspended_on_deactivatio
     any_env.set_active(uid, False)
     any_env.worker().run(until_idle=True, max_seconds=60)
     assert google.users[remote["id"]]["suspended"] is True
+
+
+def test_only_googles_consent_url_asks_for_offline_access() -> None:
+    from scimcore.adapters.connectors.credentials import OAuthAuthorizationCode
+    from scimcore.adapters.connectors.oauth import authorization_url
+
+    def url(authorize: str) -> str:
+        cred = OAuthAuthorizationCode(
+            authorize_url=authorize,
+            token_url="https://token.example.com/token",
+            client_id="c",
+            client_secret="s",
+            scopes=("a",),
+        )
+        return authorization_url(cred, state="st", code_challenge="cc", redirect_uri="https://r/cb")
+
+    google = url("https://accounts.google.com/o/oauth2/v2/auth")
+    assert "access_type=offline" in google and "prompt=consent" in google
+    other = url("https://login.example.com/authorize")
+    assert "access_type" not in other and "prompt" not in other

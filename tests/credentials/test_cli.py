@@ -275,3 +275,25 @@ def test_oauth_link_prints_a_one_time_start_url(world: World) -> None:
     assert json.loads(shown.output)["integration_status"] == "pending_auth"
     deleted = world.cli("integrations", "credential", "delete", "acme", "Portal")
     assert "Revoke the grant" in deleted.output
+
+
+def test_oauth_client_of_a_connector_with_a_preset_needs_only_its_id_and_secret(
+    world: World,
+) -> None:
+    connected = world.cli(
+        "services", "connect", "acme", "Portal", "--connector", "google_workspace"
+    )
+    assert connected.exit_code == 0, connected.output
+    result = world.cli(
+        "integrations", "credential", "set", "acme", "Portal",
+        "--kind", "oauth_authorization_code", "--client-id", "g-client", "--json",
+        input="client-secret-value\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(
+        world.cli("integrations", "credential", "show", "acme", "Portal", "--json").output
+    )
+    hints = shown["hints"]
+    assert hints["authorize_url"] == "https://accounts.google.com/o/oauth2/v2/auth"
+    assert hints["token_url"] == "https://oauth2.googleapis.com/token"
+    assert "admin.directory.user" in str(hints["scopes"])

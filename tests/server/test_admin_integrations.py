@@ -595,3 +595,37 @@ def test_discovery_fills_last_access_time_which_the_page_and_csv_export_show(
     FakeDiscovery.accounts = [RemoteAccount("r1", "alice@example.com", email="alice@example.com")]
     assert client.post(base + "/sync", data={"csrf_token": token}).status_code == 303
     assert "2026-11-29T23:15:00Z" in client.get(export).get_data(as_text=True)
+
+
+def test_a_connector_with_an_oauth_preset_needs_only_the_client_id_and_secret(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Google Workspace: the endpoints and scope are filled in; the consent screen is
+    asked for a refresh token (access_type=offline, prompt=consent)."""
+    integration = _service(console_app, tenant, "Google", connector="google_workspace")
+    base = _base(tenant, integration)
+    page = _text(client.get(base))
+    assert 'value="https://accounts.google.com/o/oauth2/v2/auth"' in page
+    assert 'value="https://www.googleapis.com/auth/admin.directory.user"' in page
+    form = {
+        "kind": "oauth_authorization_code",
+        "client_id": "g-client",
+        "client_secret": CLIENT_SECRET,
+    }
+    posted = client.post(
+        base + "/credential", data={"csrf_token": page_token(client, base), **form}
+    )
+    assert posted.status_code == 303
+    stored = _vault(console_app).get(integration)
+    assert isinstance(stored, OAuthAuthorizationCode)
+    assert stored.token_url == "https://oauth2.googleapis.com/token"
+    assert stored.scopes == ("https://www.googleapis.com/auth/admin.directory.user",)
+    integrate = client.post(base + "/integrate", data={"csrf_token": page_token(client, base)})
+    start = re.search(
+        r'href="(/admin/integrations/\d+/oauth/start\?ticket=[\w-]+)"', _text(integrate)
+    )
+    assert start is not None
+    location = client.get(start.group(1)).headers["Location"]
+    assert location.startswith("https://accounts.google.com/o/oauth2/v2/auth?")
+    assert "access_type=offline" in location and "prompt=consent" in location
+    assert "client_id=g-client" in location and "code_challenge_method=S256" in location

@@ -20,6 +20,7 @@ from ...provisioning.connector import (
     Connector,
     ConnectorContext,
     HttpRequest,
+    OAuthPreset,
     RemoteAccount,
 )
 from ...provisioning.errors import (
@@ -57,6 +58,7 @@ __all__ = [
     "InvalidData",
     "InvalidResponse",
     "NoAuth",
+    "OAuthPreset",
     "PermanentError",
     "RateLimited",
     "RemoteAccount",

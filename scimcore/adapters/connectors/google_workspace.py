@@ -38,6 +38,7 @@ from ...provisioning.connector import (
     Capability,
     ConnectionCheck,
     ConnectorContext,
+    OAuthPreset,
     RemoteAccount,
 )
 from ...provisioning.errors import AlreadyExists, ConnectorError, InvalidResponse, PermanentError
@@ -69,6 +70,11 @@ class GoogleWorkspaceConnector:
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "email"
     address_setting: ClassVar[str | None] = None
+    oauth_preset: ClassVar[OAuthPreset | None] = OAuthPreset(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+        (SCOPES[1],),
+    )
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -121,6 +121,15 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+#: Parameters an authorization server needs beyond RFC 6749, by its host: Google
+#: issues a refresh token only for ``access_type=offline``, and again on a new consent
+#: only with ``prompt=consent``; without one the integration would need a new sign-in
+#: every hour.
+AUTHORIZE_PARAMS: dict[str, dict[str, str]] = {
+    "accounts.google.com": {"access_type": "offline", "prompt": "consent"},
+}
+
+
 def authorization_url(
     cred: OAuthAuthorizationCode, *, state: str, code_challenge: str, redirect_uri: str
 ) -> str:
@@ -136,6 +145,7 @@ def authorization_url(
     if cred.scopes:
         params["scope"] = " ".join(cred.scopes)
     parts = urlsplit(cred.authorize_url)
+    params.update(AUTHORIZE_PARAMS.get((parts.hostname or "").lower(), {}))
     query = "&".join(p for p in (parts.query, urlencode(params, quote_via=quote)) if p)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
