@@ -119,6 +119,10 @@ class AccountSpec:
     family_name: str | None = None
     external_id: str | None = None
     active: bool = True
+    #: The service-specific fields of the user's account (the service-account CSV's
+    #: ``mailProxyActive``, ``licenseProfile``, ``immutableId``) under the keys
+    #: ``mail_proxy_active``, ``license_profile`` and ``immutable_id``; a connector
+    #: applies those its service has.
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 

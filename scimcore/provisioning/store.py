@@ -67,6 +67,10 @@ class Link:
     remote_status: str | None
     classification: str | None = None
     link_method: str | None = None
+    #: What the service-account CSV (or the console) set on this account for the
+    #: service: ``mail_proxy_active``, ``license_profile``, ``immutable_id`` (only those
+    #: set); the worker hands them to the connector as :attr:`AccountSpec.extras`.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -486,6 +486,7 @@ def _spec(job: Job, link: Link | None) -> AccountSpec:
         family_name=text("familyName"),
         external_id=job.user_id,
         active=p.get("active", True) is not False,
+        extras=dict(link.extras) if link is not None else {},
     )
 
 

@@ -217,3 +217,60 @@ def test_until_idle_plans_past_a_backlog_of_events_no_integration_wants(
     stats = env.worker().run(until_idle=True, max_seconds=60)
     assert fake_scim.by_name("after-the-backlog@example.com") is not None
     assert stats.planned >= 1_201 and stats.succeeded == 1
+
+
+def test_the_csv_columns_of_an_account_reach_the_connector_as_extras(env: Env) -> None:
+    """A Microsoft 365 account linked by CSV with a license profile: the job that
+    provisions it hands the connector the profile and the immutable ID."""
+    from typing import ClassVar
+
+    from scimcore.accounts import IntegrationSettings
+    from scimcore.adapters.connectors.manual import ManualConnector
+    from scimcore.adapters.csv import ServiceAccountImporter
+    from scimcore.provisioning.connector import (
+        AccountRef,
+        AccountSpec,
+        ConnectorContext,
+        RemoteAccount,
+    )
+    from scimcore.provisioning.registry import register
+    from scimcore.storage.sql.provisioning import set_provisioning
+
+    seen: list[AccountSpec] = []
+
+    class Recording(ManualConnector):
+        name: ClassVar[str] = "recording_extras"
+
+        def create_account(
+            self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
+        ) -> RemoteAccount:
+            seen.append(spec)
+            return super().create_account(ctx, spec, idempotency_key=idempotency_key)
+
+        def update_account(
+            self,
+            ctx: ConnectorContext,
+            ref: AccountRef,
+            desired: AccountSpec,
+            *,
+            idempotency_key: str,
+        ) -> RemoteAccount:
+            seen.append(desired)
+            return super().update_account(ctx, ref, desired, idempotency_key=idempotency_key)
+
+    register(Recording)
+    env.create_user("licensed@example.com")  # no integration provisions yet
+    with env.accounts.accounts(env.org.id) as session:
+        m365 = session.create_integration(
+            "Microsoft 365", "microsoft_365", IntegrationSettings(license_profiles=("E3",))
+        )
+    env.prov.bind(env.org.id, m365.id, "recording_extras", {})
+    set_provisioning(env.store.engine, env.org.id, m365.id, True, manual=False)
+    header = "operation,serviceDisplayName,userId,accountId,licenseProfile\r\n"
+    row = "CREATE,Microsoft 365,licensed@example.com,lic@example.com,E3\r\n"
+    report = ServiceAccountImporter(env.accounts, env.org.id).run((header + row).encode())
+    assert report.failed == []
+    env.worker().run(until_idle=True, max_seconds=30)
+    spec = next(s for s in seen if s.account_id == "lic@example.com")
+    assert spec.extras["license_profile"] == "E3"
+    assert len(spec.extras["immutable_id"]) == 24  # assigned by the system on CREATE

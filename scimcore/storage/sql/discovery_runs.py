@@ -248,4 +248,9 @@ def link_from_row(row: RowMapping) -> Link:
         remote_status=row["remote_status"],
         classification=row["classification"],
         link_method=row["link_method"],
+        extras={
+            key: row[key]
+            for key in ("mail_proxy_active", "license_profile", "immutable_id")
+            if key in row and row[key] is not None
+        },
     )
