@@ -53,7 +53,7 @@ class TestScim2ConnectorOnAFakeServer(ConnectorContract):
 
 
 def test_built_in_connectors_are_registered_through_the_entry_point_group() -> None:
-    assert {"manual", "webhook", "scim2", "google_workspace"} <= set(available())
+    assert {"manual", "webhook", "scim2", "google_workspace", "microsoft_365"} <= set(available())
     assert load("scim2").name == "scim2"
 
 
