@@ -42,14 +42,24 @@ def address_setting(connector: Connector) -> str | None:
     return key if isinstance(key, str) and key else None
 
 
-def oauth_preset(connector_name: str) -> OAuthPreset | None:
-    """The OAuth endpoints and scopes the connector declares, if any."""
+def declared_preset(connector_name: str) -> OAuthPreset | None:
+    """The OAuth endpoints and scopes the connector declares, if any, as declared (an
+    endpoint may name a setting, as ``{tenant_id}``)."""
     try:
         connector = load(connector_name)
     except ConnectorError:
         return None
     preset = getattr(connector, "oauth_preset", None)
     return preset if isinstance(preset, OAuthPreset) else None
+
+
+def oauth_preset(
+    connector_name: str, settings: Mapping[str, Any] | None = None
+) -> OAuthPreset | None:
+    """The connector's preset with the integration's ``settings`` filled in; ``None``
+    when it has none, or while a setting its endpoints name is not set."""
+    preset = declared_preset(connector_name)
+    return preset.resolve(settings or {}) if preset is not None else None
 
 
 def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:

@@ -25,6 +25,7 @@ Contract every connector meets, whatever the remote API supports:
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,6 +135,25 @@ class OAuthPreset:
     authorize_url: str
     token_url: str
     scopes: tuple[str, ...]
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """The integration settings the endpoints name, as ``{tenant_id}``."""
+        names = re.findall(r"\{(\w+)\}", self.authorize_url + " " + self.token_url)
+        return tuple(dict.fromkeys(names))
+
+    def resolve(self, settings: Mapping[str, Any]) -> OAuthPreset | None:
+        """The endpoints with the integration's settings filled in; ``None`` while a
+        setting they name is missing (or is not a plain identifier: it goes into a URL)."""
+        values: dict[str, str] = {}
+        for name in self.settings:
+            value = settings.get(name)
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", value):
+                return None
+            values[name] = value
+        return OAuthPreset(
+            self.authorize_url.format(**values), self.token_url.format(**values), self.scopes
+        )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from scimcore.provisioning.discovery import SyncResult
 from scimcore.provisioning.discovery import sync as run_sync
 
 from ..base_url import base_url
-from ..integration_setup import oauth_preset
+from ..integration_setup import declared_preset, oauth_preset
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import audit, bp, console, login_required, organization, page
@@ -115,6 +115,24 @@ class Overview:
     def status_label(self) -> str:
         status = self.integration.status
         return STATUS_LABELS.get(status, status.replace("_", " "))
+
+
+def _binding_settings(org: Organization, overview: Overview) -> dict[str, Any]:
+    binding = console().parts.provisioning.binding(org.id, overview.integration.id)
+    return dict(binding.settings) if binding is not None else {}
+
+
+def _preset(org: Organization, overview: Overview) -> OAuthPreset | None:
+    """The connector's OAuth endpoints and scopes, with the integration's settings."""
+    return oauth_preset(overview.connector, _binding_settings(org, overview))
+
+
+def _preset_needs(org: Organization, overview: Overview) -> tuple[str, ...]:
+    """Settings the connector's preset names that the integration has not set yet."""
+    declared = declared_preset(overview.connector)
+    if declared is None or _preset(org, overview) is not None:
+        return ()
+    return declared.settings
 
 
 def _vault() -> CredentialVault:
@@ -227,7 +245,8 @@ def _detail(
         overview=overview,
         integration=overview.integration,
         credential=_vault().describe(integration_id),
-        oauth_preset=oauth_preset(overview.connector),
+        oauth_preset=_preset(org, overview),
+        oauth_preset_needs=_preset_needs(org, overview),
         can_discover=_can_discover(overview.connector),
         last_run=_last_run(org, integration_id),
         rows=rows,
@@ -352,7 +371,7 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
             description="Choose an API key, a bearer token, an ID and password or an OAuth client.",
         )
     try:
-        credential = form_credential(kind, integration_id, oauth_preset(overview.connector))
+        credential = form_credential(kind, integration_id, _preset(org, overview))
         info = _vault().put(integration_id, credential)
     except CredentialError as exc:
         # CredentialError messages name fields, never values; the form is re-rendered

@@ -136,7 +136,7 @@ def credential_set(
     target = common.integration(current, organization, integration)
     vault = current.vault
     binding = current.provisioning.binding(organization.id, target.id)
-    preset = oauth_preset(binding.connector) if binding is not None else None
+    preset = oauth_preset(binding.connector, binding.settings) if binding is not None else None
     if preset is not None:  # the connector knows its endpoints and scopes
         authorize_url = authorize_url or preset.authorize_url
         token_url = token_url or preset.token_url

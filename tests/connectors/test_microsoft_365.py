@@ -159,3 +159,15 @@ def test_a_user_created_over_scim_reaches_the_tenant_and_is_disabled_on_deactiva
     any_env.set_active(uid, False)
     any_env.worker().run(until_idle=True, max_seconds=60)
     assert graph.users[remote["id"]]["accountEnabled"] is False
+
+
+def test_the_oauth_preset_takes_the_tenant_from_the_integrations_settings() -> None:
+    preset = load("microsoft_365").oauth_preset  # type: ignore[attr-defined]
+    assert preset.settings == ("tenant_id",)
+    assert preset.resolve({}) is None
+    assert preset.resolve({"tenant_id": "contoso.com/../evil?x="}) is None  # goes into a URL
+    resolved = preset.resolve({"tenant_id": "contoso.onmicrosoft.com"})
+    assert resolved.token_url == (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    )
+    assert resolved.scopes == ("https://graph.microsoft.com/.default",)

@@ -297,3 +297,24 @@ def test_oauth_client_of_a_connector_with_a_preset_needs_only_its_id_and_secret(
     assert hints["authorize_url"] == "https://accounts.google.com/o/oauth2/v2/auth"
     assert hints["token_url"] == "https://oauth2.googleapis.com/token"
     assert "admin.directory.user" in str(hints["scopes"])
+
+
+def test_a_microsoft_365_client_takes_its_token_url_from_the_tenant_setting(
+    world: World,
+) -> None:
+    connected = world.cli(
+        "services", "connect", "acme", "Portal", "--connector", "microsoft_365",
+        "--setting", "tenant_id=contoso.onmicrosoft.com",
+    )  # fmt: skip
+    assert connected.exit_code == 0, connected.output
+    result = world.cli(
+        "integrations", "credential", "set", "acme", "Portal",
+        "--kind", "oauth_client_credentials", "--client-id", "app-id",
+        input="client-secret-value\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = world.cli("integrations", "credential", "show", "acme", "Portal", "--json")
+    hints = json.loads(shown.output)["hints"]
+    assert hints["token_url"] == (
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    )

@@ -629,3 +629,31 @@ def test_a_connector_with_an_oauth_preset_needs_only_the_client_id_and_secret(
     assert location.startswith("https://accounts.google.com/o/oauth2/v2/auth?")
     assert "access_type=offline" in location and "prompt=consent" in location
     assert "client_id=g-client" in location and "code_challenge_method=S256" in location
+
+
+def test_microsoft_365_asks_for_the_tenant_then_needs_only_the_client_id_and_secret(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "M365", connector="microsoft_365")
+    base = _base(tenant, integration)
+    page = _text(client.get(base))
+    assert "fills in its endpoints once the integration has tenant_id" in page
+    assert "--setting tenant_id=" in page
+    SqlProvisioningStore(_engine(console_app)).bind(
+        tenant.id, integration, "microsoft_365", {"tenant_id": "contoso.onmicrosoft.com"}
+    )
+    token_url = "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    assert f'value="{token_url}"' in _text(client.get(base))
+    form = {
+        "kind": "oauth_client_credentials",
+        "client_id": "app-id",
+        "client_secret": CLIENT_SECRET,
+    }
+    posted = client.post(
+        base + "/credential", data={"csrf_token": page_token(client, base), **form}
+    )
+    assert posted.status_code == 303
+    stored = _vault(console_app).get(integration)
+    assert isinstance(stored, OAuthClientCredentials)
+    assert stored.token_url == token_url
+    assert stored.scopes == ("https://graph.microsoft.com/.default",)

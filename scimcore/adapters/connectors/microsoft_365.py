@@ -37,6 +37,7 @@ from ...provisioning.connector import (
     Capability,
     ConnectionCheck,
     ConnectorContext,
+    OAuthPreset,
     RemoteAccount,
 )
 from ...provisioning.errors import (
@@ -69,6 +70,13 @@ class Microsoft365Connector:
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
     address_setting: ClassVar[str | None] = None
+    #: The tenant's endpoints (the ``tenant_id`` setting: its id or a verified domain);
+    #: ``.default`` asks for the application permissions granted by admin consent.
+    oauth_preset: ClassVar[OAuthPreset | None] = OAuthPreset(
+        "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/authorize",
+        "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token",
+        ("https://graph.microsoft.com/.default",),
+    )
 
     # -- plumbing -----------------------------------------------------------------------
 
