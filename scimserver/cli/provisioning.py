@@ -16,7 +16,13 @@ from typing import Any
 import click
 
 from scimcore import Organization, ScimError
-from scimcore.adapters.connectors import ConnectorContext, ConnectorError, available
+from scimcore.adapters.connectors import (
+    Capability,
+    ConnectorContext,
+    ConnectorError,
+    available,
+    load,
+)
 from scimcore.provisioning.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
@@ -332,10 +338,39 @@ def domains_list(org: str) -> None:
         click.echo(domain)
 
 
-@click.command("connectors", help="List the installed connectors (entry point group).")
-def connectors() -> None:
-    for name, where in available().items():
-        click.echo(f"{name}\t{where}")
+@click.command("connectors", help="List the installed connectors and what each can do.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def connectors(as_json: bool) -> None:
+    rows: list[dict[str, Any]] = []
+    for name, where in sorted(available().items()):
+        try:
+            connector = load(name)
+        except ConnectorError as exc:
+            rows.append({"name": name, "module": where, "error": exc.message})
+            continue
+        preset = getattr(connector, "oauth_preset", None)
+        rows.append(
+            {
+                "name": name,
+                "display_name": connector.display_name,
+                "module": where,
+                "capabilities": sorted(
+                    c.name.lower() for c in Capability if c in connector.capabilities and c.name
+                ),
+                "auth_methods": sorted(connector.auth_methods),
+                "address_setting": getattr(connector, "address_setting", None),
+                "oauth_preset": preset is not None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        if "error" in row:
+            click.echo(f"{row['name']}\t(cannot be loaded: {row['error']})")
+            continue
+        oauth = "; OAuth preset" if row["oauth_preset"] else ""
+        click.echo(f"{row['name']}\t{row['display_name']}\t{', '.join(row['capabilities'])}{oauth}")
 
 
 @integrations.command("list", help="The organization's integrations and their status.")

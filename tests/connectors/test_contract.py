@@ -74,3 +74,22 @@ def test_unknown_connector_names_the_known_ones() -> None:
 
     with pytest.raises(UnsupportedOperation, match="scim2"):
         load("nope")
+
+
+def test_scimserver_connectors_lists_each_with_what_it_can_do() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    result = CliRunner().invoke(main, ["connectors", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["microsoft_365"]["display_name"] == "Microsoft 365"
+    assert rows["google_workspace"]["oauth_preset"] is True
+    assert "discover" in rows["google_workspace"]["capabilities"]
+    assert rows["scim2"]["address_setting"] == "base_url"
+    assert "discover" not in rows["webhook"]["capabilities"]
+    text = CliRunner().invoke(main, ["connectors"]).output
+    assert "microsoft_365\tMicrosoft 365\t" in text
