@@ -186,7 +186,9 @@ class ConnectorContext:
 
     ``settings`` holds non-secret configuration (``base_url``, ``url``, page sizes);
     secrets only reach the connector inside ``auth``. ``timeout`` bounds each request
-    from start to last byte; ``max_response_bytes`` caps what is read.
+    from start to last byte; ``max_response_bytes`` caps what is read. ``notes``: what
+    a connector wants an administrator to know about the run (a field the service would
+    not give, and why); discovery records them with the run.
     """
 
     organization_id: str
@@ -195,6 +197,7 @@ class ConnectorContext:
     auth: Auth
     timeout: float = 10.0
     max_response_bytes: int = 2 * 1024 * 1024
+    notes: list[str] = field(default_factory=list, compare=False)
 
 
 class Connector(Protocol):

@@ -68,6 +68,8 @@ DEFAULT_SYNC_LEASE = timedelta(hours=1)
 class SyncResult:
     run: SyncRun
     observations: tuple[Observation, ...] = ()
+    #: What the connector said about the run (a field its service would not give).
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -186,6 +188,7 @@ def sync(
         )
     run = store.start_run(organization_id, integration_id, kind)
     remote: list[RemoteAccount] = []
+    notes: list[str] = []
     try:
         ctx = ConnectorContext(
             organization_id,
@@ -193,6 +196,7 @@ def sync(
             binding.settings,
             credentials.auth_for(binding, connector),
             timeout=timeout,
+            notes=notes,
         )
         for account in connector.iter_accounts(ctx, page_size=page_size):
             remote.append(account)
@@ -279,12 +283,12 @@ def sync(
             "sync.completed",
             "Integration",
             str(integration_id),
-            {"run_id": run.id, **totals},
+            {"run_id": run.id, **totals, **({"notes": list(notes)} if notes else {})},
             "engine",
         )
     )
     done = store.apply_discovery(organization_id, run, observations, missing, totals, events)
-    return SyncResult(done, tuple(observations))
+    return SyncResult(done, tuple(observations), tuple(dict.fromkeys(notes)))
 
 
 # -- scheduled discovery ------------------------------------------------------------------

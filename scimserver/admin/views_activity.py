@@ -51,6 +51,7 @@ _SUMMARY_KEYS = (
     "external",
     "orphans",
     "to",
+    "notes",
 )
 _SOURCES = {"scim": "SCIM", "csv": "CSV", "engine": "connector", "admin": "console"}
 
@@ -72,10 +73,12 @@ def _summary(data: Mapping[str, Any]) -> str:
     parts = []
     for key in _SUMMARY_KEYS:
         value = data.get(key)
+        if key == "notes" and isinstance(value, list):  # what a connector said, in words
+            value = " / ".join(str(v) for v in value)
         if value is None or value == "" or isinstance(value, (dict, list)):
             continue
-        text = str(value)
-        parts.append(f"{key}: {text[:120]}")
+        text = str(value) if key != "notes" else str(value)[:400]
+        parts.append(f"{key}: {text if key == 'notes' else text[:120]}")
     return "; ".join(parts)
 
 

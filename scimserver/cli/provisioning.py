@@ -251,6 +251,7 @@ def sync(org: str, integration: str, as_json: bool) -> None:
         "status": run.status,
         "counts": dict(run.counts),
         "error": run.error,
+        "notes": list(result.notes),
         "accounts": [
             {
                 "account_id": ob.account_id,
@@ -265,6 +266,8 @@ def sync(org: str, integration: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
         click.echo(f"sync {run.status}: {json.dumps(dict(run.counts))}")
+        for note in result.notes:
+            click.echo(f"note: {note}")
         if run.error:
             click.echo(f"error: {run.error} (no account was changed)")
     if not result.ok:

@@ -171,3 +171,21 @@ def test_the_oauth_preset_takes_the_tenant_from_the_integrations_settings() -> N
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     )
     assert resolved.scopes == ("https://graph.microsoft.com/.default",)
+
+
+def test_discovery_without_premium_says_why_the_sign_in_times_are_blank(
+    env: Env, graph: GraphFake
+) -> None:
+    from scimcore.adapters.connectors.credential_source import StaticCredentials
+    from scimcore.provisioning.discovery import sync
+
+    graph.premium = False
+    graph.add("someone@example.com")
+    integration = env.integration(
+        "microsoft_365", {"api_base": graph.url}, auth=BearerAuth("app-token"), provisioning=False
+    )
+    result = sync(env.prov, StaticCredentials(env.auth), env.org.id, integration)
+    assert result.ok and len(result.observations) == 1
+    assert len(result.notes) == 1 and "Entra ID P1 or P2" in result.notes[0]
+    (completed,) = [e for e in env.prov.events(env.org.id) if e.type == "sync.completed"]
+    assert completed.data["notes"] == list(result.notes)

@@ -57,6 +57,7 @@ class FakeDiscovery:
     accounts: ClassVar[list[RemoteAccount]] = []
     seen_authorization: ClassVar[list[str]] = []
     fail: ClassVar[bool] = False
+    notes: ClassVar[list[str]] = []
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
         return ConnectionCheck(True)
@@ -67,6 +68,7 @@ class FakeDiscovery:
         type(self).seen_authorization.append(request.headers.get("Authorization", ""))
         if type(self).fail:
             raise AuthenticationFailed("HTTP 401 from the service")
+        ctx.notes.extend(type(self).notes)
         yield from type(self).accounts
 
 
@@ -78,6 +80,7 @@ def _fresh_fake() -> None:
     FakeDiscovery.accounts = []
     FakeDiscovery.seen_authorization = []
     FakeDiscovery.fail = False
+    FakeDiscovery.notes = []
 
 
 def _text(response: Any) -> str:
@@ -657,3 +660,18 @@ def test_microsoft_365_asks_for_the_tenant_then_needs_only_the_client_id_and_sec
     assert isinstance(stored, OAuthClientCredentials)
     assert stored.token_url == token_url
     assert stored.scopes == ("https://graph.microsoft.com/.default",)
+
+
+def test_what_a_connector_says_about_a_sync_shows_in_activity(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _leavers_fixture(console_app, client, tenant)
+    FakeDiscovery.notes = ["last sign-in times are not available: no premium licence"]
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    assert client.post(base + "/sync", data={"csrf_token": token}).status_code == 303
+    activity = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    assert "notes: last sign-in times are not available: no premium licence" in activity

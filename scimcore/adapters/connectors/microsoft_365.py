@@ -58,6 +58,10 @@ SIGN_IN = "signInActivity"
 MAX_PAGES = 10_000
 #: Graph's answer when a tenant cannot read sign-in activity (no Entra ID P1/P2).
 _NO_PREMIUM = "premium license"
+NO_SIGN_IN_TIMES = (
+    "last sign-in times are not available: Microsoft Graph reads signInActivity only "
+    "for tenants with Entra ID P1 or P2 (and the AuditLog.Read.All permission)"
+)
 
 
 class Microsoft365Connector:
@@ -136,6 +140,7 @@ class Microsoft365Connector:
         resp = self._call(ctx, "GET", "/users", query=query)
         if resp.status == 403 and _NO_PREMIUM in resp.body.decode("utf-8", "replace"):
             # No Entra ID P1/P2: sign-in times cannot be read; list without them.
+            ctx.notes.append(NO_SIGN_IN_TIMES)
             resp = self._call(ctx, "GET", "/users", query={"$select": FIELDS, "$top": top})
         for _ in range(MAX_PAGES):
             data = self._object(resp, "listing users")
