@@ -378,3 +378,54 @@ def test_the_result_page_with_an_error_says_the_integration_was_not_connected(ap
     assert odd.status_code == 400
     assert "<b>" not in odd.get_data(as_text=True)
     assert app.test_client().get("/oauth/result?integration=7").status_code == 200
+
+
+def test_integrate_then_provision_a_user_at_google_with_the_token_it_got(
+    setup: Setup, app: Any
+) -> None:
+    """The whole path an admin takes, against local stand-ins for Google's OAuth server
+    and Directory API: Integrate, consent, tokens in the vault; then a user created over
+    SCIM is created at Google with the access token the vault hands out."""
+    import json as _json
+
+    from scimcore import ScimRequest, ScimService
+    from scimcore.adapters.connectors.credential_source import VaultCredentials
+    from scimcore.provisioning.worker import Worker
+    from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+
+    from ..connectors.google_directory import USER_SCOPE, DirectoryFake, directory_server
+
+    prov = SqlProvisioningStore(setup.engine)
+    with directory_server(DirectoryFake()) as google:
+        prov.bind(setup.org.id, setup.integration.id, "google_workspace", {"api_base": google.url})
+        set_provisioning(setup.engine, setup.org.id, setup.integration.id, True, manual=False)
+        browser = app.test_client()
+        done = browser.get(setup.authorize(browser))
+        assert done.status_code == 302
+        issued = setup.provider.tokens[-1]
+        google.grant(issued.access_token, USER_SCOPE)  # what Google would accept
+        organization = setup.org.store.get_organization(setup.org.slug)
+        assert organization is not None
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "oauth.user@example.com",
+            "name": {"givenName": "OAuth", "familyName": "User"},
+        }
+        created = ScimService(setup.org.store).handle(
+            organization,
+            "https://x",
+            ScimRequest(
+                "POST",
+                "/Users",
+                body=_json.dumps(body).encode(),
+                content_type="application/scim+json",
+            ),
+        )
+        assert created.status == 201
+        stats = Worker(prov, VaultCredentials(setup.vault), timeout=5).run(
+            until_idle=True, max_seconds=60
+        )
+        assert stats.succeeded >= 1, stats
+        remote = google.by_email("oauth.user@example.com")
+        assert remote is not None and remote["name"]["givenName"] == "OAuth"
+        assert google.violations == []
