@@ -26,6 +26,7 @@ CredentialKind: TypeAlias = Literal[
     "id_password",
     "oauth_client_credentials",
     "oauth_authorization_code",
+    "google_service_account",
 ]
 CREDENTIAL_KINDS: tuple[CredentialKind, ...] = get_args(CredentialKind)
 

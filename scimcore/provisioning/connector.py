@@ -41,6 +41,7 @@ AuthMethod: TypeAlias = Literal[
     "basic",
     "id_password",
     "hmac_secret",
+    "service_account",
 ]
 AccountStatus: TypeAlias = Literal["active", "suspended", "deleted"]
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from scimcore import Organization
 from scimcore.accounts import KeyRing
+from scimcore.adapters.connectors import load
 from scimcore.adapters.connectors.credentials import (
     CREDENTIAL_KINDS,
     ApiKey,
@@ -24,6 +26,7 @@ from scimcore.adapters.connectors.credentials import (
     Credential,
     CredentialError,
     CredentialInfo,
+    GoogleServiceAccount,
     IdPassword,
     OAuthAuthorizationCode,
     OAuthClientCredentials,
@@ -116,6 +119,12 @@ def credential() -> None:
     default="client_secret_basic",
     show_default=True,
 )
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="google_service_account: the service account's JSON key file.",
+)
+@click.option("--subject", help="google_service_account: the administrator it acts as (an e-mail).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def credential_set(
     org: str,
@@ -130,6 +139,8 @@ def credential_set(
     client_id: str | None,
     scopes: tuple[str, ...],
     token_auth_method: Any,
+    key_file: Path | None,
+    subject: str | None,
     as_json: bool,
 ) -> None:
     current, organization = _open(org)
@@ -137,7 +148,7 @@ def credential_set(
     vault = current.vault
     binding = current.provisioning.binding(organization.id, target.id)
     preset = oauth_preset(binding.connector, binding.settings) if binding is not None else None
-    if preset is not None:  # the connector knows its endpoints and scopes
+    if preset is not None and kind.startswith("oauth_"):  # it knows its endpoints, scopes
         authorize_url = authorize_url or preset.authorize_url
         token_url = token_url or preset.token_url
         scopes = scopes or preset.scopes
@@ -162,6 +173,15 @@ def credential_set(
                 client_secret=_read_secret("client secret"),
                 scopes=scopes,
                 token_auth_method=token_auth_method,
+            )
+        elif kind == "google_service_account":
+            connector = load(binding.connector) if binding is not None else None
+            delegated = tuple(getattr(connector, "delegated_scopes", ()))
+            path = key_file if key_file is not None else Path(_required(None, "--key-file"))
+            cred = GoogleServiceAccount.from_key_file(
+                path.read_text(encoding="utf-8"),
+                subject=_required(subject, "--subject"),
+                scopes=scopes or delegated,
             )
         else:
             cred = OAuthAuthorizationCode(

@@ -37,9 +37,12 @@ USER_SCOPE = "https://www.googleapis.com/auth/admin.directory.user"
 READONLY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly"
 
 
-def discovery_document() -> dict[str, Any]:
+GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
+
+
+def discovery_document(name: str = "admin.directory_v1") -> dict[str, Any]:
     path = resources.files("googleapiclient.discovery_cache") / "documents"
-    return dict(json.loads((path / "admin.directory_v1.json").read_text()))
+    return dict(json.loads((path / f"{name}.json").read_text()))
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -51,6 +54,13 @@ class DirectoryFake:
 
     #: Bearer token -> the scopes it was granted.
     tokens: dict[str, set[str]] = field(default_factory=dict)
+    #: Bearer token -> the user it acts as (tokens from a service account's assertion).
+    subjects: dict[str, str] = field(default_factory=dict)
+    #: Service account e-mail -> (its public key, key id, the scopes its domain-wide
+    #: delegation grants); the token endpoint checks assertions against it.
+    service_accounts: dict[str, tuple[str, str, set[str]]] = field(default_factory=dict)
+    #: User e-mail -> its Gmail POP and IMAP settings.
+    mail: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -61,6 +71,13 @@ class DirectoryFake:
         self.methods = [
             (m["httpMethod"], _template(m["path"]), name, m)
             for name, m in self.doc["resources"]["users"]["methods"].items()
+        ]
+        self.gmail = discovery_document("gmail.v1")
+        settings = self.gmail["resources"]["users"]["resources"]["settings"]["methods"]
+        self.gmail_methods = [
+            (m["httpMethod"], _template(m["path"]), name, m)
+            for name, m in settings.items()
+            if name in ("getPop", "updatePop", "getImap", "updateImap")
         ]
         self._ids = itertools.count(100000000000000000000)
         self._throttled: list[tuple[int, str]] = []
@@ -108,6 +125,10 @@ class DirectoryFake:
         parts = urlsplit(target)
         path = parts.path.lstrip("/")
         self.requests.append((method, target))
+        if path == "token":
+            return self._token(method, body, headers)
+        if path.startswith("gmail/"):
+            return self._gmail(method, path, parts.query, body, headers)
         found = next(
             ((name, m, match) for verb, rx, name, m in self.methods
              if verb == method and (match := rx.fullmatch(path))),
@@ -146,6 +167,120 @@ class DirectoryFake:
             return _error(status, reason, "Quota exceeded; retry later.", {"Retry-After": "1"})
         params = {k: unquote(v) for k, v in match.groupdict().items()}
         return getattr(self, f"_{name}")(params, query, document)
+
+    # -- the token endpoint (RFC 7523 assertions of a service account) ---------------------
+
+    def delegate(self, client_email: str, public_key: str, key_id: str, *scopes: str) -> None:
+        """Grant the service account domain-wide delegation for ``scopes``."""
+        self.service_accounts[client_email] = (public_key, key_id, set(scopes))
+
+    def _token(self, method: str, body: bytes, headers: dict[str, str]) -> Answer:
+        import jwt
+
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        if (
+            method != "POST"
+            or form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ):
+            return self._oauth_refuse("unsupported_grant_type", "Invalid grant_type")
+        try:
+            unverified = jwt.decode(form.get("assertion", ""), options={"verify_signature": False})
+            header = jwt.get_unverified_header(form.get("assertion", ""))
+        except jwt.PyJWTError:
+            return self._oauth_refuse("invalid_grant", "Invalid JWT")
+        account = self.service_accounts.get(str(unverified.get("iss")))
+        if account is None:
+            return self._oauth_refuse("invalid_client", "The OAuth client was not found.")
+        public_key, key_id, delegated = account
+        try:
+            claims = jwt.decode(
+                form["assertion"],
+                public_key,
+                algorithms=["RS256"],
+                audience=f"{self.url}/token",
+                options={"require": ["iss", "aud", "iat", "exp", "scope"]},
+            )
+        except jwt.PyJWTError as exc:
+            return self._oauth_refuse("invalid_grant", f"Invalid JWT: {exc}")
+        if header.get("kid") != key_id or claims["exp"] - claims["iat"] > 3600:
+            return self._oauth_refuse("invalid_grant", "Invalid JWT Signature or lifetime.")
+        scopes = set(str(claims["scope"]).split())
+        if not scopes or not scopes <= delegated:
+            # Google's answer when the delegation does not cover the scopes asked for.
+            return _oauth_error(
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested.",
+            )
+        token = f"ya29.{next(self._ids)}"
+        self.tokens[token] = scopes
+        if claims.get("sub"):
+            self.subjects[token] = str(claims["sub"])
+        body_out = {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body_out).encode()
+
+    def _oauth_refuse(self, error: str, description: str) -> Answer:
+        self.violations.append(f"token {error}: {description}")
+        return _oauth_error(error, description)
+
+    # -- Gmail: POP and IMAP settings ----------------------------------------------------
+
+    def _gmail(
+        self, method: str, path: str, query: str, body: bytes, headers: dict[str, str]
+    ) -> Answer:
+        found = next(
+            ((name, m, match) for verb, rx, name, m in self.gmail_methods
+             if verb == method and (match := rx.fullmatch(path))),
+            None,
+        )  # fmt: skip
+        if found is None:
+            return self._refuse(404, "notFound", f"no Gmail method {method} /{path} in the API")
+        name, spec, match = found
+        token = headers.get("authorization", "").removeprefix("Bearer ")
+        scopes = self.tokens.get(token)
+        if scopes is None:
+            return self._refuse(401, "authError", "Invalid Credentials")
+        if not scopes & set(spec.get("scopes", ())):
+            return self._refuse(
+                403, "insufficientPermissions", "Request had insufficient authentication scopes."
+            )
+        user = unquote(match.group("userId"))
+        acting = self.subjects.get(token)
+        if user == "me":
+            user = acting or ""
+        if not acting or acting.lower() != user.lower():
+            return self._refuse(
+                403, "forbidden", "Delegation denied: a user's settings need that user's token"
+            )
+        if self.by_email(user) is None:
+            return _error(400, "failedPrecondition", "Mail service not enabled")
+        kind = "pop" if name.endswith("Pop") else "imap"
+        stored = self.mail.setdefault(user.lower(), {
+            "pop": {"accessWindow": "disabled", "disposition": "leaveInInbox"},
+            "imap": {"enabled": False, "autoExpunge": True, "expungeBehavior": "archive"},
+        })  # fmt: skip
+        if method == "PUT":
+            try:
+                document = json.loads(body or b"null")
+            except ValueError:
+                return self._refuse(400, "parseError", "Parse Error")
+            saved = self.doc
+            self.doc = self.gmail  # the body is checked against Gmail's schemas
+            try:
+                problem = self._check_body(
+                    spec["request"]["$ref"], document, f"gmail.users.settings.{name}"
+                )
+            finally:
+                self.doc = saved
+            if problem:
+                return self._refuse(400, "invalidArgument", problem)
+            prop_enums = self.gmail["schemas"][spec["request"]["$ref"]]["properties"]
+            for key, value in document.items():
+                allowed = prop_enums[key].get("enum")
+                if allowed and value not in allowed:
+                    return self._refuse(400, "invalidArgument", f"Invalid value for {key}: {value}")
+            stored[kind].update(document)
+        return _ok(stored[kind])
 
     def _refuse(self, status: int, reason: str, message: str, code: str | None = None) -> Answer:
         self.violations.append(f"{status} {reason}: {message}")
@@ -267,6 +402,12 @@ def _template(path: str) -> re.Pattern[str]:
     return re.compile(
         "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
     )
+
+
+def _oauth_error(error: str, description: str) -> Answer:
+    body = {"error": error, "error_description": description}
+    status = 401 if error in ("invalid_client", "unauthorized_client") else 400
+    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
 
 def _ok(body: Any) -> Answer:

@@ -14,16 +14,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from scimcore.adapters.connectors import BearerAuth, Connector, ConnectorContext, load
 from scimcore.adapters.connectors.testing import ConnectorContract
 from scimcore.provisioning.connector import AccountRef, AccountSpec
-from scimcore.provisioning.errors import AuthenticationFailed, RateLimited
+from scimcore.provisioning.errors import AuthenticationFailed, PermanentError, RateLimited
 
 from .conftest import Env
-from .google_directory import READONLY_SCOPE, USER_SCOPE, DirectoryFake, directory_server
+from .google_directory import (
+    GMAIL_SCOPE,
+    READONLY_SCOPE,
+    USER_SCOPE,
+    DirectoryFake,
+    directory_server,
+)
 
 
 @pytest.fixture
@@ -182,3 +189,101 @@ def test_only_googles_consent_url_asks_for_offline_access() -> None:
     assert "access_type=offline" in google and "prompt=consent" in google
     other = url("https://login.example.com/authorize")
     assert "access_type" not in other and "prompt" not in other
+
+
+# -- a service account with domain-wide delegation: Gmail's POP/IMAP (mailProxyActive) ------
+
+
+@pytest.fixture(scope="module")
+def service_key() -> tuple[str, str]:
+    """(private key PEM, public key PEM) of a test service account."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def _delegated(google: DirectoryFake, service_key: tuple[str, str], *scopes: str) -> Any:
+    """GoogleDelegation over a vault holding the key file, with the delegation granted."""
+    import json
+
+    from scimcore.accounts import KeyRing
+    from scimcore.adapters.connectors.credential_source import GoogleDelegation
+    from scimcore.adapters.connectors.credentials import (
+        CredentialVault,
+        GoogleServiceAccount,
+        MemoryCredentialStore,
+    )
+
+    private, public = service_key
+    email = "scim-sync@project.iam.gserviceaccount.com"
+    google.delegate(email, public, "key-1", *scopes)
+    key_file = json.dumps(
+        {
+            "type": "service_account",
+            "client_email": email,
+            "private_key_id": "key-1",
+            "private_key": private,
+            "token_uri": f"{google.url}/token",
+        }
+    )
+    google.add("admin@example.com")
+    store = MemoryCredentialStore()
+    store.add_integration(7, "org")
+    vault = CredentialVault(store, KeyRing([KeyRing.generate_key()]))
+    vault.put(
+        7,
+        GoogleServiceAccount.from_key_file(
+            key_file, subject="admin@example.com", scopes=(USER_SCOPE,)
+        ),
+    )
+    return GoogleDelegation(vault, 7)
+
+
+def test_mail_proxy_active_turns_pop_and_imap_on_and_off_as_the_user(
+    google: DirectoryFake, service_key: tuple[str, str]
+) -> None:
+    auth = _delegated(google, service_key, USER_SCOPE, GMAIL_SCOPE)
+    ctx = ConnectorContext("org", 7, {"api_base": google.url, "gmail_api_base": google.url}, auth)
+    connector = load("google_workspace")
+    spec = AccountSpec("pop.user@example.com", extras={"mail_proxy_active": True})
+    made = connector.create_account(ctx, spec, idempotency_key="k")
+    mail = google.mail["pop.user@example.com"]
+    assert mail["pop"]["accessWindow"] == "allMail" and mail["imap"]["enabled"] is True
+    ref = AccountRef(remote_id=made.remote_id)
+    off = AccountSpec("pop.user@example.com", extras={"mail_proxy_active": False})
+    connector.update_account(ctx, ref, off, idempotency_key="k2")
+    assert mail["pop"]["accessWindow"] == "disabled" and mail["imap"]["enabled"] is False
+    writes = len([m for m, _ in google.requests if m == "PUT"])
+    connector.update_account(ctx, ref, off, idempotency_key="k3")  # as wanted: reads only
+    assert len([m for m, _ in google.requests if m == "PUT"]) == writes
+
+
+def test_mail_proxy_active_without_delegation_fails_before_writing_anything(
+    google: DirectoryFake,
+) -> None:
+    spec = AccountSpec("nodelegation@example.com", extras={"mail_proxy_active": True})
+    with pytest.raises(PermanentError, match="domain-wide delegation"):
+        load("google_workspace").create_account(_context(google), spec, idempotency_key="k")
+    assert google.by_email("nodelegation@example.com") is None
+
+
+def test_a_delegation_without_the_gmail_scope_is_a_clear_authentication_failure(
+    google: DirectoryFake, service_key: tuple[str, str]
+) -> None:
+    auth = _delegated(google, service_key, USER_SCOPE)  # no gmail.settings.basic
+    ctx = ConnectorContext("org", 7, {"api_base": google.url, "gmail_api_base": google.url}, auth)
+    spec = AccountSpec("scoped@example.com", extras={"mail_proxy_active": True})
+    with pytest.raises(AuthenticationFailed, match="domain-wide delegation"):
+        load("google_workspace").create_account(ctx, spec, idempotency_key="k")

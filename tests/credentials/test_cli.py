@@ -318,3 +318,49 @@ def test_a_microsoft_365_client_takes_its_token_url_from_the_tenant_setting(
     assert hints["token_url"] == (
         "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
     )
+
+
+def test_a_google_service_account_is_stored_from_its_key_file_without_its_key(
+    world: World, tmp_path: Any
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    key_file = tmp_path / "key.json"
+    key_file.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "client_email": "sync@proj.iam.gserviceaccount.com",
+                "private_key_id": "abc123",
+                "private_key": pem,
+            }
+        )
+    )
+    assert (
+        world.cli(
+            "services", "connect", "acme", "Portal", "--connector", "google_workspace"
+        ).exit_code
+        == 0
+    )
+    stored = world.cli(
+        "integrations", "credential", "set", "acme", "Portal",
+        "--kind", "google_service_account", "--key-file", str(key_file),
+        "--subject", "admin@example.com", "--json",
+    )  # fmt: skip
+    assert stored.exit_code == 0, stored.output
+    hints = json.loads(
+        world.cli("integrations", "credential", "show", "acme", "Portal", "--json").output
+    )["hints"]
+    assert hints["client_email"] == "sync@proj.iam.gserviceaccount.com"
+    assert hints["subject"] == "admin@example.com" and hints["private_key"] == "set"
+    assert "gmail.settings.basic" in hints["scopes"]  # what the connector needs delegated
+    with world.engine.connect() as conn:
+        text = json.dumps(
+            [dict(r) for r in conn.execute(sa.select(credentials)).mappings()], default=str
+        )
+    assert "PRIVATE KEY" not in text and "PRIVATE KEY" not in stored.output

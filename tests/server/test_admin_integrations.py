@@ -675,3 +675,36 @@ def test_what_a_connector_says_about_a_sync_shows_in_activity(
     assert client.post(base + "/sync", data={"csrf_token": token}).status_code == 303
     activity = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
     assert "notes: last sign-in times are not available: no premium licence" in activity
+
+
+def test_a_stored_google_service_account_shows_its_email_and_never_its_key(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from scimcore.adapters.connectors.credentials import GoogleServiceAccount
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    integration = _service(console_app, tenant, "Google", connector="google_workspace")
+    _vault(console_app).put(
+        integration,
+        GoogleServiceAccount(
+            client_email="sync@proj.iam.gserviceaccount.com",
+            private_key_id="abc123",
+            private_key=pem,
+            subject="admin@example.com",
+        ),
+    )
+    page = client.get(_base(tenant, integration))
+    html = _text(page)
+    assert page.status_code == 200 and "sync@proj.iam.gserviceaccount.com" in html
+    assert "PRIVATE KEY" not in html and "PRIVATE KEY" not in _database_text(console_app)

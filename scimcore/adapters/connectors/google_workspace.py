@@ -13,7 +13,12 @@ What each action does there (docs/connectors/google-workspace.md):
 * update: ``users.patch`` of what differs (name, external id, suspended), nothing when
   nothing does;
 * deactivate and reactivate: ``suspended`` true or false;
-* delete: ``users.delete`` (a user already gone is no error).
+* delete: ``users.delete`` (a user already gone is no error);
+* ``mailProxyActive`` (the service-account CSV's POP/IMAP switch): Gmail's
+  ``users.settings.updatePop`` and ``updateImap`` for the user, as the user. That needs
+  a service account with domain-wide delegation (credential kind
+  ``google_service_account``, scope ``gmail.settings.basic``); without one, a job that
+  must apply the switch fails saying so, before anything is written.
 
 The requests need the ``https://www.googleapis.com/auth/admin.directory.user`` scope
 (``.readonly`` is enough for discovery alone). Quotas and throttling (429, and 403
@@ -53,6 +58,8 @@ SCOPES = (
     "https://www.googleapis.com/auth/admin.directory.user.readonly",
     "https://www.googleapis.com/auth/admin.directory.user",
 )
+GMAIL_BASE = "https://gmail.googleapis.com"
+GMAIL_SETTINGS_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
 #: ``users.list`` returns at most this many users a page.
 MAX_PAGE = 500
 MAX_PAGES = 10_000
@@ -65,11 +72,19 @@ class GoogleWorkspaceConnector:
     display_name: ClassVar[str] = "Google Workspace"
     capabilities: ClassVar[Capability] = Capability.DISCOVER | LIFECYCLE
     auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset(
-        {"oauth2_authorization_code", "oauth2_client_credentials", "bearer_token"}
+        {
+            "oauth2_authorization_code",
+            "oauth2_client_credentials",
+            "bearer_token",
+            "service_account",
+        }
     )
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "email"
     address_setting: ClassVar[str | None] = None
+    #: What a service account's domain-wide delegation must grant (Admin console >
+    #: Security > API controls): the users, and each user's Gmail settings.
+    delegated_scopes: ClassVar[tuple[str, ...]] = (SCOPES[1], GMAIL_SETTINGS_SCOPE)
     oauth_preset: ClassVar[OAuthPreset | None] = OAuthPreset(
         "https://accounts.google.com/o/oauth2/v2/auth",
         "https://oauth2.googleapis.com/token",
@@ -190,6 +205,7 @@ class GoogleWorkspaceConnector:
     def create_account(
         self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
     ) -> RemoteAccount:
+        mail_auth = self._mail_auth(ctx, spec)
         body: dict[str, Any] = {
             "primaryEmail": spec.account_id,
             "name": _name(spec),
@@ -210,7 +226,9 @@ class GoogleWorkspaceConnector:
                 f"a user '{spec.account_id}' already exists",
                 existing=self._user(ctx, spec.account_id),
             )
-        return to_account(self._object(resp, "creating a user"))
+        created = to_account(self._object(resp, "creating a user"))
+        self._mail_proxy(ctx, mail_auth, created.login, spec)
+        return created
 
     def update_account(
         self,
@@ -220,9 +238,11 @@ class GoogleWorkspaceConnector:
         *,
         idempotency_key: str,
     ) -> RemoteAccount:
+        mail_auth = self._mail_auth(ctx, desired)
         current = self.get_account(ctx, ref)
         if current is None:
             raise PermanentError(f"no user '{ref.account_id or ref.remote_id}' to update")
+        self._mail_proxy(ctx, mail_auth, current.login, desired)
         changes: dict[str, Any] = {}
         name = _name(desired)
         wanted = (name["givenName"], name["familyName"], name.get("displayName"))
@@ -236,6 +256,67 @@ class GoogleWorkspaceConnector:
         if not changes:
             return current
         return self._patch(ctx, current.remote_id, changes, "updating a user")
+
+    # -- Gmail: POP and IMAP (mailProxyActive) ----------------------------------------------
+
+    def _mail_auth(self, ctx: ConnectorContext, spec: AccountSpec) -> Any:
+        """What acts as the user for Gmail, when the spec asks for a POP/IMAP state:
+        checked before anything is written, so a job cannot half-apply."""
+        if not isinstance(spec.extras.get("mail_proxy_active"), bool):
+            return None
+        as_user = getattr(ctx.auth, "as_user", None)
+        if as_user is None:
+            raise PermanentError(
+                "mailProxyActive is set for this account, and Gmail's per-user settings "
+                "need a service account with domain-wide delegation (credential kind "
+                "google_service_account, scope gmail.settings.basic); store one, or clear "
+                "mailProxyActive"
+            )
+        return as_user
+
+    def _mail_proxy(
+        self, ctx: ConnectorContext, as_user: Any, email: str, spec: AccountSpec
+    ) -> None:
+        if as_user is None:
+            return
+        on = bool(spec.extras["mail_proxy_active"])
+        auth = as_user(email, (GMAIL_SETTINGS_SCOPE,))
+        user_ctx = ConnectorContext(
+            ctx.organization_id,
+            ctx.integration_id,
+            ctx.settings,
+            auth,
+            timeout=ctx.timeout,
+            max_response_bytes=ctx.max_response_bytes,
+        )
+        wanted = {
+            "pop": {"accessWindow": "allMail" if on else "disabled", "disposition": "leaveInInbox"},
+            "imap": {"enabled": on},
+        }
+        for name, settings in wanted.items():
+            path = f"/gmail/v1/users/me/settings/{name}"
+            current = self._object(self._gmail(user_ctx, "GET", path), f"reading {name}")
+            if name == "pop":
+                same = (current.get("accessWindow") == "disabled") == (not on)
+            else:
+                same = bool(current.get("enabled")) == on
+            if not same:
+                raise_for_status(
+                    self._gmail(user_ctx, "PUT", path, body=settings), f"setting {name}"
+                )
+
+    def _gmail(
+        self, ctx: ConnectorContext, method: str, path: str, body: Any = None
+    ) -> HttpResponse:
+        base = str(ctx.settings.get("gmail_api_base") or GMAIL_BASE).rstrip("/")
+        return send(
+            method,
+            base + path,
+            auth=ctx.auth,
+            timeout=ctx.timeout,
+            max_bytes=ctx.max_response_bytes,
+            json_body=body,
+        )
 
     def _patch(
         self, ctx: ConnectorContext, key: str, changes: dict[str, Any], what: str

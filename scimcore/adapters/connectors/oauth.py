@@ -17,11 +17,18 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from ...auth import sign_jwt
 from ...provisioning.errors import InvalidResponse, TransientError
-from .credentials import CredentialError, OAuthAuthorizationCode, OAuthClientCredentials
+from .credentials import (
+    CredentialError,
+    GoogleServiceAccount,
+    OAuthAuthorizationCode,
+    OAuthClientCredentials,
+)
 from .http import exchange
 
 #: The most a token response may hold; anything longer is refused unread.
@@ -177,6 +184,31 @@ class TokenClient:
             raise OAuthError("there is no refresh token", error="invalid_grant")
         form = {"grant_type": "refresh_token", "refresh_token": cred.refresh_token}
         return self._post(cred, form)
+
+    def jwt_bearer(
+        self,
+        cred: GoogleServiceAccount,
+        *,
+        subject: str,
+        scopes: tuple[str, ...],
+        now: datetime,
+    ) -> TokenResponse:
+        """RFC 7523 2.1: a token for ``subject`` from a signed assertion (a Google
+        service account acting, by domain-wide delegation, for a user of its domain)."""
+        issued = int(now.timestamp())
+        claims = {
+            "iss": cred.client_email,
+            "sub": subject,
+            "scope": " ".join(scopes),
+            "aud": cred.token_uri,
+            "iat": issued,
+            "exp": issued + 3600,
+        }
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": sign_jwt(claims, cred.private_key, cred.private_key_id),
+        }
+        return _parse(self.transport.post_form(cred.token_uri, form, {}, self.timeout))
 
     def client_credentials(self, cred: OAuthClientCredentials) -> TokenResponse:
         """RFC 6749 4.4.2."""

@@ -414,7 +414,7 @@ credentials = sa.Table(
     sa.UniqueConstraint("integration_id"),
     sa.CheckConstraint(
         "kind IN ('api_key', 'bearer', 'basic', 'id_password', 'oauth_client_credentials',"
-        " 'oauth_authorization_code')",
+        " 'oauth_authorization_code', 'google_service_account')",
         name="kind",
     ),
     sa.Index("ix_credentials_key_id", "key_id"),
