@@ -32,7 +32,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +77,9 @@ class GraphFake:
     violations: list[str] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
+    #: For tokens not in :attr:`tokens`: the permissions of a token an authorization
+    #: server issued (the end-to-end tests' OAuth server), or ``None``.
+    authority: Callable[[str], set[str] | None] | None = None
 
     def __post_init__(self) -> None:
         self._throttled = 0
@@ -132,6 +135,8 @@ class GraphFake:
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         token = headers.get("authorization", "").removeprefix("Bearer ")
         granted = self.tokens.get(token)
+        if granted is None and self.authority is not None:
+            granted = self.authority(token)
         if granted is None:
             return self._refuse(401, "InvalidAuthenticationToken", "Access token is empty.")
         if self._throttled:

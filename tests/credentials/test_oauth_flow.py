@@ -25,6 +25,7 @@ from scimcore.adapters.connectors.credentials import (
     ReauthRequired,
 )
 from scimcore.adapters.connectors.oauth_flow import FlowError, OAuthFlow
+from scimcore.provisioning.worker import Worker
 from scimcore.storage.sql.credentials import SqlCredentialStore, SqlFlowStore
 from scimcore.storage.sql.tables import credentials
 from scimserver import Settings, create_app
@@ -429,3 +430,85 @@ def test_integrate_then_provision_a_user_at_google_with_the_token_it_got(
         remote = google.by_email("oauth.user@example.com")
         assert remote is not None and remote["name"]["givenName"] == "OAuth"
         assert google.violations == []
+
+
+def test_client_credentials_then_microsoft_365_applies_the_csv_license_profile(
+    setup: Setup, app: Any
+) -> None:
+    """Microsoft 365 end to end against local stand-ins for the tenant's token endpoint
+    (client credentials) and Graph: a user created over SCIM is created in the tenant;
+    a service-account CSV row then sets its license profile, and the worker assigns the
+    profile's SKUs with the token the vault fetched."""
+    import json as _json
+
+    from scimcore import ScimRequest, ScimService
+    from scimcore.accounts import IntegrationSettings
+    from scimcore.adapters.connectors.credential_source import VaultCredentials
+    from scimcore.adapters.csv import ServiceAccountImporter
+    from scimcore.storage.sql import SqlAccountStore
+    from scimcore.storage.sql.provisioning import SqlProvisioningStore, set_provisioning
+
+    from ..connectors.graph_fake import GraphFake, graph_server
+
+    accounts = SqlAccountStore(setup.engine)
+    with accounts.accounts(setup.org.id) as session:
+        m365 = session.create_integration(
+            "Microsoft 365", "microsoft_365", IntegrationSettings(license_profiles=("E3",))
+        )
+    setup.vault.put(
+        m365.id,
+        OAuthClientCredentials(
+            token_url=f"{setup.provider.base}/token",
+            client_id=setup.client.client_id,
+            client_secret=setup.client.client_secret,
+            scopes=("users",),
+        ),
+    )
+    prov = SqlProvisioningStore(setup.engine)
+    with graph_server(GraphFake()) as graph:
+        graph.subscribe("SPE_E3")
+        issued = {t.access_token for t in setup.provider.tokens}
+        graph.authority = lambda token: (
+            {"User.ReadWrite.All", "Organization.Read.All"}
+            if token in {t.access_token for t in setup.provider.tokens} - issued
+            else None
+        )
+        prov.bind(
+            setup.org.id,
+            m365.id,
+            "microsoft_365",
+            {"api_base": graph.url, "license_skus": "E3=SPE_E3"},
+        )
+        set_provisioning(setup.engine, setup.org.id, m365.id, True, manual=False)
+        organization = setup.org.store.get_organization(setup.org.slug)
+        assert organization is not None
+        body = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "graph.user@example.com",
+            "displayName": "Graph User",
+        }
+        created = ScimService(setup.org.store).handle(
+            organization,
+            "https://x",
+            ScimRequest(
+                "POST",
+                "/Users",
+                body=_json.dumps(body).encode(),
+                content_type="application/scim+json",
+            ),
+        )
+        assert created.status == 201
+        worker = Worker(prov, VaultCredentials(setup.vault), timeout=5)
+        worker.run(until_idle=True, max_seconds=60)
+        remote = graph.by_upn("graph.user@example.com")
+        assert remote is not None and remote["assignedLicenses"] == []
+        csv = (
+            "operation,serviceDisplayName,userId,accountId,licenseProfile\r\n"
+            "UPDATE,Microsoft 365,graph.user@example.com,graph.user@example.com,E3\r\n"
+        )
+        report = ServiceAccountImporter(accounts, setup.org.id).run(csv.encode())
+        assert report.failed == [] and report.counts["updated"] == 1
+        worker.run(until_idle=True, max_seconds=60)
+        assert [a["skuId"] for a in remote["assignedLicenses"]] == [graph.skus["SPE_E3"]]
+        assert setup.provider.token_requests[-1]["grant_type"] == "client_credentials"
+        assert graph.violations == []
