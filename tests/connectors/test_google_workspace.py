@@ -287,3 +287,18 @@ def test_a_delegation_without_the_gmail_scope_is_a_clear_authentication_failure(
     spec = AccountSpec("scoped@example.com", extras={"mail_proxy_active": True})
     with pytest.raises(AuthenticationFailed, match="domain-wide delegation"):
         load("google_workspace").create_account(ctx, spec, idempotency_key="k")
+
+
+def test_an_update_moves_the_user_to_the_integrations_organizational_unit(
+    google: DirectoryFake,
+) -> None:
+    user = google.add("mover@example.com", name={"givenName": "M", "familyName": "V"})
+    connector = load("google_workspace")
+    spec = AccountSpec("mover@example.com", given_name="M", family_name="V")
+    ref = AccountRef(remote_id=user["id"])
+    connector.update_account(_context(google), ref, spec, idempotency_key="k")
+    assert google.users[user["id"]]["orgUnitPath"] == "/"  # no setting: left alone
+    connector.update_account(
+        _context(google, org_unit_path="/Staff"), ref, spec, idempotency_key="k2"
+    )
+    assert google.users[user["id"]]["orgUnitPath"] == "/Staff"

@@ -10,8 +10,8 @@ What each action does there (docs/connectors/google-workspace.md):
 * create: ``users.insert`` with the primary e-mail, the name and a random password the
   user must change at first sign-in (the API requires one; people sign in through the
   IdP anyway); an address already taken is :class:`~scimcore.provisioning.errors.AlreadyExists`;
-* update: ``users.patch`` of what differs (name, external id, suspended), nothing when
-  nothing does;
+* update: ``users.patch`` of what differs (name, external id, suspended, the
+  ``org_unit_path`` setting's organizational unit), nothing when nothing does;
 * deactivate and reactivate: ``suspended`` true or false;
 * delete: ``users.delete`` (a user already gone is no error);
 * ``mailProxyActive`` (the service-account CSV's POP/IMAP switch): Gmail's
@@ -253,6 +253,9 @@ class GoogleWorkspaceConnector:
             changes["externalIds"] = [{"value": desired.external_id, "type": "organization"}]
         if desired.active != current.active:
             changes["suspended"] = not desired.active
+        org_unit = ctx.settings.get("org_unit_path")
+        if isinstance(org_unit, str) and org_unit and current.raw.get("orgUnitPath") != org_unit:
+            changes["orgUnitPath"] = org_unit
         if not changes:
             return current
         return self._patch(ctx, current.remote_id, changes, "updating a user")
