@@ -151,6 +151,8 @@ def oauth_blueprint(parts: Parts, limits: RateLimits) -> Blueprint:
     def callback() -> BaseResponse:
         if flow is None:
             return _page("Not available", "OAuth needs the SQL store.", 404)
+        if "admin_consent" in request.args:
+            return _admin_consent()
         response: BaseResponse
         blocked = refused("The integration was not connected")
         if blocked is not None:
@@ -170,6 +172,27 @@ def oauth_blueprint(parts: Parts, limits: RateLimits) -> Blueprint:
             response.headers.update(_HEADERS)
         response.delete_cookie(BROWSER_COOKIE, path=CALLBACK_PATH)
         return response
+
+    def _admin_consent() -> Response:
+        """Where Microsoft's admin consent page returns: nothing to store (the grant is
+        the tenant's), only to say what happened. No secret travels here."""
+        state = request.args.get("state", "")
+        label = (
+            f"integration {state.removeprefix('consent-')}"
+            if re.fullmatch(r"consent-\d{1,12}", state)
+            else "the integration"
+        )
+        if request.args.get("admin_consent") == "True":
+            log.info("admin consent granted for %s", label)
+            return _page(
+                "Consent granted",
+                f"An administrator granted the app its permissions for {label}. "
+                "Go back to the console and press Sync now.",
+                200,
+            )
+        error = request.args.get("error", "")
+        said = f" (the provider answered {error})" if _ERROR_CODE.fullmatch(error) else ""
+        return _page("Consent not granted", f"Consent was not granted for {label}{said}.", 400)
 
     @bp.get("/oauth/result")
     def result() -> Response:

@@ -136,12 +136,15 @@ class OAuthPreset:
     authorize_url: str
     token_url: str
     scopes: tuple[str, ...]
+    #: Where an administrator grants the app its permissions for the whole tenant
+    #: (Microsoft's admin consent), when the service has such a page.
+    consent_url: str | None = None
 
     @property
     def settings(self) -> tuple[str, ...]:
         """The integration settings the endpoints name, as ``{tenant_id}``."""
-        names = re.findall(r"\{(\w+)\}", self.authorize_url + " " + self.token_url)
-        return tuple(dict.fromkeys(names))
+        text = " ".join((self.authorize_url, self.token_url, self.consent_url or ""))
+        return tuple(dict.fromkeys(re.findall(r"\{(\w+)\}", text)))
 
     def resolve(self, settings: Mapping[str, Any]) -> OAuthPreset | None:
         """The endpoints with the integration's settings filled in; ``None`` while a
@@ -153,7 +156,10 @@ class OAuthPreset:
                 return None
             values[name] = value
         return OAuthPreset(
-            self.authorize_url.format(**values), self.token_url.format(**values), self.scopes
+            self.authorize_url.format(**values),
+            self.token_url.format(**values),
+            self.scopes,
+            self.consent_url.format(**values) if self.consent_url else None,
         )
 
 

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from flask import abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -125,6 +126,25 @@ def _binding_settings(org: Organization, overview: Overview) -> dict[str, Any]:
 def _preset(org: Organization, overview: Overview) -> OAuthPreset | None:
     """The connector's OAuth endpoints and scopes, with the integration's settings."""
     return oauth_preset(overview.connector, _binding_settings(org, overview))
+
+
+def _consent_link(org: Organization, overview: Overview) -> str | None:
+    """Where an administrator grants the stored OAuth client its permissions for the
+    tenant (Microsoft's admin consent), once the client ID is known."""
+    preset = _preset(org, overview)
+    if preset is None or not preset.consent_url:
+        return None
+    client_id = _vault().describe(overview.integration.id).hints.get("client_id")
+    if not client_id:
+        return None
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": base_url(console().settings.public_url) + CALLBACK_PATH,
+            "state": f"consent-{overview.integration.id}",
+        }
+    )
+    return f"{preset.consent_url}?{query}"
 
 
 def _preset_needs(org: Organization, overview: Overview) -> tuple[str, ...]:
@@ -246,6 +266,7 @@ def _detail(
         integration=overview.integration,
         credential=_vault().describe(integration_id),
         oauth_preset=_preset(org, overview),
+        consent_link=_consent_link(org, overview),
         oauth_preset_needs=_preset_needs(org, overview),
         can_discover=_can_discover(overview.connector),
         last_run=_last_run(org, integration_id),

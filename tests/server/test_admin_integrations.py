@@ -708,3 +708,36 @@ def test_a_stored_google_service_account_shows_its_email_and_never_its_key(
     html = _text(page)
     assert page.status_code == 200 and "sync@proj.iam.gserviceaccount.com" in html
     assert "PRIVATE KEY" not in html and "PRIVATE KEY" not in _database_text(console_app)
+
+
+def test_microsoft_365_offers_admin_consent_and_the_callback_says_what_happened(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "M365", connector="microsoft_365")
+    base = _base(tenant, integration)
+    SqlProvisioningStore(_engine(console_app)).bind(
+        tenant.id, integration, "microsoft_365", {"tenant_id": "contoso.onmicrosoft.com"}
+    )
+    assert "Grant admin consent" not in _text(client.get(base))  # no client ID yet
+    _vault(console_app).put(
+        integration,
+        OAuthClientCredentials(
+            token_url="https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            client_id="app-id",
+            client_secret=CLIENT_SECRET,
+            scopes=("https://graph.microsoft.com/.default",),
+        ),
+    )
+    page = _text(client.get(base))
+    link = re.search(
+        r'href="(https://login\.microsoftonline\.com/[^"]+)"[^>]*>Grant admin consent', page
+    )
+    assert link is not None
+    url = link.group(1).replace("&amp;", "&")
+    assert url.startswith("https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?")
+    assert "client_id=app-id" in url and f"state=consent-{integration}" in url
+    assert "redirect_uri=https%3A%2F%2Fscim.example.com%2Foauth%2Fcallback" in url
+    granted = client.get(f"/oauth/callback?admin_consent=True&tenant=x&state=consent-{integration}")
+    assert granted.status_code == 200 and "granted the app its permissions" in _text(granted)
+    refused = client.get("/oauth/callback?admin_consent=False&error=access_denied&state=consent-1")
+    assert refused.status_code == 400 and "access_denied" in _text(refused)

@@ -80,6 +80,7 @@ class Microsoft365Connector:
         "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/authorize",
         "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token",
         ("https://graph.microsoft.com/.default",),
+        "https://login.microsoftonline.com/{tenant_id}/adminconsent",
     )
 
     # -- plumbing -----------------------------------------------------------------------
