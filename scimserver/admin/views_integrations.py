@@ -29,6 +29,7 @@ from scimcore.adapters.connectors.credentials import (
     Credential,
     CredentialError,
     CredentialVault,
+    GoogleServiceAccount,
     IdPassword,
     OAuthAuthorizationCode,
     OAuthClientCredentials,
@@ -66,7 +67,9 @@ STATUS_LABELS = {
 }
 OAUTH_KINDS = ("oauth_authorization_code", "oauth_client_credentials")
 #: Credential kinds the console's forms set (``basic`` only with the CLI: legacy).
-FORM_KINDS = ("api_key", "bearer", "id_password", *OAUTH_KINDS)
+FORM_KINDS = ("api_key", "bearer", "id_password", *OAUTH_KINDS, "google_service_account")
+#: Largest service account key file the form takes (Google's are about 2.4 KiB).
+KEY_FILE_MAX = 64 * 1024
 TOKEN_AUTH_METHODS = {
     "client_secret_basic": "HTTP Basic authentication (client_secret_basic)",
     "client_secret_post": "In the request body (client_secret_post)",
@@ -79,6 +82,8 @@ FIELD_LABELS = {
     "client_secret": "Client secret",
     "each scope": "Each scope",
     "token_auth_method": "Client authentication",
+    "key_file": "The JSON key file",
+    "subject": "The administrator it acts as",
 }
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
@@ -145,6 +150,15 @@ def _consent_link(org: Organization, overview: Overview) -> str | None:
         }
     )
     return f"{preset.consent_url}?{query}"
+
+
+def _delegated_scopes(connector: str) -> tuple[str, ...]:
+    """What the connector needs a service account's delegation to grant (none: it
+    takes no service account)."""
+    try:
+        return tuple(getattr(load(connector), "delegated_scopes", ()))
+    except ConnectorError:
+        return ()
 
 
 def _preset_needs(org: Organization, overview: Overview) -> tuple[str, ...]:
@@ -266,6 +280,7 @@ def _detail(
         integration=overview.integration,
         credential=_vault().describe(integration_id),
         oauth_preset=_preset(org, overview),
+        delegated_scopes=_delegated_scopes(overview.connector),
         consent_link=_consent_link(org, overview),
         oauth_preset_needs=_preset_needs(org, overview),
         can_discover=_can_discover(overview.connector),
@@ -361,13 +376,30 @@ def explained(message: str) -> tuple[str, str | None]:
 
 
 def form_credential(
-    kind: str, integration_id: int, preset: OAuthPreset | None = None
+    kind: str,
+    integration_id: int,
+    preset: OAuthPreset | None = None,
+    *,
+    delegated: tuple[str, ...] = (),
 ) -> Credential:
     """The credential in the submitted form, an OAuth client's empty endpoints and
-    scopes taken from the connector's ``preset``. Errors never quote a submitted value."""
+    scopes taken from the connector's ``preset``, a service account's scopes from what
+    the connector needs ``delegated``. Errors never quote a submitted value."""
     form = request.form
     if kind in OAUTH_KINDS:
         return _oauth_credential(kind, integration_id, preset)
+    if kind == "google_service_account":
+        upload = request.files.get("key_file")
+        data = upload.read(KEY_FILE_MAX + 1) if upload is not None else b""
+        if not data or len(data) > KEY_FILE_MAX:
+            raise CredentialError("key_file must be the service account's JSON key file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CredentialError("key_file must be the service account's JSON key file") from None
+        return GoogleServiceAccount.from_key_file(
+            text, subject=form.get("subject", "").strip(), scopes=delegated
+        )
     if kind == "api_key":
         return ApiKey(
             header=form.get("header", "").strip() or "Authorization",
@@ -392,7 +424,12 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
             description="Choose an API key, a bearer token, an ID and password or an OAuth client.",
         )
     try:
-        credential = form_credential(kind, integration_id, _preset(org, overview))
+        credential = form_credential(
+            kind,
+            integration_id,
+            _preset(org, overview),
+            delegated=_delegated_scopes(overview.connector),
+        )
         info = _vault().put(integration_id, credential)
     except CredentialError as exc:
         # CredentialError messages name fields, never values; the form is re-rendered

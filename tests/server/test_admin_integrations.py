@@ -741,3 +741,59 @@ def test_microsoft_365_offers_admin_consent_and_the_callback_says_what_happened(
     assert granted.status_code == 200 and "granted the app its permissions" in _text(granted)
     refused = client.get("/oauth/callback?admin_consent=False&error=access_denied&state=consent-1")
     assert refused.status_code == 400 and "access_denied" in _text(refused)
+
+
+def test_a_service_account_key_file_is_uploaded_on_the_google_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    import io
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    key_file = json.dumps(
+        {
+            "type": "service_account",
+            "client_email": "sync@proj.iam.gserviceaccount.com",
+            "private_key_id": "abc123",
+            "private_key": pem,
+        }
+    ).encode()
+    wiki = _service(console_app, tenant, "Wiki")
+    assert "Set a service account" not in _text(client.get(_base(tenant, wiki)))
+    integration = _service(console_app, tenant, "Google", connector="google_workspace")
+    base = _base(tenant, integration)
+    page = _text(client.get(base))
+    assert "Set a service account (domain-wide delegation)" in page
+    assert "gmail.settings.basic" in page  # the scopes to grant, shown
+
+    def upload(data: bytes, subject: str = "admin@example.com") -> Any:
+        form = {
+            "csrf_token": page_token(client, base),
+            "kind": "google_service_account",
+            "subject": subject,
+            "key_file": (io.BytesIO(data), "key.json"),
+        }
+        return client.post(base + "/credential", data=form, content_type="multipart/form-data")
+
+    refused = upload(b"not json at all")
+    assert refused.status_code == 400 and "not JSON" in _text(refused)
+    assert _vault(console_app).describe(integration).kind is None  # nothing stored
+    stored = upload(key_file)
+    assert stored.status_code == 303
+    info = _vault(console_app).describe(integration)
+    assert info.kind == "google_service_account"
+    assert info.hints["client_email"] == "sync@proj.iam.gserviceaccount.com"
+    assert "gmail.settings.basic" in info.hints["scopes"]
+    html = _text(client.get(stored.headers["Location"]))
+    assert "PRIVATE KEY" not in html and "PRIVATE KEY" not in _database_text(console_app)
