@@ -71,11 +71,14 @@ class IssuedToken:
     info: TokenInfo
 
 
-def sign_jwt(claims: dict[str, Any], private_key_pem: str, key_id: str) -> str:
-    """An RS256-signed JWT (RFC 7519) of ``claims``: the assertion a service account
-    presents to its token endpoint (RFC 7523). The one place the core makes a JWT, as
-    :class:`Authenticator` is the one place it reads them."""
-    return jwt.encode(claims, private_key_pem, algorithm="RS256", headers={"kid": key_id})
+def sign_jwt(
+    claims: dict[str, Any], private_key_pem: str, headers: dict[str, str] | None = None
+) -> str:
+    """An RS256-signed JWT (RFC 7519) of ``claims``: the assertion a service account or
+    a certificate-holding client presents to a token endpoint (RFC 7523); ``headers``
+    name the key (``kid``, or Microsoft's certificate thumbprint ``x5t``). The one place
+    the core makes a JWT, as :class:`Authenticator` is the one place it reads them."""
+    return jwt.encode(claims, private_key_pem, algorithm="RS256", headers=headers or {})
 
 
 def hash_token(token: str, pepper: bytes | None = None) -> str:

@@ -44,6 +44,31 @@ def _open(org: str) -> tuple[Parts, Organization]:
     return current, organization
 
 
+def _certificate(path: Path) -> tuple[str, str]:
+    """The private key PEM and the certificate's x5t (base64url SHA-1 thumbprint, the
+    name Microsoft's token endpoint knows it by) from one PEM file holding both."""
+    import base64
+    import re
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    text = path.read_text(encoding="utf-8")
+    key = re.search(
+        r"-----BEGIN (?:RSA )?PRIVATE KEY-----.+?-----END (?:RSA )?PRIVATE KEY-----", text, re.S
+    )
+    if key is None or "-----BEGIN CERTIFICATE-----" not in text:
+        raise CredentialError(
+            "--certificate-file must hold the certificate and its private key (PEM)"
+        )
+    try:
+        cert = x509.load_pem_x509_certificate(text.encode())
+    except ValueError:
+        raise CredentialError("--certificate-file: the certificate cannot be read") from None
+    x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+    return key.group(0) + "\n", x5t
+
+
 def _read_secret(label: str) -> str:
     stdin = sys.stdin
     if stdin.isatty():
@@ -125,6 +150,12 @@ def credential() -> None:
     help="google_service_account: the service account's JSON key file.",
 )
 @click.option("--subject", help="google_service_account: the administrator it acts as (an e-mail).")
+@click.option(
+    "--certificate-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="oauth_client_credentials: a PEM file with the app's certificate and its private "
+    "key, used instead of a client secret (private_key_jwt).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def credential_set(
     org: str,
@@ -141,6 +172,7 @@ def credential_set(
     token_auth_method: Any,
     key_file: Path | None,
     subject: str | None,
+    certificate_file: Path | None,
     as_json: bool,
 ) -> None:
     current, organization = _open(org)
@@ -166,6 +198,16 @@ def credential_set(
             password = _read_secret("password")
             seed = _read_secret("TOTP secret (base32)") if totp else None
             cred = IdPassword(user, password, seed)
+        elif kind == "oauth_client_credentials" and certificate_file is not None:
+            private_key, thumbprint = _certificate(certificate_file)
+            cred = OAuthClientCredentials(
+                token_url=_required(token_url, "--token-url"),
+                client_id=_required(client_id, "--client-id"),
+                client_secret=private_key,
+                scopes=scopes,
+                token_auth_method="private_key_jwt",
+                certificate_thumbprint=thumbprint,
+            )
         elif kind == "oauth_client_credentials":
             cred = OAuthClientCredentials(
                 token_url=_required(token_url, "--token-url"),

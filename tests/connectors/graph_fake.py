@@ -80,6 +80,11 @@ class GraphFake:
     #: For tokens not in :attr:`tokens`: the permissions of a token an authorization
     #: server issued (the end-to-end tests' OAuth server), or ``None``.
     authority: Callable[[str], set[str] | None] | None = None
+    #: App registrations for the token endpoint: client id -> (secret or None,
+    #: certificate public key PEM or None, its x5t or None, the permissions granted).
+    apps: dict[str, tuple[str | None, str | None, str | None, set[str]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._throttled = 0
@@ -132,6 +137,8 @@ class GraphFake:
     def _handle(self, method: str, target: str, body: bytes, headers: dict[str, str]) -> Answer:
         self.requests.append((method, target))
         parts = urlsplit(target)
+        if re.fullmatch(r"/[^/]+/oauth2/v2\.0/token", parts.path):
+            return self._token(method, parts.path, body)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         token = headers.get("authorization", "").removeprefix("Bearer ")
         granted = self.tokens.get(token)
@@ -168,6 +175,56 @@ class GraphFake:
         return self._refuse(
             400, "BadRequest", f"Resource not found for the segment: {method} {path}"
         )
+
+    def _token(self, method: str, path: str, body: bytes) -> Answer:
+        """The Microsoft identity platform's client credentials grant (v2.0): a client
+        secret, or an assertion signed with the app's certificate (x5t names it)."""
+        import jwt
+
+        form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
+        if method != "POST" or form.get("grant_type") != "client_credentials":
+            return self._aad("unsupported_grant_type", "AADSTS70003: unsupported grant type")
+        if form.get("scope") != "https://graph.microsoft.com/.default":
+            return self._aad("invalid_scope", "AADSTS1002012: the scope must be .default")
+        app = self.apps.get(form.get("client_id", ""))
+        if app is None:
+            return self._aad("unauthorized_client", "AADSTS700016: application not found")
+        secret, public_key, thumbprint, permissions = app
+        assertion = form.get("client_assertion")
+        if assertion is not None:
+            if (
+                form.get("client_assertion_type")
+                != ("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                or public_key is None
+            ):
+                return self._aad("invalid_client", "AADSTS700027: client assertion refused")
+            try:
+                header = jwt.get_unverified_header(assertion)
+                claims = jwt.decode(
+                    assertion,
+                    public_key,
+                    algorithms=["RS256"],
+                    audience=f"{self.url}{path}",
+                    options={"require": ["aud", "iss", "sub", "exp", "nbf", "jti"]},
+                )
+            except jwt.PyJWTError as exc:
+                return self._aad("invalid_client", f"AADSTS700027: {exc}")
+            if header.get("x5t") != thumbprint or not (
+                claims["iss"] == claims["sub"] == form["client_id"]
+            ):
+                return self._aad("invalid_client", "AADSTS700027: unknown certificate")
+        elif secret is None or form.get("client_secret") != secret:
+            return self._aad("invalid_client", "AADSTS7000215: invalid client secret")
+        token = f"eyJ0.{next(self._n)}"
+        self.tokens[token] = set(permissions)
+        out = {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+        return 200, {"Content-Type": "application/json"}, json.dumps(out).encode()
+
+    def _aad(self, error: str, description: str) -> Answer:
+        self.violations.append(f"token {error}: {description}")
+        status = 401 if error in ("invalid_client", "unauthorized_client") else 400
+        body = {"error": error, "error_description": description}
+        return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
     def _refuse(self, status: int, code: str, message: str) -> Answer:
         self.violations.append(f"{status} {code}: {message}")
@@ -208,7 +265,12 @@ class GraphFake:
         select = query.get("$select", "")
         if "signInActivity" in select.split(","):
             if "AuditLog.Read.All" not in granted:
-                return self._refuse(403, "Authorization_RequestDenied", "Insufficient privileges.")
+                # Graph's answer, not a violation: a connector cannot know in advance.
+                return _error(
+                    403,
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                )
             if not self.premium:
                 # Documented answer for a tenant without Entra ID P1/P2 (not a violation:
                 # the connector cannot know in advance, and retries without it).

@@ -189,3 +189,81 @@ def test_discovery_without_premium_says_why_the_sign_in_times_are_blank(
     assert len(result.notes) == 1 and "Entra ID P1 or P2" in result.notes[0]
     (completed,) = [e for e in env.prov.events(env.org.id) if e.type == "sync.completed"]
     assert completed.data["notes"] == list(result.notes)
+
+
+def _certificate() -> tuple[str, str, str]:
+    """(private key PEM, public key PEM, x5t) of a self-signed test certificate."""
+    import base64
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scimserver test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public, x5t
+
+
+@pytest.mark.parametrize("with_certificate", [False, True])
+def test_client_credentials_with_a_secret_or_a_certificate_get_a_graph_token(
+    graph: GraphFake, with_certificate: bool
+) -> None:
+    from scimcore.accounts import KeyRing
+    from scimcore.adapters.connectors.credentials import (
+        CredentialVault,
+        MemoryCredentialStore,
+        OAuthClientCredentials,
+    )
+
+    private, public, x5t = _certificate()
+    graph.apps["app-id"] = ("s3cret-value", public, x5t, {"User.ReadWrite.All"})
+    token_url = f"{graph.url}/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    cred = (
+        OAuthClientCredentials(
+            token_url=token_url,
+            client_id="app-id",
+            client_secret=private,
+            scopes=("https://graph.microsoft.com/.default",),
+            token_auth_method="private_key_jwt",
+            certificate_thumbprint=x5t,
+        )
+        if with_certificate
+        else OAuthClientCredentials(
+            token_url=token_url,
+            client_id="app-id",
+            client_secret="s3cret-value",
+            scopes=("https://graph.microsoft.com/.default",),
+            token_auth_method="client_secret_post",
+        )
+    )
+    store = MemoryCredentialStore()
+    store.add_integration(3, "org")
+    vault = CredentialVault(store, KeyRing([KeyRing.generate_key()]))
+    vault.put(3, cred)
+    token = vault.access_token(3)
+    graph.add("someone@example.com")
+    ctx = ConnectorContext("org", 3, {"api_base": graph.url}, BearerAuth(token))
+    assert [a.login for a in load("microsoft_365").iter_accounts(ctx)] == ["someone@example.com"]
+    assert "PRIVATE KEY" not in repr(cred)

@@ -364,3 +364,52 @@ def test_a_google_service_account_is_stored_from_its_key_file_without_its_key(
             [dict(r) for r in conn.execute(sa.select(credentials)).mappings()], default=str
         )
     assert "PRIVATE KEY" not in text and "PRIVATE KEY" not in stored.output
+
+
+def test_an_app_certificate_is_stored_for_client_credentials_without_its_key(
+    world: World, tmp_path: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(datetime.now(UTC) + timedelta(days=9))
+        .sign(key, hashes.SHA256())
+    )
+    pem = (
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        + cert.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    path = tmp_path / "app.pem"
+    path.write_text(pem)
+    stored = world.cli(
+        "integrations", "credential", "set", "acme", "Portal",
+        "--kind", "oauth_client_credentials", "--client-id", "app-id",
+        "--token-url", "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+        "--scope", "https://graph.microsoft.com/.default",
+        "--certificate-file", str(path), "--json",
+    )  # fmt: skip
+    assert stored.exit_code == 0, stored.output
+    shown = world.cli("integrations", "credential", "show", "acme", "Portal", "--json")
+    hints = json.loads(shown.output)["hints"]
+    assert hints["token_auth_method"] == "private_key_jwt"
+    assert len(hints["certificate_thumbprint"]) == 27 and hints["client_secret"] == "set"
+    with world.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(credentials)).mappings()]
+    assert "PRIVATE KEY" not in json.dumps(rows, default=str) + stored.output + shown.output

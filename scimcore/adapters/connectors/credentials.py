@@ -264,15 +264,33 @@ class IdPassword(_Credential):
         return totp(decode_base32_secret(self.totp_secret), moment)
 
 
-TokenAuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post"]
+#: How a client proves itself at the token endpoint; ``private_key_jwt``: an assertion
+#: signed with a certificate's key (``client_secret`` then holds the PEM key).
+TokenAuthMethod: TypeAlias = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 def _oauth_checks(cred: OAuthClientCredentials | OAuthAuthorizationCode) -> None:
     _url("token_url", cred.token_url)
     _require("client_id", cred.client_id)
-    _require("client_secret", cred.client_secret)
-    if cred.token_auth_method not in ("client_secret_basic", "client_secret_post"):
-        raise CredentialError("token_auth_method must be client_secret_basic or client_secret_post")
+    if cred.token_auth_method == "private_key_jwt":  # a PEM key spans lines
+        if not isinstance(cred.client_secret, str) or not cred.client_secret.strip():
+            raise CredentialError("client_secret is required")
+    else:
+        _require("client_secret", cred.client_secret)
+    if cred.token_auth_method not in (
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ):
+        raise CredentialError(
+            "token_auth_method must be client_secret_basic, client_secret_post or private_key_jwt"
+        )
+    if cred.token_auth_method == "private_key_jwt":
+        if "PRIVATE KEY-----" not in cred.client_secret:
+            raise CredentialError("client_secret must be the certificate's PEM private key")
+        thumbprint = getattr(cred, "certificate_thumbprint", None)
+        if not thumbprint or not re.fullmatch(r"[A-Za-z0-9_-]{20,64}", thumbprint):
+            raise CredentialError("certificate_thumbprint must be the certificate's x5t")
     for scope in cred.scopes:
         if not scope or any(c.isspace() or c in '"\\' for c in scope):
             raise CredentialError("each scope must be one word (RFC 6749 3.3)")
@@ -289,6 +307,8 @@ class OAuthClientCredentials(_Credential):
     client_secret: str
     scopes: tuple[str, ...] = ()
     token_auth_method: TokenAuthMethod = "client_secret_basic"
+    #: With ``private_key_jwt``: the certificate's SHA-1 thumbprint, base64url (x5t).
+    certificate_thumbprint: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scopes", tuple(self.scopes))

@@ -58,6 +58,10 @@ SIGN_IN = "signInActivity"
 MAX_PAGES = 10_000
 #: Graph's answer when a tenant cannot read sign-in activity (no Entra ID P1/P2).
 _NO_PREMIUM = "premium license"
+NO_AUDIT_PERMISSION = (
+    "last sign-in times are not available: the app has no AuditLog.Read.All permission "
+    "(grant it, with admin consent, to read signInActivity)"
+)
 NO_SIGN_IN_TIMES = (
     "last sign-in times are not available: Microsoft Graph reads signInActivity only "
     "for tenants with Entra ID P1 or P2 (and the AuditLog.Read.All permission)"
@@ -139,9 +143,11 @@ class Microsoft365Connector:
         top = max(1, min(999, int(ctx.settings.get("page_size") or page_size)))
         query = {"$select": f"{FIELDS},{SIGN_IN}", "$top": top}
         resp = self._call(ctx, "GET", "/users", query=query)
-        if resp.status == 403 and _NO_PREMIUM in resp.body.decode("utf-8", "replace"):
-            # No Entra ID P1/P2: sign-in times cannot be read; list without them.
-            ctx.notes.append(NO_SIGN_IN_TIMES)
+        if resp.status == 403:
+            # Sign-in times need Entra ID P1/P2 and AuditLog.Read.All; without either,
+            # Graph refuses the whole listing: list without them, and say why.
+            premium = _NO_PREMIUM in resp.body.decode("utf-8", "replace")
+            ctx.notes.append(NO_SIGN_IN_TIMES if premium else NO_AUDIT_PERMISSION)
             resp = self._call(ctx, "GET", "/users", query={"$select": FIELDS, "$top": top})
         for _ in range(MAX_PAGES):
             data = self._object(resp, "listing users")

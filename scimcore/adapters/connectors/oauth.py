@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -206,7 +207,7 @@ class TokenClient:
         }
         form = {
             "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "assertion": sign_jwt(claims, cred.private_key, cred.private_key_id),
+            "assertion": sign_jwt(claims, cred.private_key, {"kid": cred.private_key_id}),
         }
         return _parse(self.transport.post_form(cred.token_uri, form, {}, self.timeout))
 
@@ -221,7 +222,26 @@ class TokenClient:
         self, cred: OAuthAuthorizationCode | OAuthClientCredentials, form: dict[str, str]
     ) -> TokenResponse:
         headers: dict[str, str] = {}
-        if cred.token_auth_method == "client_secret_basic":
+        if cred.token_auth_method == "private_key_jwt":
+            # RFC 7523 2.2: the client proves itself with an assertion signed by its
+            # certificate's key (Microsoft names the certificate by its x5t thumbprint).
+            now = int(time.time())
+            claims = {
+                "aud": cred.token_url,
+                "iss": cred.client_id,
+                "sub": cred.client_id,
+                "jti": secrets.token_urlsafe(16),
+                "nbf": now,
+                "exp": now + 600,
+            }
+            thumbprint = getattr(cred, "certificate_thumbprint", None) or ""
+            form = {
+                **form,
+                "client_id": cred.client_id,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": sign_jwt(claims, cred.client_secret, {"x5t": thumbprint}),
+            }
+        elif cred.token_auth_method == "client_secret_basic":
             # RFC 6749 2.3.1: both parts form-urlencoded before Basic encoding.
             pair = f"{_form_quote(cred.client_id)}:{_form_quote(cred.client_secret)}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
