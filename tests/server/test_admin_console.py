@@ -274,7 +274,10 @@ def test_generate_asks_first_then_shows_the_new_token_once_and_the_old_one_dies(
     confirm = client.get(path)
     assert "stops working immediately" in _text(confirm)
     response = client.post(path, data={"csrf_token": csrf_from(_text(confirm)), "confirm": "yes"})
-    html = _text(response)
+    assert response.status_code == 303  # post, redirect, get: a reload cannot post again
+    shown_at = response.headers["Location"]
+    assert "scim_" not in shown_at and "scim_" not in response.headers["Set-Cookie"]
+    html = _text(client.get(shown_at))
     new_token = re.search(r'id="new-token" readonly value="(scim_[^"]+)"', html)
     assert new_token, html
     assert "The previous token has stopped working" in html
@@ -283,8 +286,31 @@ def test_generate_asks_first_then_shows_the_new_token_once_and_the_old_one_dies(
     old = scim.get(users, headers={"Authorization": f"Bearer {tenant.token}"})
     new = scim.get(users, headers={"Authorization": f"Bearer {new_token.group(1)}"})
     assert (old.status_code, new.status_code) == (401, 200)
+    reloaded = _text(client.get(shown_at))
+    assert new_token.group(1) not in reloaded and "was shown once" in reloaded
+    still = scim.get(users, headers={"Authorization": f"Bearer {new_token.group(1)}"})
+    assert still.status_code == 200  # the reload issued no other token
+    assert _text(client.get(f"/admin/o/{tenant.slug}/activity")).count("token generated") == 1
     again = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
-    assert new_token.group(1) not in again
+    assert new_token.group(1) not in again and "was shown once" not in again
+
+
+def test_a_new_token_is_shown_only_to_the_session_that_generated_it(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """The handover cookie is sealed with the admin's session cookie: copied into
+    another signed-in browser, it shows nothing."""
+    path = f"/admin/o/{tenant.slug}/settings/scim/generate"
+    confirm = _text(client.get(path))
+    response = client.post(path, data={"csrf_token": csrf_from(confirm), "confirm": "yes"})
+    sealed = re.search(r"scimserver_new_token=([^;]+)", response.headers["Set-Cookie"])
+    assert sealed
+    other = console_app.test_client()
+    sign_in(other, new_admin(console_app, tenant))
+    other.set_cookie("scimserver_new_token", sealed.group(1), path="/admin")
+    stolen = _text(other.get(response.headers["Location"]))
+    assert 'id="new-token"' not in stolen and "was shown once" in stolen
+    assert 'id="new-token"' in _text(client.get(response.headers["Location"]))
 
 
 def test_revoke_stops_the_token(client: Any, console_app: Any, tenant: Tenant) -> None:
