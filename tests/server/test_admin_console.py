@@ -614,6 +614,20 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
     assert "Nothing recorded for this filter" in filtered
 
 
+def test_a_user_updated_by_a_console_csv_shows_the_change_in_activity_and_on_their_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Every change is shown, whatever path made it: the CLI, SCIM, or a CSV uploaded here."""
+    user = create_user(console_app.test_client(), tenant, "csv.update@example.com")
+    data = b"operation,userName,displayName\nUPDATE,csv.update@example.com,After Csv\n"
+    start_import(client, _text(upload_csv(client, tenant, data, "users")))
+    for path in ("activity", f"users/{user['id']}"):
+        rows = re.findall(r"<tr.*?</tr>", _text(client.get(f"/admin/o/{tenant.slug}/{path}")), re.S)
+        updated = [r for r in rows if "user updated" in r and "After Csv" in r]
+        assert len(updated) == 1, path
+        assert ">CSV<" in updated[0], path
+
+
 def test_a_csv_job_seen_finished_is_already_in_the_activity_log(
     client: Any, console_app: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

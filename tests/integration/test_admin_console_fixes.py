@@ -1,0 +1,64 @@
+"""The console's reported bugs, each reproduced in Debian's Chromium against the live
+service, at 1280 px and 390 px: what the admin saw, and what they see now."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import LiveServer, Org
+from .test_admin_console_e2e import PASSWORD, _admin, browser, pytestmark  # noqa: F401
+
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="module")
+def signed_in(live_server: LiveServer, browser: Any) -> Iterator[tuple[Org, dict[int, Any]]]:  # noqa: F811
+    """One organization and a signed-in page per width."""
+    org = live_server.create_org("fixes")
+    email = _admin(live_server, org)
+    pages: dict[int, Any] = {}
+    contexts = []
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 844})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.base_url}/admin/login")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r".*/settings/scim$"))
+        pages[width] = page
+    yield org, pages
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_disabled_start_import_button_looks_disabled(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv")
+    page.get_by_role("group", name="The file contains").get_by_label("Users").check()
+    page.get_by_label("CSV file").set_input_files(
+        files=[
+            {"name": "bad.csv", "mimeType": "text/csv", "buffer": b"operation,userName\nFLY,x\n"}
+        ]
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    start = page.get_by_role("button", name="Start import")
+    start.wait_for()
+    assert start.is_disabled()
+    style = start.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.cursor]; }"
+    )
+    enabled = page.evaluate(
+        """() => { const b = document.createElement("button"); document.body.append(b);
+        const c = getComputedStyle(b).backgroundColor; b.remove(); return c; }"""
+    )
+    assert style[0] != enabled and style[1] == "not-allowed", (style, enabled)
