@@ -468,13 +468,33 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
     )
 
 
-@bp.post("/o/<slug>/integrations/<int:integration_id>/credential/delete")
+@bp.route("/o/<slug>/integrations/<int:integration_id>/credential/delete", methods=["GET", "POST"])
 @login_required
 def integration_credential_delete(slug: str, integration_id: int) -> ResponseReturnValue:
     org = organization(slug)
     overview = _overview(org, integration_id)
+    name = overview.integration.display_name
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return page(
+            "confirm.html",
+            org=org,
+            section="integrations",
+            question=f"Delete the credential of {name}?",
+            warning=(
+                "Provisioning and Sync now stop working for this integration until a new "
+                "credential is stored. The secret cannot be shown or restored; revoke it "
+                "at the service as well."
+            ),
+            action=url_for(
+                "admin.integration_credential_delete", slug=org.slug, integration_id=integration_id
+            ),
+            button="Delete credential",
+            cancel=url_for(
+                "admin.integration_detail", slug=org.slug, integration_id=integration_id
+            ),
+        )
     if _vault().delete(integration_id):
-        audit(org, "credential.deleted", overview.integration.display_name)
+        audit(org, "credential.deleted", name)
     return redirect(
         url_for(
             "admin.integration_detail",

@@ -62,3 +62,45 @@ def test_a_disabled_start_import_button_looks_disabled(
         const c = getComputedStyle(b).backgroundColor; b.remove(); return c; }"""
     )
     assert style[0] != enabled and style[1] == "not-allowed", (style, enabled)
+
+
+def _with_credential(live_server: LiveServer, org: Org, name: str) -> str:
+    """An integration with a bearer credential, stored from the CLI with a key ring
+    (the console needs none to show and delete it: it never decrypts)."""
+    import subprocess
+
+    from cryptography.fernet import Fernet
+
+    from tests.integration.multi import cli_command
+
+    live_server.cli("services", "create", org.slug, name, "--kind", "scim2")
+    env = {**live_server.env, "SCIMSERVER_SECRET_KEYS": Fernet.generate_key().decode()}
+    stored = subprocess.run(
+        [*cli_command(), "integrations", "credential", "set", org.slug, name, "--kind", "bearer"],
+        input="bt-" + "x" * 30 + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert stored.returncode == 0, stored.stderr
+    return name
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_delete_credential_asks_first_and_cancel_keeps_it(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    name = _with_credential(live_server, org, f"Wiki {width}")
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/integrations")
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("link", name="Delete credential…").click()
+    page.get_by_role("heading", name=f"Delete the credential of {name}?").wait_for()
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("link", name="Delete credential…").wait_for()  # still stored
+    page.get_by_role("link", name="Delete credential…").click()
+    page.get_by_role("button", name="Delete credential").click()
+    page.get_by_text("No credential is stored.").wait_for()

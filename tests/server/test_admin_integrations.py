@@ -190,7 +190,14 @@ def test_delete_credential(client: Any, console_app: Any, tenant: Tenant) -> Non
     client.post(
         base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
     )
-    deleted = client.post(base + "/credential/delete", data={"csrf_token": token})
+    detail = _text(client.get(base))
+    assert f'href="{base}/credential/delete"' in detail  # a link to a confirmation, no form
+    asked = _text(client.get(base + "/credential/delete"))
+    assert "Delete the credential of Wiki?" in asked and "Cancel" in asked
+    unconfirmed = client.post(base + "/credential/delete", data={"csrf_token": token})
+    assert unconfirmed.status_code == 200 and "Delete the credential of Wiki?" in _text(unconfirmed)
+    assert "No credential is stored." not in _text(client.get(base))
+    deleted = client.post(base + "/credential/delete", data={"csrf_token": token, "confirm": "yes"})
     assert deleted.status_code == 303
     assert "No credential is stored." in _text(client.get(deleted.headers["Location"]))
 
