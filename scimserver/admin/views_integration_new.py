@@ -172,8 +172,8 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     credential = None
     if credential_kind != "none":
         try:
+            credential = form_credential(credential_kind, 0)  # what was typed, first
             _vault().require_keyring()
-            credential = form_credential(credential_kind, 0)
         except CredentialError as exc:
             message, field = explained(str(exc))
             raise FormError(message, field or "secret") from None

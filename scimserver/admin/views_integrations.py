@@ -84,7 +84,12 @@ FIELD_LABELS = {
     "token_auth_method": "Client authentication",
     "key_file": "The JSON key file",
     "subject": "The administrator it acts as",
+    "username": "The ID",
+    "password": "The password",
+    "the TOTP secret": "The TOTP secret",
 }
+#: Where a field named in a vault message is on the forms, when not under its own name.
+FORM_FIELDS = {"password": "secret", "the TOTP secret": "totp_secret"}
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
 #: Per-request deadline of a console-started run.
@@ -371,7 +376,7 @@ def explained(message: str) -> tuple[str, str | None]:
     """The vault's message with the field named as the form labels it, and that field."""
     for name, label in FIELD_LABELS.items():
         if message.startswith(name + " "):
-            return label + message[len(name) :], name
+            return label + message[len(name) :], FORM_FIELDS.get(name, name)
     return message, None
 
 

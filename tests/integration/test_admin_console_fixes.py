@@ -104,3 +104,23 @@ def test_delete_credential_asks_first_and_cancel_keeps_it(
     page.get_by_role("link", name="Delete credential…").click()
     page.get_by_role("button", name="Delete credential").click()
     page.get_by_text("No credential is stored.").wait_for()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_bad_totp_secret_highlights_the_totp_field(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/integrations/new")
+    page.get_by_label("Name").fill(f"Portal {width}")
+    page.get_by_label("Connector").select_option("manual")
+    page.get_by_label("How the service checks who we are").select_option("id_password")
+    page.locator("#in-user").fill("admin@example.com")
+    page.locator("#in-secret").fill("a-password-123")
+    page.locator("#in-totp").fill("not base32 !!")
+    page.get_by_role("button", name="Add integration").click()
+    page.get_by_role("alert").wait_for()
+    assert "TOTP secret is not valid base32" in page.get_by_role("alert").inner_text()
+    invalid = page.locator('[aria-invalid="true"]')
+    assert invalid.count() == 1 and invalid.get_attribute("id") == "in-totp"

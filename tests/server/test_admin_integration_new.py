@@ -7,6 +7,7 @@ correct; the secret typed into it is never shown again.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -372,3 +373,23 @@ def test_google_workspace_is_offered_and_its_service_type_follows_the_connector(
     prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
     binding = prov.binding(tenant.id, added.id)
     assert binding is not None and binding.connector == "google_workspace"
+
+
+def test_a_bad_totp_secret_marks_the_totp_field_not_the_password(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    refused = _post(
+        client,
+        tenant,
+        display_name="Portal",
+        connector="manual",
+        credential_kind="id_password",
+        username="admin@example.com",
+        secret="a-password-123",
+        totp_secret="not base32 !!",
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "The TOTP secret is not valid base32" in html
+    (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', html)
+    assert 'name="totp_secret"' in invalid
+    assert "not base32 !!" not in html and "a-password-123" not in html

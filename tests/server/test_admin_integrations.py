@@ -804,3 +804,24 @@ def test_a_service_account_key_file_is_uploaded_on_the_google_page(
     assert "gmail.settings.basic" in info.hints["scopes"]
     html = _text(client.get(stored.headers["Location"]))
     assert "PRIVATE KEY" not in html and "PRIVATE KEY" not in _database_text(console_app)
+
+
+def test_a_bad_totp_secret_on_the_integration_page_marks_the_totp_field(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Portal")
+    base = _base(tenant, integration)
+    refused = client.post(
+        base + "/credential",
+        data={
+            "csrf_token": page_token(client, base),
+            "kind": "id_password",
+            "username": "admin@example.com",
+            "secret": PASSWORD,
+            "totp_secret": "not base32 !!",
+        },
+    )
+    html = _text(refused)
+    assert refused.status_code == 400 and "The TOTP secret is not valid base32" in html
+    (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', html)
+    assert 'name="totp_secret"' in invalid and PASSWORD not in html
