@@ -43,7 +43,15 @@ from ..base_url import base_url
 from ..integration_setup import declared_preset, oauth_preset
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
-from .blueprint import audit, bp, console, login_required, organization, page
+from .blueprint import (
+    audit,
+    bp,
+    console,
+    login_required,
+    my_organizations,
+    organization,
+    page,
+)
 
 log = masked_logger("scimserver.admin")
 
@@ -103,6 +111,8 @@ NOTICES = {
     "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
     "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
+    "oauth_connected": "The service is connected: its tokens are stored, encrypted. Press "
+    "Sync now to see the accounts it holds.",
     "sync_done": "The sync finished; its result is below.",
     "sync_running": "The sync is still running. Reload this page in a moment to see its result.",
     "sync_busy": "A sync of this service is already running.",
@@ -319,6 +329,23 @@ def integrations(slug: str) -> ResponseReturnValue:
 @login_required
 def integration_detail(slug: str, integration_id: int) -> ResponseReturnValue:
     return _detail(organization(slug), integration_id)
+
+
+@bp.get("/integrations/<int:integration_id>")
+@login_required
+def integration_by_id(integration_id: int) -> ResponseReturnValue:
+    """Where the OAuth pages lead back to: they know the integration, not its
+    organization. 404 unless it is one of the signed-in admin's organizations'."""
+    owner = console().parts.need_sql("integrations").flows.organization_of(integration_id)
+    mine = {o.id: o for o in my_organizations()}
+    if owner is None or owner not in mine:
+        abort(404)
+    target = url_for(
+        "admin.integration_detail", slug=mine[owner].slug, integration_id=integration_id
+    )
+    if request.args.get("connected") == "1":
+        target += "?notice=oauth_connected"
+    return redirect(target, code=303)
 
 
 def _stored_client_secret(integration_id: int) -> str:

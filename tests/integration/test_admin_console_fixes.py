@@ -124,3 +124,24 @@ def test_a_bad_totp_secret_highlights_the_totp_field(
     assert "TOTP secret is not valid base32" in page.get_by_role("alert").inner_text()
     invalid = page.locator('[aria-invalid="true"]')
     assert invalid.count() == 1 and invalid.get_attribute("id") == "in-totp"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_oauth_return_page_is_styled_and_leads_back_to_the_integration(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    import json
+
+    org, pages = signed_in
+    page = pages[width]
+    name = f"Google {width}"
+    live_server.cli("services", "create", org.slug, name, "--kind", "google_workspace")
+    listed = json.loads(live_server.cli("integrations", "list", org.slug, "--json").stdout)
+    (integration,) = [i["id"] for i in listed if i["display_name"] == name]
+    page.goto(f"{live_server.base_url}/oauth/result?integration={integration}")
+    page.get_by_role("heading", name="Connected").wait_for()
+    card = page.locator(".card").evaluate("e => getComputedStyle(e).borderStyle")
+    assert card == "solid"  # the console's stylesheet applies
+    page.get_by_role("link", name="Back to the integration").click()
+    page.get_by_role("heading", name=name).wait_for()
+    assert "The service is connected" in page.content()

@@ -825,3 +825,28 @@ def test_a_bad_totp_secret_on_the_integration_page_marks_the_totp_field(
     assert refused.status_code == 400 and "The TOTP secret is not valid base32" in html
     (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', html)
     assert 'name="totp_secret"' in invalid and PASSWORD not in html
+
+
+def test_the_oauth_result_page_leads_back_to_the_integration_in_the_console(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """It was an unstyled dead end ("You can close this window")."""
+    integration = _service(console_app, tenant, "Google")
+    done = client.get(f"/oauth/result?integration={integration}")
+    html = _text(done)
+    assert done.status_code == 200 and "You can close" not in html
+    assert 'rel="stylesheet" href="/static/admin.css"' in html
+    back = re.search(r'<a class="button" href="([^"]+)">Back to the integration</a>', html)
+    assert back and back.group(1) == f"/admin/integrations/{integration}?connected=1"
+    landed = client.get(back.group(1))
+    assert landed.status_code == 303
+    assert landed.headers["Location"].startswith(_base(tenant, integration))
+    page_html = _text(client.get(landed.headers["Location"]))
+    assert "The service is connected" in page_html and "Sync now" in page_html
+    failed = _text(client.get(f"/oauth/result?integration={integration}&error=access_denied"))
+    assert f'href="/admin/integrations/{integration}"' in failed and "Press Integrate" in failed
+    # another organization's integration, or none: the same 404
+    other = new_tenant(console_app)
+    theirs = _service(console_app, other, "Theirs")
+    for number in (theirs, 999_999):
+        assert client.get(f"/admin/integrations/{number}").status_code == 404
