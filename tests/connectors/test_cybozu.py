@@ -309,6 +309,48 @@ def test_a_domain_with_basic_authentication_needs_its_header_too(cybozu: CybozuF
     assert [a.login for a in connector.iter_accounts(_context(cybozu, auth))] == [ADMIN]
 
 
+def test_the_vault_gives_the_login_as_the_password_header_and_refuses_a_two_step_one(
+    env: Env, cybozu: CybozuFake
+) -> None:
+    """Through the worker's credential source: the stored login reaches cybozu.com as
+    X-Cybozu-Authorization (HTTP Basic would be refused); a login with a TOTP seed
+    parks the integration, saying why, before any request."""
+    from scimcore.accounts import KeyRing
+    from scimcore.adapters.connectors.credential_source import VaultCredentials
+    from scimcore.adapters.connectors.credentials import CredentialVault
+    from scimcore.storage.sql.credentials import SqlCredentialStore
+
+    vault = CredentialVault(SqlCredentialStore(env.store.engine), KeyRing([KeyRing.generate_key()]))
+    integration = env.integration("cybozu", {"base_url": cybozu.url})
+    vault.put(integration, IdPassword(ADMIN, PASSWORD))
+    binding = env.prov.binding(env.org.id, integration)
+    assert binding is not None
+    auth = VaultCredentials(vault).auth_for(binding, load("cybozu"))
+    assert isinstance(auth, CybozuPasswordAuth)
+    assert load("cybozu").test_connection(_context(cybozu, auth)).ok
+    vault.put(integration, IdPassword(ADMIN, PASSWORD, totp_secret="JBSWY3DPEHPK3PXP"))
+    env.create_user("someone@example.com")
+    from scimcore.provisioning.worker import Worker
+
+    calls = len(cybozu.requests)
+    Worker(env.prov, VaultCredentials(vault)).run(until_idle=True)
+    binding = env.prov.binding(env.org.id, integration)
+    assert binding is not None and binding.integration.status == "needs_reauth"
+    assert "two-step verification" in (binding.last_error or "")
+    assert len(cybozu.requests) == calls  # refused before any request
+
+
+def test_the_admin_gives_the_subdomain_and_the_address_is_built_from_it() -> None:
+    from scimserver.integration_setup import SetupError, with_address
+
+    connector = load("cybozu")
+    assert with_address(connector, {"subdomain": "acme"})["base_url"] == ("https://acme.cybozu.com")
+    with pytest.raises(SetupError, match="subdomain must be letters"):
+        with_address(connector, {"subdomain": "acme.evil.example/x"})
+    given = with_address(connector, {"subdomain": "acme", "base_url": "http://127.0.0.1:9"})
+    assert given["base_url"] == "http://127.0.0.1:9"  # tests and proxies give it directly
+
+
 # -- throttling and faults -----------------------------------------------------------------
 
 
@@ -421,8 +463,9 @@ def test_worker_killed_mid_batch_loses_no_user_and_creates_none_twice(
     tmp_path: Path, cybozu: CybozuFake
 ) -> None:
     """A ``scimserver worker`` process killed with SIGKILL in the middle of its batch,
-    its credential an API token from the vault: another worker finishes the batch, and
-    every user exists once in cybozu.com, linked."""
+    its credential the vault's administrator login (through ``auth_from``: the
+    X-Cybozu-Authorization header): another worker finishes the batch, and every user
+    exists once in cybozu.com, linked."""
     from scimcore.accounts import KeyRing
     from scimcore.adapters.connectors.credentials import CredentialVault
     from scimcore.storage.sql.credentials import SqlCredentialStore
@@ -432,10 +475,9 @@ def test_worker_killed_mid_batch_loses_no_user_and_creates_none_twice(
     url = f"sqlite:///{tmp_path / 'kill.db'}"
     env = make_env(url)
     key = KeyRing.generate_key()
-    cybozu.tokens["api-token"] = "write"
     integration = env.integration("cybozu", {"base_url": cybozu.url})
     CredentialVault(SqlCredentialStore(env.store.engine), KeyRing([key])).put(
-        integration, BearerToken("api-token")
+        integration, IdPassword(ADMIN, PASSWORD)
     )
     names = [f"batch{n}@example.com" for n in range(10)]
     for name in names:
@@ -464,7 +506,7 @@ def test_worker_killed_mid_batch_loses_no_user_and_creates_none_twice(
     assert 3 <= len(cybozu.creates) < len(names)  # killed in the middle of its batch
     cybozu.delay = 0
     time.sleep(1.1)  # the dead worker's lease runs out
-    env.auth[integration] = BearerAuth("api-token")
+    env.auth[integration] = _auth()
     env.worker().run(until_idle=True, max_seconds=60)
     assert [j.status for j in env.jobs()] == ["succeeded"] * len(names)
     assert sorted(cybozu.creates) == sorted(names)  # every user once, none twice
