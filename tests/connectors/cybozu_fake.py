@@ -28,8 +28,9 @@ What the reference says, and this fake checks
 What the reference does not say, and the fake assumes (marked "assumed" below): the
 answer of a taken login name, of an unknown code in ``PUT``/``DELETE`` (400
 ``CB_VA01`` with an ``errors`` object, the shape of other validation errors), of a
-refused password (401 ``CB_WA01``), and of throttling (:meth:`throttle`: 429 or 503
-with Retry-After; the reference documents no rate-limit answer).
+refused password or token (401 ``CB_WA01``), of a missing Basic authentication (401
+``CB_AU01``), and of throttling (:meth:`throttle`: 429 or 503 with Retry-After; the
+reference documents no rate-limit answer).
 
 A request the reference says the service refuses is answered as it answers *and*
 recorded in :attr:`violations`, which the tests assert empty.

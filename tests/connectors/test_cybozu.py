@@ -121,6 +121,10 @@ def test_find_by_email_reads_the_listing_the_api_has_no_email_filter(cybozu: Cyb
     found = load("cybozu").find_account(_context(cybozu), email="PERSON140@example.com")
     assert found is not None and found.login == "u140"
     assert load("cybozu").find_account(_context(cybozu), email="nobody@example.com") is None
+    calls = len(cybozu.requests)
+    off = _context(cybozu, email_lookup="false")
+    assert load("cybozu").find_account(off, email="person140@example.com") is None
+    assert len(cybozu.requests) == calls  # no listing read
 
 
 # -- writes --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ What each action does there (docs/connectors/cybozu.md):
   suspended account. The API reports no sign-in time.
 * read and find: ``GET /v1/users.json`` with ``codes[0]`` (the login name) or ``ids[0]``
   (the numeric user id). The API has no e-mail filter, so finding by e-mail pages
-  through the listing.
+  through the listing (the ``email_lookup`` setting, ``false``, turns that off).
 * create: ``POST /v1/users.json`` with one user: ``code`` (the account ID), ``name``
   (required), the names, the e-mail, ``valid`` and a random password (required by the
   API, at most 64 characters; people sign in through the IdP, and it is never stored).
@@ -126,8 +126,10 @@ class CybozuConnector:
     display_name: ClassVar[str] = "cybozu.com"
     capabilities: ClassVar[Capability] = Capability.DISCOVER | LIFECYCLE | Capability.LICENSES
     auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset({"id_password", "bearer_token"})
-    #: Password authentication logs in as an administrator of the domain.
-    requires_local_login: ClassVar[bool] = True
+    #: A cybozu.com administrator keeps password authentication for the API even when
+    #: SAML sign-in is made mandatory (cybozu.com help, "ログイン時にSAML認証だけを使う
+    #: ように制限する"), and an API token needs no login at all.
+    requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
     address_setting: ClassVar[str | None] = "base_url"
     address_template: ClassVar[str | None] = "https://{subdomain}.cybozu.com"
@@ -256,8 +258,9 @@ class CybozuConnector:
             found = self._by_code(ctx, account_id)
             if found is not None:
                 return found
-        if email:
-            # No e-mail filter in the User API: the listing is read until a match.
+        if email and _setting_on(ctx.settings.get("email_lookup")):
+            # No e-mail filter in the User API: the listing is read until a match (one
+            # request per 100 users, for each account the worker is about to create).
             wanted = email.lower()
             for account in self.iter_accounts(ctx):
                 if account.email and account.email.lower() == wanted:
@@ -495,6 +498,13 @@ def _names(spec: AccountSpec) -> dict[str, str]:
     if spec.email:
         out["email"] = spec.email[:256]
     return out
+
+
+def _setting_on(value: Any) -> bool:
+    """A boolean setting, on unless it says otherwise (``false``, ``no``, ``off``, ``0``)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("false", "no", "off", "0")
 
 
 def _text(value: Any) -> str | None:
