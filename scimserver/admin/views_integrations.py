@@ -130,7 +130,8 @@ class Overview:
     last_sync_finished: datetime | None
     last_successful_sync: datetime | None
     last_error: str | None
-    account_count: int | None
+    #: Accounts of the integration, however linked (discovery, CSV, the console).
+    account_count: int
 
     @property
     def status_label(self) -> str:
@@ -196,6 +197,7 @@ def _overviews(org: Organization) -> list[Overview]:
     with console().accounts.accounts(org.id, readonly=True) as session:
         found = session.integrations()
     rows = _views().connector_states(org.id)
+    totals = _views().account_totals(org.id)
     out = []
     for i in found:
         r = rows.get(i.id)
@@ -207,7 +209,7 @@ def _overviews(org: Organization) -> list[Overview]:
                 last_sync_finished=r.last_sync_finished if r else None,
                 last_successful_sync=r.last_successful_sync if r else None,
                 last_error=r.last_error if r else None,
-                account_count=r.account_count if r else None,
+                account_count=totals.get(i.id, 0),
             )
         )
     return out

@@ -850,3 +850,52 @@ def test_the_oauth_result_page_leads_back_to_the_integration_in_the_console(
     theirs = _service(console_app, other, "Theirs")
     for number in (theirs, 999_999):
         assert client.get(f"/admin/integrations/{number}").status_code == 404
+
+
+def test_accounts_linked_by_csv_are_counted_and_classified_without_a_sync(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """They showed "—" on the list and "All (2)" with every category at 0."""
+    from .admin_support import start_import
+
+    scim = console_app.test_client()
+    for name in ("stays@example.com", "leaves@example.com"):
+        create_user(scim, tenant, name)
+    create_service(console_app, tenant, "Portal", "manual")
+    rows = [
+        '"operation","serviceDisplayName","userId","accountId"',
+        '"CREATE","Portal","stays@example.com","stays"',
+        '"CREATE","Portal","leaves@example.com","leaves"',
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    start_import(client, _text(upload_csv(client, tenant, data, "service-accounts")))
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (portal,) = [i for i in session.integrations() if i.display_name == "Portal"]
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    (row,) = [r for r in re.findall(r"<tr>.*?</tr>", listing, re.S) if ">Portal<" in r]
+    assert row.rstrip().endswith("<td>2</td></tr>")
+    base = _base(tenant, portal.id)
+    page_html = _text(client.get(base))
+    assert "All (2)" in page_html and "Managed (2)" in page_html
+    # the person leaves: their account is a leaver's at once, no sync needed
+    leaver = next(u for u in _users(scim, tenant) if u["userName"] == "leaves@example.com")
+    scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{leaver['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    page_html = _text(client.get(base))
+    assert "Managed (1)" in page_html and "Retired (leaver, still active) (1)" in page_html
+    retired = _text(client.get(base + "?classification=retired"))
+    assert ">leaves<" in retired and ">stays<" not in retired
+
+
+def _users(scim: Any, tenant: Tenant) -> list[dict[str, Any]]:
+    response = scim.get(
+        f"/scim/v2/organizations/{tenant.slug}/Users",
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    return list(response.get_json()["Resources"])
