@@ -145,3 +145,25 @@ def test_the_oauth_return_page_is_styled_and_leads_back_to_the_integration(
     page.get_by_role("link", name="Back to the integration").click()
     page.get_by_role("heading", name=name).wait_for()
     assert "The service is connected" in page.content()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_png_or_a_quoted_semicolon_file_is_refused_as_what_it_is(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    files = {
+        "photo.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "it is a PNG image"),
+        "semi.csv": (b'"operation";"userName"\r\n"CREATE";"a@example.com"\r\n', "a semicolon"),
+    }
+    for name, (data, said) in files.items():
+        page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv")
+        page.get_by_role("group", name="The file contains").get_by_label("Users").check()
+        page.get_by_label("CSV file").set_input_files(
+            files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+        )
+        page.get_by_role("button", name="Upload and preview").click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert said in alert.inner_text() and "UTF-16" not in alert.inner_text(), name
