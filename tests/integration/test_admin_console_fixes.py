@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import LiveServer, Org
-from .test_admin_console_e2e import PASSWORD, _admin, browser, pytestmark  # noqa: F401
+from .test_admin_console_e2e import PASSWORD, _admin, _scim, browser, pytestmark  # noqa: F401
 
 WIDTHS = (1280, 390)
 
@@ -167,3 +167,41 @@ def test_a_png_or_a_quoted_semicolon_file_is_refused_as_what_it_is(
         alert = page.get_by_role("alert")
         alert.wait_for()
         assert said in alert.inner_text() and "UTF-16" not in alert.inner_text(), name
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_group_lists_its_members_by_their_current_names(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    scim = _scim(live_server, org.token)
+    user = scim.post(
+        f"{org.tenant_url}/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": f"member{width}@example.com",
+            "displayName": "Old Name",
+        },
+        timeout=15,
+    ).json()
+    group = scim.post(
+        f"{org.tenant_url}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": f"Sales {width}",
+            "members": [{"value": user["id"], "display": "Old Name"}],
+        },
+        timeout=15,
+    ).json()
+    scim.patch(
+        f"{org.tenant_url}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
+        },
+        timeout=15,
+    ).raise_for_status()
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/groups/{group['id']}")
+    page.get_by_role("link", name="山田 花子").wait_for()
+    assert "Old Name" not in page.content()

@@ -427,6 +427,36 @@ def test_groups_list_and_detail(client: Any, console_app: Any, tenant: Tenant) -
     assert client.get(f"/admin/o/{tenant.slug}/groups/nope").status_code == 404
 
 
+def test_group_members_are_shown_with_their_current_names(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """The page showed the ``display`` the IdP sent when it added the member."""
+    scim = console_app.test_client()
+    auth = {"Authorization": f"Bearer {tenant.token}"}
+    user = create_user(scim, tenant, "renamed@example.com", displayName="Old Name")
+    created = scim.post(
+        f"/scim/v2/organizations/{tenant.slug}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales",
+            "members": [{"value": user["id"], "display": "Old Name"}],
+        },
+        headers=auth,
+    ).get_json()
+    renamed = scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
+        },
+        headers=auth,
+    )
+    assert renamed.status_code == 200
+    detail = _text(client.get(f"/admin/o/{tenant.slug}/groups/{created['id']}"))
+    assert ">山田 花子</a>" in detail and "Old Name" not in detail
+    assert "renamed@example.com" in detail
+
+
 # -- CSV -----------------------------------------------------------------------------------
 
 
