@@ -205,3 +205,28 @@ def test_a_group_lists_its_members_by_their_current_names(
     page.goto(f"{live_server.base_url}/admin/o/{org.slug}/groups/{group['id']}")
     page.get_by_role("link", name="山田 花子").wait_for()
     assert "Old Name" not in page.content()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_result_csv_for_excel_starts_with_a_bom(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    import codecs
+    from pathlib import Path
+
+    org, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv")
+    page.get_by_role("group", name="The file contains").get_by_label("Users").check()
+    row = f"operation,userName,displayName\nCREATE,result{width}@example.com,山田 花子\n"
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "users.csv", "mimeType": "text/csv", "buffer": row.encode()}]
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("button", name="Start import").click()
+    excel = page.get_by_role("link", name="Download the result CSV for Excel")
+    excel.wait_for()
+    with page.expect_download() as download:
+        excel.click()
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(codecs.BOM_UTF8) and "山田 花子".encode() in data

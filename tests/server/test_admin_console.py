@@ -5,6 +5,7 @@ Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -488,6 +489,12 @@ def test_sample_service_account_csv_preview_then_start_then_result_csv(
     assert result.mimetype == "text/csv"
     body = result.get_data(as_text=True)
     assert '"result","errorCode","message"' in body and "p@ss" not in body
+    assert not result.get_data().startswith(codecs.BOM_UTF8)
+    # for Excel, which shows UTF-8 Japanese as mojibake without a BOM
+    excel_url = re.search(r'href="([^"]+result\.csv\?bom=1)"[^>]*>Download the result CSV for', job)
+    assert excel_url
+    excel = client.get(excel_url.group(1).replace("&amp;", "&")).get_data()
+    assert excel == codecs.BOM_UTF8 + result.get_data()
     with accounts.accounts(tenant.id, readonly=True) as session:
         assert len(list(session.iter_accounts())) == 6
 
