@@ -37,13 +37,12 @@ Each field names one kind of deviation seen in vendor documentation:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from ...provisioning.connector import OAuthPreset
+from ...provisioning.connector import OAuthPreset, address_fields
 
 PatchForm: TypeAlias = Literal["rfc", "path", "none"]
 Deactivation: TypeAlias = Literal["active_false", "delete"]
@@ -52,8 +51,6 @@ CredentialKind: TypeAlias = Literal["bearer_token", "oauth2_authorization_code"]
 
 #: The attributes the connector searches by, in the order it tries them.
 SEARCH_ATTRIBUTES = ("userName", "emails.value", "externalId")
-#: What a field of an address template may hold: one DNS label-ish identifier.
-TEMPLATE_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ class ScimProfile:
     @property
     def template_fields(self) -> tuple[str, ...]:
         """The fields the administrator fills in the address template."""
-        return tuple(TEMPLATE_FIELD.findall(self.address_template or ""))
+        return address_fields(self.address_template or "")
 
     @property
     def fixed_address(self) -> str | None:
