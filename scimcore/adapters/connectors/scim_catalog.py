@@ -48,6 +48,13 @@ _SALESFORCE_OAUTH = (
 _FIGMA = "https://developers.figma.com/docs/rest-api/scim"
 _FIGMA_ENDPOINTS = "https://developers.figma.com/docs/rest-api/scim-endpoints"
 _FIGMA_SCHEMAS = "https://developers.figma.com/docs/rest-api/scim-supported-schemas"
+_SLACK_SDK = "https://docs.slack.dev/tools/python-slack-sdk/scim"
+_ASANA = "https://developers.asana.com/docs/scim"
+_MIRO = "https://developers.miro.com/reference/getting-started-4"
+_MIRO_USERS = "https://developers.miro.com/docs/users"
+_LINE_WORKS = "https://developers.worksmobile.com/en/docs/scim"
+_LINE_WORKS_DELETE = "https://developers.worksmobile.com/en/docs/scim-user-deactivate"
+_LINE_WORKS_MAPPING = "https://developers.worksmobile.com/en/docs/scim-mapping"
 
 SLACK = ScimProfile(
     name="slack",
@@ -63,7 +70,7 @@ SLACK = ScimProfile(
         Deviation("delete_is_soft", "DELETE /Users/<id> only deactivates the user", _SLACK),
         Deviation("max_page_size", "count above 1000 is read as 1000", _SLACK_PAGES),
         Deviation(
-            "required_attributes", "a new user needs userName and at least one email", _SLACK
+            "required_attributes", "a new user needs userName and at least one email", _SLACK_SDK
         ),
         Deviation(
             "rate_limit",
@@ -220,6 +227,78 @@ FIGMA = ScimProfile(
     ),
 )
 
+ASANA = ScimProfile(
+    name="asana",
+    display_name="Asana",
+    source=_ASANA,
+    address_template="https://app.asana.com/api/1.0/scim",
+    credential="bearer_token",
+    filter_attributes=frozenset({"userName"}),
+    delete="soft",
+    login_attribute="email",
+    required_attributes=("userName",),
+    deviations=(
+        Deviation("filter_support", "GET /Users accepts a filter on userName only", _ASANA),
+        Deviation(
+            "delete_is_soft", "DELETE deprovisions (zombifies) the user; it is not removed", _ASANA
+        ),
+        Deviation("login_is_email", "userName is required and must be an email address", _ASANA),
+        Deviation(
+            "patch_name_parts",
+            "PATCH refuses name.givenName/familyName (name.formatted only); updates here are PUT",
+            _ASANA,
+        ),
+        Deviation("guests_not_listed", "GET /Users does not return guest users", _ASANA),
+        Deviation(
+            "credential", "only a service account of an Enterprise domain may call SCIM", _ASANA
+        ),
+    ),
+)
+
+MIRO = ScimProfile(
+    name="miro",
+    display_name="Miro",
+    source=_MIRO,
+    address_template="https://miro.com/api/v1/scim",
+    credential="bearer_token",
+    login_attribute="email",
+    required_attributes=("userName",),
+    max_lengths=MappingProxyType({"displayName": 60}),
+    deviations=(
+        Deviation("login_is_email", "userName is the user's email and is mandatory", _MIRO_USERS),
+        Deviation("max_lengths", "displayName: at most 60 characters", _MIRO_USERS),
+        Deviation(
+            "https_only", "http is redirected to https (and a redirect is refused here)", _MIRO
+        ),
+    ),
+)
+
+LINE_WORKS = ScimProfile(
+    name="line_works",
+    display_name="LINE WORKS",
+    source=_LINE_WORKS,
+    address_template="https://www.worksapis.com/scim/v2",
+    credential="bearer_token",
+    delete="soft",
+    login_attribute="email",
+    required_attributes=("userName", "name"),
+    max_lengths=MappingProxyType({"userName": 90, "externalId": 100}),
+    deviations=(
+        Deviation(
+            "delete_is_soft",
+            "DELETE suspends the member; retiring or deleting is the admin console's",
+            _LINE_WORKS_DELETE,
+        ),
+        Deviation(
+            "required_attributes", "userName (the email) and name are required", _LINE_WORKS_MAPPING
+        ),
+        Deviation(
+            "max_lengths", "userName: at most 90 characters, externalId: 100", _LINE_WORKS_MAPPING
+        ),
+        Deviation("credential", "a long-lived token issued for SCIM", _LINE_WORKS),
+    ),
+)
+
 #: The built-in catalog, in the order the CLI lists it.
 CATALOG: tuple[ScimProfile, ...] = (
     SLACK,
@@ -229,6 +308,9 @@ CATALOG: tuple[ScimProfile, ...] = (
     ATLASSIAN,
     SALESFORCE,
     FIGMA,
+    ASANA,
+    MIRO,
+    LINE_WORKS,
 )
 
 _AUTH: dict[str | None, frozenset[AuthMethod]] = {
