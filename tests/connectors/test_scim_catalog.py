@@ -217,7 +217,7 @@ def test_max_page_size_no_page_asks_more_than_the_vendor_serves(vendor: QuirkySc
     assert vendor.counts and max(vendor.counts) == vendor.profile.max_page_size
 
 
-def test_max_page_size_a_capped_page_is_followed_by_the_next_one(fake_scim: Any) -> None:
+def test_max_page_size_a_capped_page_is_followed_by_the_next_one() -> None:
     capped = replace(SLACK, name=f"capped_{uuid.uuid4().hex[:6]}", max_page_size=2)
     with scim_server(QuirkyScim(profile=capped)) as fake:
         ids = {fake.add(f"cap{n}@example.com") for n in range(5)}
