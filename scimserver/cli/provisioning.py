@@ -23,6 +23,7 @@ from scimcore.adapters.connectors import (
     available,
     load,
 )
+from scimcore.adapters.connectors.scim_profiles import Pacing, ScimProfile
 from scimcore.provisioning.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
@@ -61,6 +62,15 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _documented_pace(connector_name: str) -> Pacing | None:
+    """The request pace a catalog connector's vendor documents (``None`` for others)."""
+    try:
+        profile = getattr(load(connector_name), "profile", None)
+    except ConnectorError:
+        return None  # connect() says the connector is unknown
+    return profile.pacing if isinstance(profile, ScimProfile) else None
+
+
 @services.command("connect", help="Choose the connector of a service and its settings.")
 @click.argument("org")
 @click.argument("name")
@@ -69,13 +79,16 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
     "--setting", "settings_", multiple=True, help="KEY=VALUE, e.g. base_url=https://... (repeat)."
 )
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
-@click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, 64),
+    help="[default: the service's documented pace (SCIM catalog), else 4]",
+)
 @click.option(
     "--min-interval-ms",
-    default=0,
-    show_default=True,
     type=click.IntRange(0),
-    help="Minimum gap between two requests to the service, over all workers.",
+    help="Minimum gap between two requests to the service, over all workers "
+    "[default: the service's documented pace (SCIM catalog), else 0].",
 )
 @click.option(
     "--sync-interval",
@@ -90,13 +103,18 @@ def services_connect(
     connector_name: str,
     settings_: tuple[str, ...],
     provisioning: bool,
-    max_concurrency: int,
-    min_interval_ms: int,
+    max_concurrency: int | None,
+    min_interval_ms: int | None,
     sync_interval: str | None,
     test_it: bool,
     as_json: bool,
 ) -> None:
     values = _setting(settings_)
+    pace = _documented_pace(connector_name)
+    if max_concurrency is None:
+        max_concurrency = pace.max_concurrency if pace else 4
+    if min_interval_ms is None:
+        min_interval_ms = pace.min_interval_ms if pace else 0
     if sync_interval is not None:
         try:
             values[SYNC_INTERVAL_SETTING] = parse_interval(sync_interval)
