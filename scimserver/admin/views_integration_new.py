@@ -99,12 +99,14 @@ def _address(connector_name: str, typed: str) -> dict[str, Any]:
     if key is None:
         return {}
     template = _templates().get(connector_name)
+    fields = address_fields(template) if template else ()
+    if not typed and template and not fields:
+        return {key: template}  # the service's one address: nothing to type
     if not typed:
         example = f" ({template})" if template else ""
         raise FormError(
             f"Enter the service URL{example}: the {connector_name} connector needs it.", "url"
         )
-    fields = address_fields(template) if template else ()
     if len(fields) == 1 and "://" not in typed:
         try:
             return with_address(load_connector(connector_name, {}), {fields[0]: typed})

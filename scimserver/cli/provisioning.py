@@ -23,7 +23,6 @@ from scimcore.adapters.connectors import (
     available,
     load,
 )
-from scimcore.adapters.connectors.scim_profiles import Pacing, ScimProfile
 from scimcore.provisioning.discovery import (
     SYNC_INTERVAL_SETTING,
     DiscoveryScheduler,
@@ -60,15 +59,6 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
             raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--setting")
         out[key.strip()] = value
     return out
-
-
-def _documented_pace(connector_name: str) -> Pacing | None:
-    """The request pace a catalog connector's vendor documents (``None`` for others)."""
-    try:
-        profile = getattr(load(connector_name), "profile", None)
-    except ConnectorError:
-        return None  # connect() says the connector is unknown
-    return profile.pacing if isinstance(profile, ScimProfile) else None
 
 
 @services.command("connect", help="Choose the connector of a service and its settings.")
@@ -110,11 +100,6 @@ def services_connect(
     as_json: bool,
 ) -> None:
     values = _setting(settings_)
-    pace = _documented_pace(connector_name)
-    if max_concurrency is None:
-        max_concurrency = pace.max_concurrency if pace else 4
-    if min_interval_ms is None:
-        min_interval_ms = pace.min_interval_ms if pace else 0
     if sync_interval is not None:
         try:
             values[SYNC_INTERVAL_SETTING] = parse_interval(sync_interval)
