@@ -98,6 +98,12 @@ FIELD_LABELS = {
 }
 #: Where a field named in a vault message is on the forms, when not under its own name.
 FORM_FIELDS = {"password": "secret", "the TOTP secret": "totp_secret"}
+#: What removing a user does to the remote account, as the forms offer it.
+DELETE_POLICIES = {
+    "deactivate_remote": "Deactivate the remote account",
+    "delete_remote": "Delete the remote account",
+    "nothing": "Leave the remote account as it is",
+}
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
 #: Per-request deadline of a console-started run.
@@ -111,6 +117,7 @@ NOTICES = {
     "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
     "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
+    "settings_saved": "The settings were saved.",
     "oauth_connected": "The service is connected: its tokens are stored, encrypted. Press "
     "Sync now to see the accounts it holds.",
     "sync_done": "The sync finished; its result is below.",
@@ -314,6 +321,7 @@ def _detail(
         form_kinds=FORM_KINDS,
         oauth_kinds=OAUTH_KINDS,
         token_auth_methods=TOKEN_AUTH_METHODS,
+        delete_policies=DELETE_POLICIES,
         redirect_uri=base_url(console().settings.public_url) + CALLBACK_PATH,
         notice=notice,
         **extra,
@@ -324,7 +332,14 @@ def _detail(
 @login_required
 def integrations(slug: str) -> ResponseReturnValue:
     org = organization(slug)
-    return page("integrations.html", org=org, section="integrations", integrations=_overviews(org))
+    deleted = request.args.get("deleted", "")[:200]
+    return page(
+        "integrations.html",
+        org=org,
+        section="integrations",
+        integrations=_overviews(org),
+        deleted=deleted,
+    )
 
 
 @bp.get("/o/<slug>/integrations/<int:integration_id>")

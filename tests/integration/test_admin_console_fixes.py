@@ -230,3 +230,23 @@ def test_the_result_csv_for_excel_starts_with_a_bom(
         excel.click()
     data = Path(download.value.path()).read_bytes()
     assert data.startswith(codecs.BOM_UTF8) and "山田 花子".encode() in data
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_integration_is_edited_and_deleted_in_the_console(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    name = f"cybozu {width}"
+    live_server.cli("services", "create", org.slug, name, "--kind", "cybozu")
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/integrations")
+    page.get_by_role("link", name=name).click()
+    page.get_by_label("License profiles").fill("Garoon\nkintone+Garoon")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("The settings were saved.").wait_for()
+    assert page.get_by_label("License profiles").input_value() == "Garoon\nkintone+Garoon"
+    page.get_by_role("link", name="Delete integration…").click()
+    page.get_by_role("button", name="Delete integration").click()
+    page.get_by_text(f"The integration “{name}” was deleted.").wait_for()
+    assert page.get_by_role("link", name=name).count() == 0

@@ -899,3 +899,82 @@ def _users(scim: Any, tenant: Tenant) -> list[dict[str, Any]]:
         headers={"Authorization": f"Bearer {tenant.token}"},
     )
     return list(response.get_json()["Resources"])
+
+
+def test_an_integrations_settings_are_edited_on_its_page_by_the_stores_rules(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """License profiles could only be given when a service was made from the CLI, so a
+    console-made cybozu.com could not take the sample CSV's licenseProfile."""
+    from .admin_support import start_import
+
+    create_user(console_app.test_client(), tenant, "hanako@example.com")
+    create_service(console_app, tenant, "cybozu.com", "cybozu")
+    create_service(console_app, tenant, "Taken", "manual")
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (cybozu,) = [i for i in session.integrations() if i.display_name == "cybozu.com"]
+    base = _base(tenant, cybozu.id)
+    token = page_token(client, base)
+
+    def save(**form: str) -> Any:
+        data = {"csrf_token": token, "on_delete": "deactivate_remote", **form}
+        return client.post(base + "/settings", data=data)
+
+    saved = save(display_name="サイボウズ", license_profiles="Garoon\r\nkintone+Garoon\r\n")
+    assert saved.status_code == 303 and "notice=settings_saved" in saved.headers["Location"]
+    rows = '"operation","serviceDisplayName","userId","accountId","licenseProfile"\n'
+    rows += '"CREATE","サイボウズ","hanako@example.com","hanako","Garoon"\n'
+    job = _text(
+        start_import(client, _text(upload_csv(client, tenant, rows.encode(), "service-accounts")))
+    )
+    assert re.search(r"<strong>1</strong> created", job), job
+    taken = save(display_name="Taken", license_profiles="Garoon")
+    assert taken.status_code == 400 and "already exists" in _text(taken)
+    held = save(display_name="サイボウズ", license_profiles="kintone+Garoon")
+    assert held.status_code == 400
+    assert "The license profile &#39;Garoon&#39; is held by 1 account(s)" in _text(held)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (now,) = [i for i in session.integrations() if i.id == cybozu.id]
+    assert now.display_name == "サイボウズ"
+    assert now.settings.license_profiles == ("Garoon", "kintone+Garoon")
+    # delete: asks first, then forgets the integration and its accounts
+    asked = _text(client.get(base + "/delete"))
+    assert "Delete the integration サイボウズ?" in asked and "1 account record(s)" in asked
+    gone = client.post(base + "/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert gone.status_code == 303
+    listing = _text(client.get(gone.headers["Location"]))
+    assert "was deleted" in listing and f'integrations/{cybozu.id}"' not in listing
+    assert client.get(base).status_code == 404
+    assert "integration deleted" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+
+
+def test_cli_services_update_adds_license_profiles_and_delete_asks_first(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    from .admin_support import make_app
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    tenant = new_tenant(make_app(database_url))
+    runner = CliRunner()
+    made = runner.invoke(
+        main, ["services", "create", tenant.slug, "M365", "--kind", "microsoft_365"]
+    )
+    assert made.exit_code == 0, made.output
+    update = ["services", "update", tenant.slug, "M365", "--json"]
+    added = runner.invoke(main, [*update, "--add-license-profile", "E3 標準", "--rename", "Office"])
+    assert added.exit_code == 0, added.output
+    data = json.loads(added.output)
+    assert data["display_name"] == "Office" and data["license_profiles"] == ["E3 標準"]
+    kept = runner.invoke(main, ["services", "delete", tenant.slug, "Office"], input="n\n")
+    assert kept.exit_code != 0 and "Aborted" in kept.output
+    listed = runner.invoke(main, ["services", "list", tenant.slug])
+    assert "Office" in listed.output
+    deleted = runner.invoke(main, ["services", "delete", tenant.slug, "Office", "--yes"])
+    assert deleted.exit_code == 0 and "0 account(s) forgotten" in deleted.output
+    assert "Office" not in runner.invoke(main, ["services", "list", tenant.slug]).output
