@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from scimcore.adapters.connectors import Connector, ConnectorError, OAuthPreset, load
+from scimcore.adapters.connectors import (
+    ConnectionCheck,
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    OAuthPreset,
+    load,
+)
 from scimcore.provisioning.connector import address_fields, fill_address
 from scimcore.provisioning.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
+from scimcore.provisioning.worker import CredentialSource
 
 
 class SetupError(ValueError):
@@ -162,3 +170,40 @@ def connect(
         organization_id, integration_id, provisioning, manual=connector_name == "manual"
     )
     return binding, connector
+
+
+def check_connection(
+    credentials: CredentialSource, binding: Binding, connector: Connector
+) -> ConnectionCheck:
+    """The connector's connection test with the integration's stored credential: what
+    ``services connect --test`` and the console's "Test connection" run. Never raises
+    for a refused credential or an unreachable service: the check says what failed."""
+    try:
+        auth = credentials.auth_for(binding, connector)
+        return connector.test_connection(
+            ConnectorContext(
+                binding.integration.organization_id,
+                binding.integration.id,
+                binding.settings,
+                auth,
+            )
+        )
+    except ConnectorError as exc:
+        return ConnectionCheck(False, exc.message)
+
+
+def switch_provisioning(
+    prov: ProvisioningStore, organization_id: str, integration_id: int, enabled: bool
+) -> Binding:
+    """Provision accounts at the service, or stop: what ``services provisioning`` and the
+    console's switch do. A service with no connector chosen is ``manual``: its changes
+    are recorded, not made. :class:`SetupError` for an integration that is not there."""
+    binding = prov.binding(organization_id, integration_id)
+    if binding is None:
+        raise SetupError(f"integration {integration_id} does not exist")
+    prov.set_provisioning(
+        organization_id, integration_id, enabled, manual=binding.connector == "manual"
+    )
+    found = prov.binding(organization_id, integration_id)
+    assert found is not None
+    return found

@@ -1,5 +1,6 @@
 """An integration's settings on its page: rename it, change its license profiles and
-what removing a user does to the remote account, or delete it (after a confirmation).
+what removing a user does to the remote account, switch provisioning on or off, test
+its connection, or delete it (after a confirmation).
 
 What ``scimserver services update`` and ``services delete`` do, through the same
 account-store calls (``update_integration``, ``delete_integration``), so the rules are
@@ -14,7 +15,9 @@ from flask.typing import ResponseReturnValue
 
 from scimcore import ScimError
 from scimcore.accounts import DEPROVISION_POLICIES
+from scimcore.adapters.connectors import ConnectorError, load
 
+from ..integration_setup import SetupError, check_connection, switch_provisioning
 from .blueprint import audit, bp, console, login_required, organization, page
 from .views_integrations import _detail, _overview
 
@@ -108,3 +111,43 @@ def integration_delete(slug: str, integration_id: int) -> ResponseReturnValue:
         forgotten = session.delete_integration(integration_id)
     audit(org, "integration.deleted", name, accounts_forgotten=forgotten)
     return redirect(url_for("admin.integrations", slug=org.slug, deleted=name), code=303)
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/provisioning")
+@login_required
+def integration_provisioning(slug: str, integration_id: int) -> ResponseReturnValue:
+    org = organization(slug)
+    integration = _overview(org, integration_id).integration
+    enabled = request.form.get("enabled") == "on"
+    try:
+        switch_provisioning(console().parts.provisioning, org.id, integration_id, enabled)
+    except SetupError as exc:
+        return _detail(org, integration_id, status=400, provisioning_error=str(exc))
+    audit(org, "provisioning.switched", integration.display_name, enabled=enabled)
+    return redirect(
+        url_for(
+            "admin.integration_detail",
+            slug=org.slug,
+            integration_id=integration_id,
+            notice="provisioning_on" if enabled else "provisioning_off",
+        ),
+        code=303,
+    )
+
+
+@bp.post("/o/<slug>/integrations/<int:integration_id>/test")
+@login_required
+def integration_test(slug: str, integration_id: int) -> ResponseReturnValue:
+    """The connector's connection test, answered on the page (nothing is changed)."""
+    org = organization(slug)
+    integration = _overview(org, integration_id).integration
+    binding = console().parts.provisioning.binding(org.id, integration_id)
+    if binding is None or not binding.connector:
+        return _detail(org, integration_id, status=400, test_result=(False, "No connector."))
+    try:
+        connector = load(binding.connector)
+    except ConnectorError as exc:
+        return _detail(org, integration_id, status=400, test_result=(False, exc.message))
+    check = check_connection(console().parts.credential_source, binding, connector)
+    audit(org, "connection.tested", integration.display_name, ok=check.ok)
+    return _detail(org, integration_id, test_result=(check.ok, check.message))

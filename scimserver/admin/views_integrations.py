@@ -118,6 +118,9 @@ NOTICES = {
     "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
     "settings_saved": "The settings were saved.",
+    "provisioning_on": "Provisioning is on: changes to users are now made at the service.",
+    "provisioning_off": "Provisioning is off: nothing is changed at the service until it is "
+    "switched on again.",
     "oauth_connected": "The service is connected: its tokens are stored, encrypted. Press "
     "Sync now to see the accounts it holds.",
     "sync_done": "The sync finished; its result is below.",

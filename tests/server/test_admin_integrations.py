@@ -60,7 +60,11 @@ class FakeDiscovery:
     notes: ClassVar[list[str]] = []
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
-        return ConnectionCheck(True)
+        request = HttpRequest("GET", "https://svc.example.com/me", {})
+        ctx.auth.apply(request)
+        if type(self).fail:
+            raise AuthenticationFailed("HTTP 401 from the service")
+        return ConnectionCheck(True, "signed in as svc-admin")
 
     def iter_accounts(self, ctx: ConnectorContext, *, page_size: int = 100) -> Iterator[Any]:
         request = HttpRequest("GET", "https://svc.example.com/users", {})
@@ -978,3 +982,56 @@ def test_cli_services_update_adds_license_profiles_and_delete_asks_first(
     deleted = runner.invoke(main, ["services", "delete", tenant.slug, "Office", "--yes"])
     assert deleted.exit_code == 0 and "0 account(s) forgotten" in deleted.output
     assert "Office" not in runner.invoke(main, ["services", "list", tenant.slug]).output
+
+
+def test_provisioning_is_switched_and_the_connection_tested_on_the_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Both were CLI-only (``services connect --provisioning``, ``--test``)."""
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    assert "Provisioning: <strong>off</strong>" in _text(client.get(base))
+    on = client.post(base + "/provisioning", data={"csrf_token": token, "enabled": "on"})
+    assert on.status_code == 303
+    assert "Provisioning is on" in _text(client.get(on.headers["Location"]))
+    binding = SqlProvisioningStore(_engine(console_app)).binding(tenant.id, integration)
+    assert binding is not None and binding.integration.settings.provisioning_enabled
+    tested = _text(client.post(base + "/test", data={"csrf_token": token}))
+    assert "Connection test: it works (signed in as svc-admin)" in tested
+    FakeDiscovery.fail = True
+    failed = _text(client.post(base + "/test", data={"csrf_token": token}))
+    assert "Connection test: it failed (HTTP 401 from the service)" in failed
+    assert BEARER not in failed
+    off = client.post(base + "/provisioning", data={"csrf_token": token, "enabled": "off"})
+    assert "Provisioning is off" in _text(client.get(off.headers["Location"]))
+    activity = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    assert "provisioning switched" in activity and "connection tested" in activity
+
+
+def test_cli_services_provisioning_switches_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    from .admin_support import make_app
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    app = make_app(database_url)
+    tenant = new_tenant(app)
+    runner = CliRunner()
+    runner.invoke(main, ["services", "create", tenant.slug, "Wiki", "--kind", "scim2"])
+    manual = runner.invoke(main, ["services", "provisioning", tenant.slug, "Wiki", "on"])
+    assert manual.exit_code == 0 and "(connector manual)" in manual.output
+    missing = runner.invoke(main, ["services", "provisioning", tenant.slug, "Nope", "on"])
+    assert missing.exit_code != 0 and "no service named 'Nope'" in missing.output
+    integration = _service(app, tenant, "Other")
+    done = runner.invoke(main, ["services", "provisioning", tenant.slug, "Other", "on"])
+    assert done.exit_code == 0 and "provisioning on" in done.output
+    binding = SqlProvisioningStore(_engine(app)).binding(tenant.id, integration)
+    assert binding is not None and binding.integration.settings.provisioning_enabled
