@@ -728,3 +728,28 @@ def test_idp_how_to_links_to_the_full_guides_served_read_only(
     for bad in ("../README", "..%2FREADME", "Okta", "nope", "okta.md"):
         assert client.get(f"/admin/docs/{bad}").status_code == 404, bad
     assert console_app.test_client().get("/admin/docs/okta").status_code == 302  # sign in first
+
+
+def test_cli_orgs_create_says_when_the_tenant_url_is_a_guess(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run on another port, the service is not where the printed URL says; without
+    SCIMSERVER_PUBLIC_URL the command line cannot know, and now says so."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    monkeypatch.delenv("SCIMSERVER_PUBLIC_URL", raising=False)
+    runner = CliRunner()
+    guessed = runner.invoke(main, ["orgs", "create", "Guess Corp"])
+    assert guessed.exit_code == 0, guessed.output
+    assert "assumed: SCIMSERVER_PUBLIC_URL is not set" in guessed.output
+    assert "Settings > SCIM" in guessed.output
+    monkeypatch.setenv("SCIMSERVER_PUBLIC_URL", "https://scim.example.com")
+    known = runner.invoke(main, ["orgs", "create", "Known Corp", "--json"])
+    data = json.loads(known.output)
+    assert data["tenant_url"] == "https://scim.example.com/scim/v2/organizations/known-corp"
+    assert data["tenant_url_assumed"] is False
