@@ -250,3 +250,17 @@ def test_an_integration_is_edited_and_deleted_in_the_console(
     page.get_by_role("button", name="Delete integration").click()
     page.get_by_text(f"The integration “{name}” was deleted.").wait_for()
     assert page.get_by_role("link", name=name).count() == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_okta_guide_reads_as_a_page_in_the_console(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    _, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/docs/okta")
+    page.get_by_role("heading", name="Connecting Okta").wait_for()
+    assert page.get_by_role("heading", name="2. Configure the app in Okta").count() == 1
+    assert "Configure API Integration" in page.get_by_role("main").inner_text()
+    wider = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    assert not wider  # tables scroll inside their box on a phone; the page does not
