@@ -31,6 +31,8 @@ from scimcore.adapters.csv import (
     ImportOptions,
     export_service_accounts,
     export_users,
+    write_service_account_template,
+    write_user_template,
 )
 from scimcore.storage.sql.admins import CsvJob
 
@@ -228,6 +230,25 @@ def csv_export(slug: str) -> ResponseReturnValue:
         count = export_service_accounts(c.accounts, org.id, out, bom=bom)
     audit(org, "csv.exported", kind, rows=count, bom=bom)
     return _download(out.getvalue(), f"{org.slug}-{kind}.csv")
+
+
+@bp.get("/o/<slug>/csv/template")
+@login_required
+def csv_template(slug: str) -> ResponseReturnValue:
+    """A starting file (``scimserver csv template``): the header and an example row per
+    service, with the columns each service takes filled in."""
+    org = organization(slug)
+    kind = request.args.get("kind", "")
+    if kind not in FORMATS:
+        abort(404)
+    out = io.BytesIO()
+    bom = request.args.get("bom") == "1"
+    if kind == "users":
+        write_user_template(out, bom=bom)
+    else:
+        with console().accounts.accounts(org.id, readonly=True) as session:
+            write_service_account_template(session.integrations(), out, bom=bom)
+    return _download(out.getvalue(), f"{org.slug}-{kind}-template.csv")
 
 
 def _ascii(name: str) -> str:

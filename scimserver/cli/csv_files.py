@@ -33,6 +33,8 @@ from scimcore.adapters.csv import (
     UserImporter,
     export_service_accounts,
     export_users,
+    write_service_account_template,
+    write_user_template,
 )
 from scimcore.compat import get_profile
 
@@ -180,6 +182,38 @@ def csv_export(org: str, kind: str, output: Path | None, bom: bool, no_formula_g
     with output.open("wb") as out:
         count = write(out)
     click.echo(f"wrote {count} rows to {output}", err=True)
+
+
+@csv.command(
+    "template",
+    help="Write a starting file: the header and one example row per service (service "
+    "accounts) or one example user, with the columns each service takes filled in.",
+)
+@click.argument("org")
+@click.option("--kind", type=KINDS, required=True, help="Which CSV format.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option("--bom", is_flag=True, help="Start with a UTF-8 BOM (for Excel).")
+def csv_template(org: str, kind: str, output: Path | None, bom: bool) -> None:
+    current, organization = common.open_org(org)
+
+    def write(out: BinaryIO) -> None:
+        if kind.lower() == "users":
+            write_user_template(out, bom=bom)
+            return
+        with current.accounts.accounts(organization.id, readonly=True) as session:
+            write_service_account_template(session.integrations(), out, bom=bom)
+
+    if output is None:
+        write(sys.stdout.buffer)
+        sys.stdout.flush()
+        return
+    with output.open("wb") as out:
+        write(out)
+    click.echo(f"wrote the {kind.lower()} template to {output}", err=True)
 
 
 @click.group(help="Services (integrations) an organization uses.")

@@ -6,6 +6,8 @@ Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -770,3 +772,35 @@ def test_cli_orgs_create_says_when_the_tenant_url_is_a_guess(
     data = json.loads(known.output)
     assert data["tenant_url"] == "https://scim.example.com/scim/v2/organizations/known-corp"
     assert data["tenant_url_assumed"] is False
+
+
+def test_csv_templates_name_each_service_and_import_once_the_example_user_exists(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """A template row per service with that service's columns filled in: replace the
+    example user with a real one and it imports as it is."""
+    create_service(console_app, tenant, "Google Workspace", "google_workspace")
+    create_service(console_app, tenant, "Microsoft 365", "microsoft_365", "E3 標準")
+    create_service(console_app, tenant, "Portal", "form_based")
+    page_html = _text(client.get(f"/admin/o/{tenant.slug}/csv"))
+    link = re.search(r'href="([^"]+csv/template\?kind=service-accounts[^"]*)"', page_html)
+    assert link
+    template = client.get(link.group(1).replace("&amp;", "&")).get_data()
+    assert template.startswith(codecs.BOM_UTF8)
+    rows = list(csv.DictReader(io.StringIO(template.decode("utf-8-sig"))))
+    by_service = {r["serviceDisplayName"]: r for r in rows}
+    assert set(by_service) == {"Google Workspace", "Microsoft 365", "Portal"}
+    assert by_service["Google Workspace"]["mailProxyActive"] == "FALSE"
+    assert by_service["Microsoft 365"]["licenseProfile"] == "E3 標準"
+    assert by_service["Microsoft 365"]["mailProxyActive"] == ""
+    assert "lastAccessTime" not in rows[0]  # export-only: an import ignores it
+    create_user(console_app.test_client(), tenant, "real.person@example.com")
+    filled = template.decode("utf-8-sig").replace("user@example.com", "real.person@example.com")
+    filled = filled.replace("(the account's password)", "Portal-Pa55word!")
+    job = _text(
+        start_import(client, _text(upload_csv(client, tenant, filled.encode(), "service-accounts")))
+    )
+    assert re.search(r"<strong>3</strong> created", job), job
+    users = client.get(f"/admin/o/{tenant.slug}/csv/template?kind=users").get_data()
+    (example,) = list(csv.DictReader(io.StringIO(users.decode("utf-8"))))
+    assert example["lastName"] == "山田" and example["userName"] == "user@example.com"

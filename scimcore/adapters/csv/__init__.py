@@ -9,6 +9,7 @@ from .formats import FORMATS, SERVICE_ACCOUNTS, USERS, Column, CsvFormat
 from .importer import CHANGING, OUTCOMES, ImportOptions, ImportReport, RowError, RowResult
 from .reader import DEFAULT_MAX_BYTES, CsvFileError, read_csv
 from .service_accounts import ServiceAccountImporter, export_service_accounts
+from .templates import write_service_account_template, write_user_template
 from .users import UserImporter, export_users
 from .writer import CsvWriter
 
@@ -32,4 +33,6 @@ __all__ = [
     "export_service_accounts",
     "export_users",
     "read_csv",
+    "write_service_account_template",
+    "write_user_template",
 ]
