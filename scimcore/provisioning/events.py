@@ -96,7 +96,11 @@ def resource_events(
     after: Mapping[str, Any] | None,
     source: Source = "scim",
 ) -> list[NewEvent]:
-    """The events describing one write of a SCIM resource (``None``: absent)."""
+    """The events describing one write of a SCIM resource (``None``: absent).
+
+    A user's update carries, besides the user as it is now, ``changed``: each mapped
+    attribute that changed, as ``[before, after]`` (what the console's Activity shows
+    in words; a webhook receiver may use it too)."""
     current = after if after is not None else before
     if current is None:
         return []
@@ -115,9 +119,15 @@ def resource_events(
         return [NewEvent(USER_DEACTIVATED, "User", rid, snapshot, source)]
     if now and not was:
         return [NewEvent(USER_REACTIVATED, "User", rid, snapshot, source)]
-    if user_snapshot(before) | {"version": None} == snapshot | {"version": None}:
+    previous = user_snapshot(before)
+    changed = {
+        key: [previous[key], value]
+        for key, value in snapshot.items()
+        if key != "version" and previous.get(key) != value
+    }
+    if not changed:
         return []
-    return [NewEvent(USER_UPDATED, "User", rid, snapshot, source)]
+    return [NewEvent(USER_UPDATED, "User", rid, {**snapshot, "changed": changed}, source)]
 
 
 def record_changes(

@@ -54,6 +54,33 @@ _SUMMARY_KEYS = (
     "notes",
 )
 _SOURCES = {"scim": "SCIM", "csv": "CSV", "engine": "connector", "admin": "console"}
+#: What each event type says happened, in words; an unknown type shows as it is.
+_WHAT = {
+    "scim.user.created": "User created",
+    "scim.user.updated": "User updated",
+    "scim.user.deactivated": "User deactivated",
+    "scim.user.reactivated": "User reactivated",
+    "scim.user.deleted": "User deleted",
+    "scim.group.created": "Group created",
+    "scim.group.updated": "Group updated",
+    "scim.group.deleted": "Group deleted",
+    "account.linked": "Account linked to the user",
+    "account.updated": "Account details changed",
+    "account.unlinked": "Account unlinked",
+    "account.created": "Account created at the service",
+    "account.deactivated": "Account deactivated at the service",
+    "account.reactivated": "Account reactivated at the service",
+    "account.deleted": "Account deleted at the service",
+    "account.discovered": "Account found at the service",
+    "account.classification_changed": "Account reclassified",
+    "account.retired_detected": "Leaver's account still active",
+    "account.orphan_detected": "Account with no owner found",
+    "integration.status_changed": "Integration status changed",
+    "sync.completed": "Sync finished",
+    "sync.failed": "Sync failed",
+}
+#: Keys the Details column leaves out: shown in their own column, or not for people.
+_HIDDEN = frozenset({"integration_id", "changed", "version", "user_id", "remote_id"})
 
 
 @dataclass(frozen=True)
@@ -67,11 +94,41 @@ class EventRow:
     user_id: str | None
     user_name: str | None
     summary: str
+    #: The event in words ("User updated"), and the service it concerns, by name.
+    what: str = ""
+    service: str | None = None
+    #: What changed, attribute by attribute: ``displayName: Old → New``.
+    changes: str = ""
+
+
+def _what(event_type: str) -> str:
+    return _WHAT.get(event_type, event_type.replace("_", " ").replace(".", " "))
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)[:120]
+
+
+def _changes(data: Mapping[str, Any]) -> str:
+    changed = data.get("changed")
+    if not isinstance(changed, Mapping):
+        return ""
+    parts = []
+    for key, pair in changed.items():
+        if isinstance(pair, list) and len(pair) == 2:
+            parts.append(f"{key}: {_shown(pair[0])} → {_shown(pair[1])}")
+    return "; ".join(parts)
 
 
 def _summary(data: Mapping[str, Any]) -> str:
     parts = []
     for key in _SUMMARY_KEYS:
+        if key in _HIDDEN:
+            continue
         value = data.get(key)
         if key == "notes" and isinstance(value, list):  # what a connector said, in words
             value = " / ".join(str(v) for v in value)
@@ -123,6 +180,7 @@ def provisioning_events(
             org.id, user_id=user_id, since=since, until=until, before_id=before_id, limit=limit
         )
     )
+    services = _service_names(org) if found else {}
     return [
         EventRow(
             id=ev.id,
@@ -134,9 +192,18 @@ def provisioning_events(
             user_id=ev.user_id,
             user_name=ev.user_name,
             summary=_summary(ev.data),
+            what=_what(ev.type),
+            service=services.get(ev.data.get("integration_id")),
+            changes=_changes(ev.data),
         )
         for ev in found
     ]
+
+
+def _service_names(org: Organization) -> dict[Any, str]:
+    """The organization's integrations by id (events name them by id)."""
+    with console().accounts.accounts(org.id, readonly=True) as session:
+        return {i.id: i.display_name for i in session.integrations()}
 
 
 @bp.app_template_global("user_events")

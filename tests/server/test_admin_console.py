@@ -625,7 +625,7 @@ def test_a_user_updated_by_a_console_csv_shows_in_activity_and_on_the_user_page(
     data = b"operation,userName,displayName\nUPDATE,csv.edit@example.com,Edited By CSV\n"
     job = _text(start_import(client, _text(upload_csv(client, tenant, data, "users"))))
     assert re.search(r"<strong>1</strong> updated", job)
-    row = r"<td>CSV</td>\s*<td>scim user updated</td>"
+    row = r"<td>CSV</td>\s*<td>User updated</td>"
     assert re.search(row, _text(client.get(f"/admin/o/{tenant.slug}/activity")))
     page = _text(client.get(f"/admin/o/{tenant.slug}/users/{user['id']}"))
     assert "Edited By CSV" in page and re.search(row, page)
@@ -661,7 +661,7 @@ def test_a_user_updated_by_a_console_csv_shows_the_change_in_activity_and_on_the
     start_import(client, _text(upload_csv(client, tenant, data, "users")))
     for path in ("activity", f"users/{user['id']}"):
         rows = re.findall(r"<tr.*?</tr>", _text(client.get(f"/admin/o/{tenant.slug}/{path}")), re.S)
-        updated = [r for r in rows if "user updated" in r and "After Csv" in r]
+        updated = [r for r in rows if "User updated" in r and "After Csv" in r]
         assert len(updated) == 1, path
         assert ">CSV<" in updated[0], path
 
@@ -804,3 +804,24 @@ def test_csv_templates_name_each_service_and_import_once_the_example_user_exists
     users = client.get(f"/admin/o/{tenant.slug}/csv/template?kind=users").get_data()
     (example,) = list(csv.DictReader(io.StringIO(users.decode("utf-8"))))
     assert example["lastName"] == "山田" and example["userName"] == "user@example.com"
+
+
+def test_activity_says_what_changed_in_words_without_internal_ids(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    user = create_user(scim, tenant, "words@example.com", displayName="Before Name")
+    scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "After Name"}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    html = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    rows = re.findall(r"<tr>.*?</tr>", html, re.S)
+    (updated,) = [r for r in rows if "User updated" in r]
+    assert "displayName: Before Name → After Name" in updated
+    shown = re.sub(r"<[^>]+>", " ", html)
+    assert user["id"] not in shown  # the user is named (and linked), never shown by id
