@@ -52,20 +52,31 @@ class Search:
     is_filter: bool = False
 
 
-def parse_search(text: str, rt: ResourceType, profile: str | None) -> Search:
-    """The filter for ``text``; a malformed filter gives ``error`` (never raises)."""
+def parse_search(
+    text: str, rt: ResourceType, profile: str | None, *, also: str | None = None
+) -> Search:
+    """The filter for ``text``, and ``also`` (a filter of the page's own, as the status
+    choice's ``active eq false``) when given; a malformed filter gives ``error`` (never
+    raises)."""
     text = text.strip()
-    if not text:
+    if not text and also is None:
         return Search(None)
+
+    def both(clause: str) -> str:
+        return f"({clause}) and {also}" if also is not None else clause
+
+    if not text:
+        assert also is not None
+        return Search(parse_filter(also, rt, get_profile(profile)))
     if _FILTER_SYNTAX.search(text):
         try:
-            return Search(parse_filter(text, rt, get_profile(profile)), is_filter=True)
+            return Search(parse_filter(both(text), rt, get_profile(profile)), is_filter=True)
         except InvalidFilter as exc:
             return Search(None, exc.detail, is_filter=True)
     word = json.dumps(text)
     clause = " or ".join(f"{a} sw {word}" for a in WORD_ATTRIBUTES.get(rt.id, ("displayName",)))
     try:
-        return Search(parse_filter(clause, rt, get_profile(profile)))
+        return Search(parse_filter(both(clause), rt, get_profile(profile)))
     except ScimError as exc:  # pragma: no cover - a quoted word always parses
         return Search(None, exc.detail)
 

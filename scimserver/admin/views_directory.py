@@ -2,7 +2,12 @@
 
 Lists run the store query the SCIM API runs (``Query(keyset=True, after=...)``, the
 RFC 9865 cursor path), so page 10,000 of a million users costs what page 1 does; the
-"Next" link carries the opaque position of the last row shown.
+"Next" link carries the opaque position of the last row shown, and the position of the
+rows before it (``start``) and the cursors of up to :data:`BACK_PAGES` earlier pages
+(``back``): the page says which rows it shows of how many, and "Previous" needs no
+offset query.
+Users are listed by userName and groups by name unless another order is chosen (or a
+search is typed).
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from .blueprint import bp, console, login_required, organization, page
 from .search import SORTABLE, parse_search, parse_sort
 
 PAGE_SIZE = 50
+#: Earlier pages "Previous" can go back to (their cursors ride in the URL).
+BACK_PAGES = 20
+#: Stands for the first page among those cursors (a cursor is never this short).
+FIRST_PAGE = "-"
+#: The order of a list when none is chosen and nothing is searched.
+DEFAULT_SORT = {"User": "userName", "Group": "displayName"}
+#: The Users list's status choice, as the filter it adds.
+STATUS_FILTERS = {"active": "active eq true", "inactive": "active eq false"}
 #: A search counts its matches up to this many; past it the page says "more than".
 #: Counting every match of a broad word would read most of a million users.
 TOTAL_LIMIT = 10_000
@@ -35,16 +48,24 @@ def _resource_type(type_id: str) -> ResourceType:
 
 def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, Any]:
     q = request.args.get("q", "")[:2000]
-    sort_key = request.args.get("sort", "")
+    # By name unless a search is typed: a broad word's matches are read in the index's
+    # own order (sorting them by name would sort most of the collection).
+    sort_key = request.args.get("sort", "") or ("" if q.strip() else DEFAULT_SORT.get(rt.id, ""))
     if sort_key not in SORTABLE.get(rt.id, {}):
         sort_key = ""
     order = "desc" if request.args.get("order") == "desc" else "asc"
-    search = parse_search(q, rt, org.profile)
+    status = request.args.get("status", "")
+    if rt.id != "User" or status not in STATUS_FILTERS:
+        status = ""
+    search = parse_search(q, rt, org.profile, also=STATUS_FILTERS.get(status))
     context: dict[str, Any] = {
         "q": q,
         "sort": sort_key,
         "order": order,
+        "user_status": status,
         "search": search,
+        "start": 1,
+        "prev_url": None,
         "rows": [],
         "total": None,
         "total_is_more": False,
@@ -54,12 +75,16 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
     }
     if search.error:
         return context
-    fingerprint = query_fingerprint("admin", rt.id, q, sort_key, order)
+    fingerprint = query_fingerprint("admin", rt.id, q, sort_key, order, status)
     after_raw = request.args.get("after", "")
     try:
         after = decode_cursor(after_raw, fingerprint) if after_raw else None
     except ScimError:
         after = None
+    back = [c for c in request.args.get("back", "").split(".") if 0 < len(c) < 500]
+    back = back[-BACK_PAGES:]
+    start_text = request.args.get("start", "")
+    start = int(start_text) if after is not None and start_text.isdigit() else 1
     query = Query(
         filter=search.filter,
         sort=parse_sort(sort_key, rt, order == "desc"),
@@ -72,7 +97,12 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
     c = console()
     with c.store.session(org.id) as session:
         result = session.query(rt.id, query)
-    args: dict[str, Any] = {"slug": org.slug, "q": q or None, "sort": sort_key or None}
+    args: dict[str, Any] = {
+        "slug": org.slug,
+        "q": q or None,
+        "sort": sort_key or None,
+        "status": status or None,
+    }
     if sort_key:
         args["order"] = order
     more = result.total > TOTAL_LIMIT and search.filter is not None
@@ -80,17 +110,32 @@ def _listing(org: Organization, rt: ResourceType, endpoint: str) -> dict[str, An
         rows=result.resources,
         total=TOTAL_LIMIT if more else result.total,
         total_is_more=more,
+        start=start,
     )
     if result.next is not None:
         context["next_url"] = url_for(
-            endpoint, **args, after=encode_cursor(result.next, fingerprint)
+            endpoint,
+            **args,
+            after=encode_cursor(result.next, fingerprint),
+            start=start + len(result.resources),
+            back=".".join([*back, after_raw or FIRST_PAGE][-BACK_PAGES:]),
         )
     if after is not None:
         context["first_url"] = url_for(endpoint, **args)
+        if back:
+            earlier = None if back[-1] == FIRST_PAGE else back[-1]
+            context["prev_url"] = url_for(
+                endpoint,
+                **args,
+                after=earlier,
+                start=max(1, start - PAGE_SIZE) if earlier else None,
+                back=".".join(back[:-1]) or None,
+            )
     context["sort_url"] = lambda key: url_for(
         endpoint,
         slug=org.slug,
         q=q or None,
+        status=status or None,
         sort=key,
         order="desc" if key == sort_key and order == "asc" else "asc",
     )

@@ -371,11 +371,11 @@ def test_users_list_sorts_and_pages_by_keyset(
         create_user(scim, tenant, f"user{i:02d}@example.com")
     first = _text(client.get(f"/admin/o/{tenant.slug}/users?sort=userName&order=desc"))
     assert first.index("user54@") < first.index("user53@")
-    assert "55 users match; showing 50." in first
+    assert "55 users match; showing 1\u201350." in first
     next_url = re.search(r'href="([^"]+)" rel="next"', first)
     assert next_url
     second = _text(client.get(next_url.group(1).replace("&amp;", "&")))
-    assert "showing 5." in second and "user04@" in second and "user05@" not in second
+    assert "showing 51\u201355." in second and "user04@" in second and "user05@" not in second
     assert 'rel="next"' not in second and "First page" in second
 
 
@@ -825,3 +825,27 @@ def test_activity_says_what_changed_in_words_without_internal_ids(
     assert "displayName: Before Name → After Name" in updated
     shown = re.sub(r"<[^>]+>", " ", html)
     assert user["id"] not in shown  # the user is named (and linked), never shown by id
+
+
+def test_users_list_is_by_name_filters_by_status_and_pages_back(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    scim = console_app.test_client()
+    for i in range(60):
+        create_user(scim, tenant, f"u{59 - i:02d}@example.com", active=i % 10 != 0)
+    first = _text(client.get(f"/admin/o/{tenant.slug}/users"))
+    assert first.index("u00@") < first.index("u01@") < first.index("u49@")  # by userName
+    assert "60 users match; showing 1\u201350." in first
+    second_url = re.search(r'href="([^"]+)" rel="next"', first)
+    assert second_url
+    second = _text(client.get(second_url.group(1).replace("&amp;", "&")))
+    assert "showing 51\u201360." in second and "u50@" in second
+    back = re.search(r'href="([^"]+)" rel="prev"', second)
+    assert back
+    again = _text(client.get(back.group(1).replace("&amp;", "&")))
+    assert "showing 1\u201350." in again and "u00@" in again and 'rel="prev"' not in again
+    inactive = _text(client.get(f"/admin/o/{tenant.slug}/users?status=inactive"))
+    assert "6 users match; showing 1\u20136." in inactive
+    assert "u59@" in inactive and "u58@" not in inactive
+    both = _text(client.get(f"/admin/o/{tenant.slug}/users?status=active&q=u5"))
+    assert "9 users match" in both and "u59@" not in both

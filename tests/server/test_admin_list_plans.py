@@ -167,7 +167,7 @@ def test_a_sorted_users_page_is_read_in_index_order(
     console: tuple[Any, sa.Engine, Tenant], key: str, order: str, index: str
 ) -> None:
     html, plans = _plans(console, f"users?sort={key}&order={order}")
-    assert f"{USERS} users match" in html
+    assert f"{USERS:,} users match" in html
     page = plans[0]
     assert _index(console[1], index) in page, page
     _no_scan_or_full_sort(page)
@@ -241,7 +241,7 @@ def test_a_word_matching_more_than_the_cap_walks_the_list_in_page_order(
 
     monkeypatch.setattr(views_directory, "TOTAL_LIMIT", 1000)
     html, plans = _plans(console, "users?q=ann")
-    assert "More than 1,000 users match; showing 50." in html
+    assert "More than 1,000 users match; showing 1\u201350." in html
     if console[1].dialect.name == "sqlite":
         # nearly every row matches: the first 50 in page order are the page
         count, page = plans
@@ -257,7 +257,7 @@ def test_a_broad_search_counts_no_further_than_ten_thousand(
 
     monkeypatch.setattr(views_directory, "TOTAL_LIMIT", 1000)
     html, _ = _plans(console, "users?q=ann")
-    assert "More than 1,000 users match; showing 50." in html
+    assert "More than 1,000 users match; showing 1\u201350." in html
     narrow, _ = _plans(console, "users?q=ann.user000")
     assert "100 users match" in narrow
 
