@@ -1,0 +1,410 @@
+"""A small admin web application with no API, on 127.0.0.1, for the form_login tests.
+
+What a person sees: a sign-in form with a CSRF token bound to a session cookie, a
+second step asking for an RFC 6238 code (checked here with the site's own
+implementation, not the connector's), a lockout after ``max_failures`` wrong
+passwords, a CAPTCHA mode, a member table paged ``page_size`` rows at a time, and
+invite, disable, enable and remove forms that each carry the session's CSRF token.
+Every request is recorded (``requests``; ``password_posts`` counts the sign-in
+POSTs), so tests can tell exactly what the connector did.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import secrets
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ADMIN = "admin@acme.test"
+PASSWORD = "correct horse battery staple"
+SEED = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def site_totp(seed: str, at: float) -> str:
+    """RFC 6238 with SHA-1, 30 s, 6 digits: the site's own check."""
+    key = base64.b32decode(seed.upper() + "=" * (-len(seed) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return f"{(int.from_bytes(mac[offset : offset + 4], 'big') & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+@dataclass
+class Member:
+    id: int
+    email: str
+    name: str
+    status: str = "Active"  # Active, Invited, Disabled
+
+
+@dataclass
+class _Session:
+    csrf: str
+    user: str | None = None
+    pending: str | None = None  # signed in with the password, waiting for the code
+
+
+@dataclass
+class FormSite:
+    totp_required: bool = True
+    captcha: bool = False
+    max_failures: int = 3
+    page_size: int = 3
+    members: dict[int, Member] = field(default_factory=dict)
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    failures: int = 0
+    #: (method, path, form fields) of every request, in order.
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    used_steps: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+    _next_id: int = 100
+
+    def add(self, email: str, name: str = "", status: str = "Active") -> Member:
+        with self.lock:
+            self._next_id += 1
+            member = Member(self._next_id, email, name or email.split("@")[0].title(), status)
+            self.members[member.id] = member
+            return member
+
+    def by_email(self, email: str) -> Member | None:
+        return next((m for m in self.members.values() if m.email == email.lower()), None)
+
+    @property
+    def password_posts(self) -> int:
+        return sum(1 for m, p, _ in self.requests if m == "POST" and p == "/session")
+
+    @property
+    def code_posts(self) -> int:
+        return sum(1 for m, p, _ in self.requests if m == "POST" and p == "/session/two-factor")
+
+    def expire_sessions(self) -> None:
+        with self.lock:
+            self.sessions.clear()
+
+    @property
+    def locked(self) -> bool:
+        return self.failures >= self.max_failures
+
+    # -- the application -------------------------------------------------------------------
+
+    def handle(
+        self, method: str, target: str, body: bytes, cookies: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        parts = urlsplit(target)
+        path, query = parts.path, parse_qs(parts.query)
+        form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        with self.lock:
+            self.requests.append((method, path, form))
+            sid = cookies.get("acme_sid")
+            session = self.sessions.get(sid or "")
+            headers: list[tuple[str, str]] = []
+            if session is None:
+                sid, session = self._new_session(headers)
+            if method == "POST" and not hmac.compare_digest(
+                form.get("authenticity_token", ""), session.csrf
+            ):
+                return 422, headers, _page("Error", "<p>Invalid authenticity token.</p>")
+            if path in ("/", "/login") and method == "GET":
+                return 200, headers, self._login_page(session)
+            if path == "/session" and method == "POST":
+                return self._password(form, session, sid or "", headers)
+            if path == "/session/two-factor":
+                return self._code(method, form, session, sid or "", headers)
+            if session.user is None:
+                return 302, [*headers, ("Location", "/login")], ""
+            return self._admin(method, path, query, form, session, headers)
+
+    def _new_session(self, headers: list[tuple[str, str]]) -> tuple[str, _Session]:
+        sid = secrets.token_urlsafe(16)
+        session = _Session(secrets.token_urlsafe(24))
+        self.sessions[sid] = session
+        headers.append(("Set-Cookie", f"acme_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
+        return sid, session
+
+    def _login_page(self, session: _Session, error: str = "") -> str:
+        flash = f'<p class="flash alert">{html.escape(error)}</p>' if error else ""
+        captcha = '<div class="g-recaptcha" data-sitekey="6Lc-test"></div>' if self.captcha else ""
+        return _page(
+            "Sign in to Acme",
+            f"""{flash}
+            <form id="new_session" action="/session" method="post" accept-charset="UTF-8">
+              <input type="hidden" name="authenticity_token" value="{session.csrf}">
+              <label>Email <input type="email" name="user[email]" autofocus></label>
+              <label>Password <input type="password" name="user[password]"></label>
+              <label><input type="checkbox" name="user[remember_me]" value="1"> Remember</label>
+              {captcha}
+              <button type="submit" name="commit" value="Sign in">Sign in</button>
+            </form>
+            <p><a href="/password/new">Forgot your password?</a></p>""",
+        )
+
+    def _password(
+        self, form: dict[str, str], session: _Session, sid: str, headers: list[tuple[str, str]]
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        if self.captcha:
+            return 200, headers, self._login_page(session, "Please prove you are not a robot.")
+        if self.locked:
+            return 403, headers, self._login_page(session, "Your account is locked.")
+        if form.get("commit") != "Sign in":
+            return 400, headers, _page("Error", "<p>No button.</p>")
+        if form.get("user[email]") != ADMIN or form.get("user[password]") != PASSWORD:
+            self.failures += 1
+            if self.locked:
+                return 403, headers, self._login_page(session, "Your account is locked.")
+            return 200, headers, self._login_page(session, "Invalid Email or password.")
+        self.failures = 0
+        if self.totp_required:
+            session.pending = ADMIN
+            return 302, [*headers, ("Location", "/session/two-factor")], ""
+        return self._signed_in(sid, headers)
+
+    def _signed_in(
+        self, old_sid: str, headers: list[tuple[str, str]]
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        # A new session id at sign-in (no session fixation): the jar must replace it.
+        self.sessions.pop(old_sid, None)
+        headers = [h for h in headers if not h[1].startswith("acme_sid=")]
+        _, session = self._new_session(headers)
+        session.user = ADMIN
+        headers.append(("Set-Cookie", "acme_pre=; Path=/; Max-Age=0"))
+        return 303, [*headers, ("Location", "/admin")], ""
+
+    def _code(
+        self,
+        method: str,
+        form: dict[str, str],
+        session: _Session,
+        sid: str,
+        headers: list[tuple[str, str]],
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        if session.pending is None:
+            return 302, [*headers, ("Location", "/login")], ""
+        error = ""
+        if method == "POST":
+            now = time.time()
+            for step in (-1, 0, 1):
+                at = now + 30 * step
+                if hmac.compare_digest(form.get("otp_attempt", ""), site_totp(SEED, at)):
+                    if int(at // 30) in self.used_steps:
+                        break  # a code works once (RFC 6238 5.2)
+                    self.used_steps.add(int(at // 30))
+                    session.pending = None
+                    return self._signed_in(sid, headers)
+            error = '<p class="flash alert">Invalid two-factor code.</p>'
+        return (
+            200,
+            headers,
+            _page(
+                "Two-factor authentication",
+                f"""{error}
+                <form class="two-factor" action="/session/two-factor" method="post">
+                  <input type="hidden" name="authenticity_token" value="{session.csrf}">
+                  <input type="text" name="otp_attempt" inputmode="numeric"
+                         autocomplete="one-time-code">
+                  <input type="submit" value="Verify">
+                </form>""",
+            ),
+        )
+
+    def _admin(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        form: dict[str, str],
+        session: _Session,
+        headers: list[tuple[str, str]],
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        if path == "/admin" and method == "GET":
+            return 200, headers, _page("Dashboard", "<p>Welcome.</p>", signed_in=True)
+        if path == "/admin/members" and method == "GET":
+            page = int((query.get("page") or ["1"])[0])
+            return 200, headers, self._members_page(page, session)
+        if path == "/admin/members/new" and method == "GET":
+            return 200, headers, self._invite_page(session)
+        if path == "/admin/members" and method == "POST":
+            email = form.get("member[email]", "").strip().lower()
+            if "@" not in email:
+                return 200, headers, self._invite_page(session, "Email is invalid.")
+            if self.by_email(email) is not None:
+                return 200, headers, self._invite_page(session, "Email is already a member.")
+            self._next_id += 1
+            self.members[self._next_id] = Member(
+                self._next_id, email, form.get("member[name]") or email, "Invited"
+            )
+            return 303, [*headers, ("Location", "/admin/members")], ""
+        parts = path.split("/")
+        if len(parts) == 5 and parts[:3] == ["", "admin", "members"] and method == "POST":
+            member = self.members.get(int(parts[3])) if parts[3].isdigit() else None
+            if member is None:
+                return 404, headers, _page("Not found", "<p>No such member.</p>", signed_in=True)
+            if parts[4] == "disable":
+                member.status = "Disabled"
+            elif parts[4] == "enable":
+                member.status = "Active"
+            elif parts[4] == "remove" and form.get("confirm") == "yes":
+                del self.members[member.id]
+            else:
+                return 400, headers, _page("Error", "<p>Unknown action.</p>", signed_in=True)
+            return 303, [*headers, ("Location", "/admin/members")], ""
+        return 404, headers, _page("Not found", "<p>Not found.</p>", signed_in=True)
+
+    def _members_page(self, page: int, session: _Session) -> str:
+        ordered = sorted(self.members.values(), key=lambda m: m.id)
+        start = (page - 1) * self.page_size
+        rows = []
+        for m in ordered[start : start + self.page_size]:
+            toggle = "enable" if m.status == "Disabled" else "disable"
+            email = html.escape(m.email)
+            rows.append(
+                f"""<tr data-member-id="{m.id}">
+                  <td class="name">{html.escape(m.name)}</td>
+                  <td class="email"><a href="mailto:{email}">{email}</a></td>
+                  <td><span class="badge">{m.status}</span></td>
+                  <td class="actions">
+                    <form class="{toggle}" action="/admin/members/{m.id}/{toggle}" method="post">
+                      <input type="hidden" name="authenticity_token" value="{session.csrf}">
+                      <button type="submit">{toggle.title()}</button>
+                    </form>
+                    <form class="remove" action="/admin/members/{m.id}/remove" method="post">
+                      <input type="hidden" name="authenticity_token" value="{session.csrf}">
+                      <input type="hidden" name="confirm" value="no">
+                      <button type="submit">Remove</button>
+                    </form>
+                  </td>
+                </tr>"""
+            )
+        more = start + self.page_size < len(ordered)
+        pager = f'<a rel="next" href="/admin/members?page={page + 1}">Next</a>' if more else ""
+        return _page(
+            "Members",
+            f"""<table id="members">
+              <thead><tr><th>Name</th><th>Email</th><th>Status</th><th></th></tr></thead>
+              <tbody>{"".join(rows)}</tbody>
+            </table>
+            <nav class="pagination">{pager}</nav>""",
+            signed_in=True,
+        )
+
+    def _invite_page(self, session: _Session, error: str = "") -> str:
+        flash = f'<div class="flash alert">{html.escape(error)}</div>' if error else ""
+        return _page(
+            "Invite a member",
+            f"""{flash}
+            <form id="invite" action="/admin/members" method="post">
+              <input type="hidden" name="authenticity_token" value="{session.csrf}">
+              <input type="email" name="member[email]">
+              <input type="text" name="member[name]">
+              <select name="member[role]"><option value="member" selected>Member</option>
+                <option value="admin">Admin</option></select>
+              <button type="submit">Send invitation</button>
+            </form>""",
+            signed_in=True,
+        )
+
+
+def _page(title: str, body: str, *, signed_in: bool = False) -> str:
+    nav = '<nav><a id="sign-out" href="/logout">Sign out</a></nav>' if signed_in else ""
+    return (
+        f"<!DOCTYPE html><html><head><title>{title}</title>"
+        f"<script>window.acme = {{}};</script></head>"
+        f"<body>{nav}<h1>{title}</h1>{body}</body></html>"
+    )
+
+
+@contextmanager
+def form_site(site: FormSite) -> Iterator[FormSite]:
+    """Serve ``site`` on 127.0.0.1 (a free port) for the duration of the block."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            cookies: dict[str, str] = {}
+            for part in (self.headers.get("Cookie") or "").split(";"):
+                name, sep, value = part.strip().partition("=")
+                if sep:
+                    cookies[name] = value
+            status, headers, page = site.handle(self.command, self.path, body, cookies)
+            data = page.encode()
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
+
+        do_GET = do_POST = _any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+#: The recipe of this site, as an administrator would write it (docs/connectors/form-login.md).
+RECIPE: dict[str, Any] = {
+    "name": "acme",
+    "login": {
+        "path": "/login",
+        "form": "form#new_session",
+        "username_field": "user[email]",
+        "password_field": "user[password]",
+        "success": {"selector": "a#sign-out"},
+        "failures": [
+            {"reason": "locked", "text": "account is locked"},
+            {"reason": "wrong_password", "text": "Invalid Email or password"},
+            {"reason": "wrong_code", "text": "Invalid two-factor code"},
+            {"reason": "captcha", "text": "prove you are not a robot"},
+        ],
+    },
+    "totp": {"form": "form.two-factor", "field": "otp_attempt"},
+    "members": {
+        "path": "/admin/members",
+        "row": "table#members tbody tr",
+        "fields": {
+            "remote_id": "@data-member-id",
+            "email": "td.email a",
+            "display_name": "td.name",
+        },
+        "status": "td:nth-child(3)",
+        "status_map": {"Active": "active", "Invited": "active", "Disabled": "suspended"},
+        "next": "a[rel=next]@href",
+        "max_pages": 50,
+    },
+    "actions": {
+        "invite": {
+            "path": "/admin/members/new",
+            "form": "form#invite",
+            "fields": {"member[email]": "{email}", "member[name]": "{display_name}"},
+            "failures": [{"reason": "other", "selector": ".flash.alert"}],
+        },
+        "disable": {"form": "form.disable"},
+        "enable": {"form": "form.enable"},
+        "remove": {"form": "form.remove", "fields": {"confirm": "yes"}},
+    },
+}
