@@ -3,7 +3,9 @@ connect`` and the console's "Add integration" form both do, written once.
 
 The connector is looked up in the registry before anything is written, and the setting
 it declares as the service's address (``Connector.address_setting``: ``base_url`` of
-``scim2``, ``url`` of ``webhook``) must be an absolute http(s) URL, so
+``scim2``, ``url`` of ``webhook``) must be an absolute http(s) URL, or be built from
+the connector's ``address_template`` (``https://{subdomain}.cybozu.com``) and the
+settings it names, each a DNS label, so
 a typing mistake is refused at once rather than on the first job, where it would only
 show as a failed provisioning attempt. Nothing here names a connector: a new one
 declares what it needs.
@@ -16,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scimcore.adapters.connectors import Connector, ConnectorError, OAuthPreset, load
+from scimcore.provisioning.connector import address_fields, fill_address
 from scimcore.provisioning.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
 
@@ -40,6 +43,36 @@ def address_setting(connector: Connector) -> str | None:
     """The connector's address setting (``None`` also for one that declares none)."""
     key = getattr(connector, "address_setting", None)
     return key if isinstance(key, str) and key else None
+
+
+def address_template(connector: Connector) -> str | None:
+    """The connector's address template, when its address is built from settings."""
+    template = getattr(connector, "address_template", None)
+    if not isinstance(template, str) or address_setting(connector) is None:
+        return None
+    return template if address_fields(template) else None
+
+
+def with_address(connector: Connector, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with the connector's address checked, and built from its template
+    when the address setting is not given but a field of the template is. Raises
+    :class:`SetupError` naming the field."""
+    values = dict(settings)
+    key = address_setting(connector)
+    if key is None:
+        return values
+    template = address_template(connector)
+    named = address_fields(template) if template is not None else ()
+    if template is not None and not values.get(key) and any(n in values for n in named):
+        try:
+            values[key] = fill_address(template, values)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+        for name in named:
+            values[name] = str(values[name]).strip()
+    if key in values:
+        check_url(key, str(values[key]))
+    return values
 
 
 def declared_preset(connector_name: str) -> OAuthPreset | None:
@@ -68,9 +101,7 @@ def load_connector(name: str, settings: Mapping[str, Any]) -> Connector:
         connector = load(name)
     except ConnectorError as exc:
         raise SetupError(exc.message) from None
-    key = address_setting(connector)
-    if key is not None and key in settings:
-        check_url(key, str(settings[key]))
+    with_address(connector, settings)
     return connector
 
 
@@ -89,7 +120,7 @@ def connect(
     provisioning on or off. A sync interval set before is kept unless ``settings``
     names one. Raises :class:`SetupError` before writing anything."""
     connector = load_connector(connector_name, settings)
-    values = dict(settings)
+    values = with_address(connector, settings)
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
     if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:

@@ -163,6 +163,35 @@ class OAuthPreset:
         )
 
 
+#: What one field of an address template may hold: a DNS label (a subdomain, an
+#: enterprise slug, a directory id), so a value can never change the URL's host or path.
+ADDRESS_FIELD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def address_fields(template: str) -> tuple[str, ...]:
+    """The settings an address template names, in order: ``("subdomain",)``."""
+    return tuple(dict.fromkeys(re.findall(r"\{(\w+)\}", template)))
+
+
+def fill_address(template: str, settings: Mapping[str, Any]) -> str:
+    """The template with the settings it names filled in.
+
+    Raises :class:`ValueError` naming the first field that is missing or not a DNS label.
+    """
+    values: dict[str, str] = {}
+    for name in address_fields(template):
+        value = settings.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} is required")
+        if not ADDRESS_FIELD.fullmatch(value.strip()):
+            raise ValueError(
+                f"{name} must be letters, digits and inner hyphens (at most 63), "
+                f"as in the service's address, not a whole URL"
+            )
+        values[name] = value.strip()
+    return template.format(**values)
+
+
 @dataclass(frozen=True)
 class ConnectionCheck:
     ok: bool
@@ -222,8 +251,19 @@ class Connector(Protocol):
     #: connector knows it. The console asks for it and it is checked as an absolute
     #: http(s) URL before anything is saved. Optional: a connector without it has none.
     address_setting: ClassVar[str | None]
+    #: How the address is built from what an administrator knows (optional), as
+    #: ``"https://{subdomain}.cybozu.com"``: the console and the CLI ask for each named
+    #: setting (a DNS label, see :func:`fill_address`) and store the URL under
+    #: ``address_setting``; giving that setting directly overrides the template (a
+    #: proxy, a test double).
+    address_template: ClassVar[str | None]
     #: The service's OAuth endpoints and scopes, when they are fixed (optional).
     oauth_preset: ClassVar[OAuthPreset | None]
+
+    # Optional, not part of the Protocol: ``auth_from(credential) -> Auth | None``. A
+    # connector that signs requests its own way (cybozu.com's header, a login form)
+    # turns the vault's decrypted credential into its authenticator; ``None`` leaves
+    # the default mapping (bearer, API key, HTTP Basic).
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck: ...
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,6 +50,8 @@ LEASE = timedelta(minutes=2)
 SQLITE_ATOMIC_ALLOWANCE = timedelta(milliseconds=20)
 #: Rows listed on the preview and result pages; the result CSV has every row.
 SHOWN_ROWS = 500
+#: How long the final write of a job (outcome and activity record) is tried again.
+FINISH_PATIENCE = timedelta(seconds=30)
 #: Thread names start with this (tests wait for them by name).
 THREAD_PREFIX = "scimserver-csv-job-"
 
@@ -226,53 +229,62 @@ def _finish_done(console: Console, job: StartedJob, report: ImportReport) -> Non
     report.write_result_csv(out, FORMATS[job.kind])
     summary = report_data(report)
     summary["text"] = report.summary()
-    # The activity record first: whoever sees the job finished sees it in the log.
-    _guarded(
-        lambda: console.admins.record(
-            job.organization_id,
-            job.actor,
-            "csv.imported",
-            job.file_name,
-            {"kind": job.kind, "counts": report.counts},
-        )
-    )
-    _guarded(
-        lambda: console.admins.finish_job(
-            job.organization_id,
-            job.job_id,
-            status="done",
-            summary=summary,
-            result_csv=out.getvalue(),
-            rows_done=len(report.results),
-            counts=report.counts,
-        )
+    _finish(
+        console,
+        job,
+        status="done",
+        summary=summary,
+        result_csv=out.getvalue(),
+        rows_done=len(report.results),
+        counts=report.counts,
+        audit=(job.actor, "csv.imported", {"kind": job.kind, "counts": report.counts}),
     )
 
 
 def _finish_failed(console: Console, job: StartedJob, detail: str) -> None:
-    _guarded(
-        lambda: console.admins.record(
-            job.organization_id,
-            job.actor,
-            "csv.failed",
-            job.file_name,
-            {"kind": job.kind, "error": detail},
-        )
-    )
-    _guarded(
-        lambda: console.admins.finish_job(
-            job.organization_id,
-            job.job_id,
-            status="failed",
-            summary={"error": detail},
-            result_csv=None,
-        )
+    _finish(
+        console,
+        job,
+        status="failed",
+        summary={"error": detail},
+        result_csv=None,
+        audit=(job.actor, "csv.failed", {"kind": job.kind, "error": detail}),
     )
 
 
-def _guarded(write: Callable[[], object], what: str = "could not record a CSV import") -> None:
-    """A write that fails (database gone) must not stop the import or kill the thread:
-    a job that cannot report is recorded as interrupted once its lease has run out."""
+def _finish(console: Console, job: StartedJob, **outcome: Any) -> None:
+    """The job's outcome and its activity record, in one transaction
+    (:meth:`~scimcore.storage.sql.admins.SqlAdminStore.finish_job`).
+
+    The rows are applied by now, so the record matters: a failed write (the database
+    restarting) is tried again for up to :data:`FINISH_PATIENCE`. If it still fails it
+    is logged as an error with what it would have recorded, and the job, still
+    ``running``, is recorded as ``interrupted`` (with a ``csv.interrupted`` activity
+    record) once its lease has run out: never finished without a record.
+    """
+    deadline = time.monotonic() + FINISH_PATIENCE.total_seconds()
+    delay = 0.1
+    while True:
+        try:
+            console.admins.finish_job(job.organization_id, job.job_id, **outcome)
+            return
+        except Exception:
+            if time.monotonic() + delay > deadline:
+                log.exception(
+                    "could not record the end of CSV import %s (%s, %s); it will show as "
+                    "interrupted",
+                    job.job_id,
+                    outcome["audit"][1],
+                    outcome["status"],
+                )
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _guarded(write: Callable[[], object], what: str) -> None:
+    """A progress write that fails (database gone) must not stop the import or kill
+    the thread: the next batch reports again, and the final write is :func:`_finish`."""
     try:
         write()
     except Exception:

@@ -24,8 +24,17 @@ from scimcore.accounts import (
 )
 from scimcore.adapters.connectors import available
 from scimcore.adapters.connectors.credentials import Credential, CredentialError
+from scimcore.provisioning.connector import address_fields
 
-from ..integration_setup import SetupError, address_setting, check_url, connect, load_connector
+from ..integration_setup import (
+    SetupError,
+    address_setting,
+    address_template,
+    check_url,
+    connect,
+    load_connector,
+    with_address,
+)
 from .blueprint import audit, bp, console, login_required, organization, page
 from .views_integrations import CREDENTIAL_ECHO, _vault, echoed, explained, form_credential
 
@@ -68,6 +77,45 @@ def _address_setting(connector_name: str) -> str | None:
         return None
 
 
+def _templates() -> dict[str, str]:
+    """Connector -> its address template, for the connectors whose address is built
+    from what the admin knows (a subdomain, an enterprise slug)."""
+    found: dict[str, str] = {}
+    for name in _connectors():
+        try:
+            template = address_template(load_connector(name, {}))
+        except SetupError:
+            continue
+        if template is not None:
+            found[name] = template
+    return found
+
+
+def _address(connector_name: str, typed: str) -> dict[str, Any]:
+    """The settings the "Service URL" field gives: a URL, or, for a connector with an
+    address template of one field, that field's value alone (``acme`` for
+    ``https://{subdomain}.cybozu.com``)."""
+    key = _address_setting(connector_name)
+    if key is None:
+        return {}
+    template = _templates().get(connector_name)
+    if not typed:
+        example = f" ({template})" if template else ""
+        raise FormError(
+            f"Enter the service URL{example}: the {connector_name} connector needs it.", "url"
+        )
+    fields = address_fields(template) if template else ()
+    if len(fields) == 1 and "://" not in typed:
+        try:
+            return with_address(load_connector(connector_name, {}), {fields[0]: typed})
+        except SetupError as exc:
+            raise FormError(f"The service URL: {exc}.", "url") from None
+    try:
+        return {key: check_url("The service URL", typed)}
+    except SetupError as exc:
+        raise FormError(str(exc), "url") from None
+
+
 def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseReturnValue:
     return page(
         "integration_new.html",
@@ -75,6 +123,7 @@ def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseRe
         org=org,
         section="integrations",
         connectors=_connectors(),
+        templates=_templates(),
         kinds={k: t.label for k, t in CATALOG.items()},
         credential_kinds=CREDENTIAL_KINDS,
         delete_policies={p: DELETE_POLICIES.get(p, p) for p in DEPROVISION_POLICIES},
@@ -104,18 +153,7 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     kind_text = form.get("kind", "") or (connector_name if connector_name in CATALOG else "manual")
     if kind_text not in CATALOG:
         raise FormError("Choose a service type from the list.", "kind")
-    settings: dict[str, Any] = {}
-    key = _address_setting(connector_name)
-    if key is not None:
-        url = form.get("url", "").strip()
-        if not url:
-            raise FormError(
-                f"Enter the service URL: the {connector_name} connector needs it.", "url"
-            )
-        try:
-            settings[key] = check_url("The service URL", url)
-        except SetupError as exc:
-            raise FormError(str(exc), "url") from None
+    settings = _address(connector_name, form.get("url", "").strip())
     try:
         load_connector(connector_name, settings)
     except SetupError as exc:

@@ -33,7 +33,7 @@ from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
 from scimcore.provisioning.worker import Worker
 
-from ..integration_setup import SetupError, connect
+from ..integration_setup import SetupError, address_template, connect
 from ..wiring import Parts
 from . import common
 from .credentials import integrations
@@ -362,6 +362,7 @@ def connectors(as_json: bool) -> None:
                 ),
                 "auth_methods": sorted(connector.auth_methods),
                 "address_setting": getattr(connector, "address_setting", None),
+                "address_template": address_template(connector),
                 "oauth_preset": preset is not None,
             }
         )
@@ -373,7 +374,11 @@ def connectors(as_json: bool) -> None:
             click.echo(f"{row['name']}\t(cannot be loaded: {row['error']})")
             continue
         oauth = "; OAuth preset" if row["oauth_preset"] else ""
-        click.echo(f"{row['name']}\t{row['display_name']}\t{', '.join(row['capabilities'])}{oauth}")
+        address = f"; address {row['address_template']}" if row["address_template"] else ""
+        click.echo(
+            f"{row['name']}\t{row['display_name']}\t{', '.join(row['capabilities'])}"
+            f"{oauth}{address}"
+        )
 
 
 @integrations.command("list", help="The organization's integrations and their status.")

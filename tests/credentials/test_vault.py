@@ -287,3 +287,40 @@ def test_memory_store_behaves_like_sql() -> None:
     assert vault.get(1) == samples()[3]
     store.remove_integration(1)
     assert not vault.describe(1).is_set
+
+
+def test_a_connector_that_signs_its_own_way_gets_the_credential_before_the_default(
+    vault: CredentialVault, org: Org
+) -> None:
+    """An ID/password is HTTP Basic by default; a connector with ``auth_from`` (cybozu.com's
+    header, a login form) receives the credential itself, and ``None`` keeps the default."""
+    from scimcore.adapters.connectors import BasicAuth, HttpRequest
+    from scimcore.adapters.connectors.credential_source import VaultCredentials
+    from scimcore.provisioning.store import Binding
+
+    class HeaderAuth:
+        def __init__(self, credential: IdPassword) -> None:
+            self._value = f"{credential.username}/{credential.password}"
+
+        def apply(self, request: HttpRequest) -> None:
+            request.headers["X-Login"] = self._value
+
+    class OwnWay:
+        auth_methods = frozenset({"id_password"})
+
+        def __init__(self, mine: bool) -> None:
+            self.mine = mine
+
+        def auth_from(self, credential: object) -> HeaderAuth | None:
+            assert isinstance(credential, IdPassword)
+            return HeaderAuth(credential) if self.mine else None
+
+    integration = org.integrations[0]
+    vault.put(integration.id, IdPassword("admin@example.com", "pw-1"))
+    binding = Binding(integration, "own_way")
+    source = VaultCredentials(vault)
+    own = source.auth_for(binding, OwnWay(True))  # type: ignore[arg-type]
+    request = HttpRequest("GET", "https://svc.example/", {})
+    own.apply(request)
+    assert request.headers == {"X-Login": "admin@example.com/pw-1"}
+    assert isinstance(source.auth_for(binding, OwnWay(False)), BasicAuth)  # type: ignore[arg-type]

@@ -190,6 +190,10 @@ def test_a_running_job_whose_process_died_is_shown_as_interrupted(
     assert 'id="job-progress"' not in page
     listing = _text(client.get(f"/admin/o/{tenant.slug}/csv"))
     assert 'badge-interrupted">interrupted' in listing
+    (stopped,) = [e for e in store.audit(tenant.id) if e.action == "csv.interrupted"]
+    assert stopped.target == "big.csv" and stopped.actor == "someone@example.com"
+    assert stopped.detail == {"kind": "users", "rows_done": 500, "rows_total": 10000}
+    assert "csv interrupted" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
     # a late report from that process changes nothing
     assert not store.report_progress(
         tenant.id, job.id, rows_done=600, rows_total=10000, counts={}, lease=csv_jobs.LEASE
@@ -232,3 +236,55 @@ def test_job_status_of_another_organization_is_404(
     )
     assert client.get(f"/admin/o/{other.slug}/csv/jobs/{job.id}/status.json").status_code == 404
     assert client.get(f"/admin/o/{tenant.slug}/csv/jobs/{job.id}/status.json").status_code == 404
+
+
+def test_a_job_whose_final_write_fails_once_still_ends_with_one_activity_record(
+    client: Any, console_app: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows are applied by then: a database hiccup at the end must not lose the
+    job's outcome or its activity record, nor write the record twice."""
+    store = admin_store(console_app)
+    original = store.finish_job
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("UPDATE", {}, Exception("server closed the connection"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_job", flaky)
+    status = wait_for_job(client, _press_start(client, _preview(client, tenant, _users_csv(2))))
+    assert status["status"] == "done" and len(calls) == 2
+    imported = [e for e in store.audit(tenant.id) if e.action == "csv.imported"]
+    assert len(imported) == 1 and imported[0].detail["counts"]["created"] == 2
+
+
+def test_a_job_that_cannot_record_its_end_is_never_shown_finished_without_a_record(
+    console_app: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    store = admin_store(console_app)
+    job = store.create_job(
+        tenant.id,
+        "someone@example.com",
+        "users",
+        "lost.csv",
+        "0" * 64,
+        atomic=False,
+        file_ciphertext="ciphertext",
+        preview={"rows": 1},
+    )
+    assert store.claim_job(tenant.id, job.id, lease=timedelta(seconds=-1), rows_total=1)
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise sa.exc.OperationalError("UPDATE", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(store, "finish_job", down)
+    monkeypatch.setattr(csv_jobs, "FINISH_PATIENCE", timedelta(seconds=0.3))
+    started = csv_jobs.StartedJob(tenant.id, job.id, "users", "lost.csv", False, "someone@x")
+    csv_jobs.run(console_app.extensions["scimserver_admin"], started, b"operation,userName\n")
+    assert "could not record the end of CSV import" in caplog.text
+    monkeypatch.undo()
+    seen = store.get_job(tenant.id, job.id)
+    assert seen is not None and seen.status == "interrupted"
+    assert [e.action for e in store.audit(tenant.id)] == ["csv.interrupted"]

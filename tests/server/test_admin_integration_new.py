@@ -285,6 +285,81 @@ def test_a_new_connector_declares_its_address_setting_and_the_console_asks_for_i
     assert binding.settings["endpoint"] == "https://dir.example.com/api"
 
 
+class _Tenanted:
+    """A connector whose address is built from a subdomain (as cybozu.com's is)."""
+
+    name = "test_tenanted"
+    display_name = "Tenanted"
+    address_setting = "base_url"
+    address_template = "https://{subdomain}.tenanted.example/api"
+
+
+def _tenanted() -> str:
+    from scimcore.adapters.connectors.manual import ManualConnector
+    from scimcore.provisioning.registry import register
+
+    register(type("Tenanted", (_Tenanted, ManualConnector), {}))
+    return _Tenanted.name
+
+
+def test_a_connector_with_an_address_template_takes_the_subdomain_alone(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    name = _tenanted()
+    form_page = _post(client, tenant).get_data(as_text=True)
+    assert "https://{subdomain}.tenanted.example/api" in form_page
+    form = {"display_name": "Ten", "connector": name, "credential_kind": "none"}
+    for typed in ("acme.evil.example/x", "-acme", "acme_corp"):
+        wrong = _post(client, tenant, **form, url=typed)
+        assert wrong.status_code == 400, typed
+        assert "subdomain must be letters, digits and inner hyphens" in wrong.get_data(as_text=True)
+    assert _post(client, tenant, **form, url=" acme ").status_code == 303
+    prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as s:
+        (added,) = [i for i in s.integrations() if i.display_name == "Ten"]
+    binding = prov.binding(tenant.id, added.id)
+    assert binding is not None
+    assert binding.settings["base_url"] == "https://acme.tenanted.example/api"
+    assert binding.settings["subdomain"] == "acme"
+
+
+def test_cli_services_connect_builds_the_address_from_the_template_unless_given(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scimserver.cli import main
+
+    name = _tenanted()
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    app = make_app(database_url)
+    tenant = new_tenant(app)
+    runner = CliRunner()
+    made = runner.invoke(main, ["services", "create", tenant.slug, "Ten", "--kind", "manual"])
+    assert made.exit_code == 0, made.output
+    connect = ["services", "connect", tenant.slug, "Ten", "--connector", name, "--setting"]
+    refused = runner.invoke(main, [*connect, "subdomain=acme.example.com/x"])
+    assert refused.exit_code != 0 and "subdomain must be letters" in refused.output
+    engine = app.extensions["scimcore"]["store"].engine
+
+    def saved() -> dict[str, Any]:
+        with engine.connect() as conn:
+            integration_id = conn.execute(
+                sa.select(integrations.c.id).where(
+                    integrations.c.organization_id == tenant.id,
+                    integrations.c.display_name == "Ten",
+                )
+            ).scalar_one()
+        binding = SqlProvisioningStore(engine).binding(tenant.id, integration_id)
+        assert binding is not None
+        return dict(binding.settings)
+
+    done = runner.invoke(main, [*connect, "subdomain=acme"])
+    assert done.exit_code == 0, done.output
+    assert saved()["base_url"] == "https://acme.tenanted.example/api"
+    direct = runner.invoke(main, [*connect, "base_url=http://127.0.0.1:9/api"])
+    assert direct.exit_code == 0, direct.output
+    assert saved()["base_url"] == "http://127.0.0.1:9/api"
+
+
 def test_google_workspace_is_offered_and_its_service_type_follows_the_connector(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:

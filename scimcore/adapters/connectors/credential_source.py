@@ -5,7 +5,7 @@ credential vault, decrypted at each call."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from ...provisioning.connector import Auth, Connector, HttpRequest
 from ...provisioning.errors import AuthenticationFailed
@@ -27,8 +27,11 @@ class StaticCredentials:
 class VaultCredentials:
     """Credentials from the vault (:class:`~.credentials.CredentialVault`), decrypted per call.
 
-    Bearer and OAuth credentials become ``Authorization: Bearer`` with a token the vault
-    refreshes; a webhook's secret (an API key or bearer credential) signs its bodies.
+    A connector that signs requests its own way (cybozu.com's ``X-Cybozu-Authorization``,
+    a login form) turns the credential into its authenticator itself, by an optional
+    ``auth_from(credential) -> Auth | None`` method, asked first; ``None`` leaves the
+    default. Bearer and OAuth credentials become ``Authorization: Bearer`` with a token
+    the vault refreshes; a webhook's secret (an API key or bearer credential) signs its bodies.
     Any vault failure (no credential, wrong key, refused refresh) is an
     :class:`~.errors.AuthenticationFailed` naming the integration, never a secret.
     """
@@ -42,6 +45,9 @@ class VaultCredentials:
             return NoAuth()
         try:
             credential = self.vault.get(integration_id)
+            own = getattr(connector, "auth_from", None)
+            if callable(own) and (auth := own(credential)) is not None:
+                return cast(Auth, auth)
             kind = getattr(credential, "kind", "")
             if kind == "google_service_account":
                 return GoogleDelegation(self.vault, integration_id)

@@ -530,11 +530,12 @@ class SqlAdminStore:
 
     def interrupt_stale_jobs(self, organization_id: str) -> int:
         """Record every ``running`` job of the organization whose lease ran out as
-        ``interrupted``; returns how many there were."""
+        ``interrupted``, each with a ``csv.interrupted`` activity record in the same
+        transaction; returns how many there were."""
         j = admin_csv_jobs.c
         now = _now()
         with self._begin() as conn:
-            done = conn.execute(
+            stopped = conn.execute(
                 sa.update(admin_csv_jobs)
                 .where(
                     j.organization_id == organization_id,
@@ -542,8 +543,28 @@ class SqlAdminStore:
                     sa.or_(j.lease_until.is_(None), j.lease_until < now),
                 )
                 .values(status="interrupted", finished=now, file_ciphertext=None)
-            )
-        return int(done.rowcount)
+                .returning(j.created_by, j.file_name, j.kind, j.rows_done, j.rows_total)
+            ).all()
+            if stopped:
+                conn.execute(
+                    sa.insert(admin_audit),
+                    [
+                        {
+                            "organization_id": organization_id,
+                            "at": now,
+                            "actor": row.created_by,
+                            "action": "csv.interrupted",
+                            "target": row.file_name,
+                            "detail": {
+                                "kind": row.kind,
+                                "rows_done": row.rows_done or 0,
+                                "rows_total": row.rows_total or 0,
+                            },
+                        }
+                        for row in stopped
+                    ],
+                )
+        return len(stopped)
 
     def finish_job(
         self,
@@ -555,8 +576,13 @@ class SqlAdminStore:
         result_csv: bytes | None,
         rows_done: int | None = None,
         counts: dict[str, int] | None = None,
+        audit: tuple[str, str, dict[str, Any]] | None = None,
     ) -> None:
         """Record the outcome and drop the uploaded file (its ciphertext).
+
+        ``audit`` (actor, action, detail) is the job's activity record, written in the
+        same transaction: whoever sees the job finished sees it in the activity log, and
+        neither is written without the other.
 
         A job recorded as interrupted that finished after all gets its outcome: the
         rows were applied, and the record should say so.
@@ -575,11 +601,24 @@ class SqlAdminStore:
         if counts is not None:
             values["counts"] = counts
         with self._begin() as conn:
-            conn.execute(
+            name = conn.execute(
                 sa.update(admin_csv_jobs)
                 .where(j.id == job_id, j.organization_id == organization_id)
                 .values(**values)
-            )
+                .returning(j.file_name)
+            ).scalar_one_or_none()
+            if audit is not None and name is not None:
+                actor, action, detail = audit
+                conn.execute(
+                    sa.insert(admin_audit).values(
+                        organization_id=organization_id,
+                        at=values["finished"],
+                        actor=actor,
+                        action=action,
+                        target=name,
+                        detail=detail,
+                    )
+                )
 
     def job_result(self, organization_id: str, job_id: str) -> bytes | None:
         j = admin_csv_jobs.c
