@@ -121,6 +121,12 @@ def connect(
     names one. Raises :class:`SetupError` before writing anything."""
     connector = load_connector(connector_name, settings)
     values = with_address(connector, settings)
+    check = getattr(connector, "check_settings", None)  # optional: form_login's recipe
+    if callable(check):
+        try:
+            check(values)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
     if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:

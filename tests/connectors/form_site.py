@@ -57,7 +57,10 @@ class _Session:
 @dataclass
 class FormSite:
     totp_required: bool = True
+    #: A CAPTCHA widget on the sign-in page (and a sign-in refused without it).
     captcha: bool = False
+    #: No widget on the page, but a sign-in refused with "prove you are not a robot".
+    captcha_on_submit: bool = False
     max_failures: int = 3
     page_size: int = 3
     members: dict[int, Member] = field(default_factory=dict)
@@ -117,6 +120,17 @@ class FormSite:
                 return 422, headers, _page("Error", "<p>Invalid authenticity token.</p>")
             if path in ("/", "/login") and method == "GET":
                 return 200, headers, self._login_page(session)
+            if path == "/app/login" and method == "GET":  # the same sign-in, built by script
+                return (
+                    200,
+                    headers,
+                    (
+                        '<!DOCTYPE html><html><head><script src="/app.js"></script></head>'
+                        '<body><div id="root"></div>'
+                        "<noscript>You need to enable JavaScript to run this app.</noscript>"
+                        "</body></html>"
+                    ),
+                )
             if path == "/session" and method == "POST":
                 return self._password(form, session, sid or "", headers)
             if path == "/session/two-factor":
@@ -152,7 +166,7 @@ class FormSite:
     def _password(
         self, form: dict[str, str], session: _Session, sid: str, headers: list[tuple[str, str]]
     ) -> tuple[int, list[tuple[str, str]], str]:
-        if self.captcha:
+        if self.captcha or self.captcha_on_submit:
             return 200, headers, self._login_page(session, "Please prove you are not a robot.")
         if self.locked:
             return 403, headers, self._login_page(session, "Your account is locked.")

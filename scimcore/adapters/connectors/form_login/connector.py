@@ -309,6 +309,7 @@ class FormLoginConnector:
     requires_local_login: ClassVar[bool] = True
     account_id_attribute: ClassVar[str] = "email"
     address_setting: ClassVar[str | None] = "base_url"
+    address_template: ClassVar[str | None] = None
     oauth_preset: ClassVar[OAuthPreset | None] = None
 
     def auth_from(self, credential: object) -> Auth | None:
@@ -319,6 +320,10 @@ class FormLoginConnector:
     def check_settings(self, settings: Mapping[str, Any]) -> None:
         """Validate the recipe and address before they are saved (raises ValueError)."""
         recipe_of(settings)
+
+    def sign_in_blocker(self, settings: Mapping[str, Any]) -> str | None:
+        """Why these settings can never sign in (:func:`sign_in_blocker`), or ``None``."""
+        return sign_in_blocker(settings)
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
         try:

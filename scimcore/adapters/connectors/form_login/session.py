@@ -305,7 +305,9 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
                 "the service asks for a one-time code (TOTP) and the credential has no "
                 "TOTP seed: store the credential again with the seed (--totp)",
             )
-        page = browser.submit(page, code_form, _code_values(code_form, recipe, login), secret=True)
+        page = browser.submit(
+            page, code_form, _code_values(code_form, recipe, login, browser.origin), secret=True
+        )
         code_sent = True
     if steps.success is not None:
         if matches(steps.success, page):
@@ -364,7 +366,9 @@ def _login_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tupl
     return _merge(values, fixed, default_button(form))
 
 
-def _code_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tuple[str, str]]:
+def _code_values(
+    form: Node, recipe: Recipe, login: FormLoginAuth, origin: str
+) -> list[tuple[str, str]]:
     assert recipe.totp is not None
     values = form_fields(form)
     field = recipe.totp.field or next(
@@ -379,7 +383,9 @@ def _code_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tuple
         raise AuthenticationFailed(
             "form_login: the one-time code form has no field for the code; set recipe.totp.field"
         )
-    return _merge(values, {**recipe.totp.fields, field: _fresh_code(login)}, default_button(form))
+    return _merge(
+        values, {**recipe.totp.fields, field: _fresh_code(login, origin)}, default_button(form)
+    )
 
 
 def _merge(
@@ -393,22 +399,23 @@ def _merge(
     return out
 
 
-_last_step: dict[str, int] = {}
+_last_step: dict[tuple[str, str], int] = {}
 _step_lock = threading.Lock()
 
 
-def _fresh_code(login: FormLoginAuth) -> str:
+def _fresh_code(login: FormLoginAuth, origin: str) -> str:
     """The current code, waiting for the next time step if this process already used
-    this one (services refuse a code used twice, RFC 6238 5.2)."""
+    this one on this site (services refuse a code used twice, RFC 6238 5.2)."""
+    key = (origin, login.fingerprint)
     now = clock()
     step = int(now // DEFAULT_STEP)
     with _step_lock:
-        if _last_step.get(login.fingerprint) == step:
+        if _last_step.get(key) == step:
             wait = (step + 1) * DEFAULT_STEP - now + 0.05
             sleep(min(max(wait, 0.0), DEFAULT_STEP + 1.0))
             now = clock()
         code, used = login.totp_code(now)
-        _last_step[login.fingerprint] = used
+        _last_step[key] = used
         if len(_last_step) > _MAX_SESSIONS:
             _last_step.pop(next(iter(_last_step)))
     return code
