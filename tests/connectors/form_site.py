@@ -51,6 +51,7 @@ class Member:
 class _Session:
     csrf: str
     user: str | None = None
+    identified: str | None = None  # identifier first: the username given
     pending: str | None = None  # signed in with the password, waiting for the code
 
 
@@ -61,6 +62,8 @@ class FormSite:
     captcha: bool = False
     #: No widget on the page, but a sign-in refused with "prove you are not a robot".
     captcha_on_submit: bool = False
+    #: The username on one page, the password on the next.
+    identifier_first: bool = False
     max_failures: int = 3
     page_size: int = 3
     members: dict[int, Member] = field(default_factory=dict)
@@ -131,6 +134,11 @@ class FormSite:
                         "</body></html>"
                     ),
                 )
+            if path == "/session/identify" and method == "POST":
+                session.identified = form.get("user[email]")
+                return 303, [*headers, ("Location", "/login/password")], ""
+            if path == "/login/password" and method == "GET" and session.identified:
+                return 200, headers, self._login_page(session, identified=session.identified)
             if path == "/session" and method == "POST":
                 return self._password(form, session, sid or "", headers)
             if path == "/session/two-factor":
@@ -146,16 +154,23 @@ class FormSite:
         headers.append(("Set-Cookie", f"acme_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
         return sid, session
 
-    def _login_page(self, session: _Session, error: str = "") -> str:
+    def _login_page(self, session: _Session, error: str = "", identified: str = "") -> str:
         flash = f'<p class="flash alert">{html.escape(error)}</p>' if error else ""
         captcha = '<div class="g-recaptcha" data-sitekey="6Lc-test"></div>' if self.captcha else ""
+        action = "/session"
+        email = '<label>Email <input type="email" name="user[email]" autofocus></label>'
+        password = '<label>Password <input type="password" name="user[password]"></label>'
+        if identified:
+            email = f'<input type="hidden" name="user[email]" value="{html.escape(identified)}">'
+        elif self.identifier_first:
+            action, password = "/session/identify", ""
         return _page(
             "Sign in to Acme",
             f"""{flash}
-            <form id="new_session" action="/session" method="post" accept-charset="UTF-8">
+            <form id="new_session" action="{action}" method="post" accept-charset="UTF-8">
               <input type="hidden" name="authenticity_token" value="{session.csrf}">
-              <label>Email <input type="email" name="user[email]" autofocus></label>
-              <label>Password <input type="password" name="user[password]"></label>
+              {email}
+              {password}
               <label><input type="checkbox" name="user[remember_me]" value="1"> Remember</label>
               {captcha}
               <button type="submit" name="commit" value="Sign in">Sign in</button>
@@ -352,7 +367,12 @@ def form_site(site: FormSite) -> Iterator[FormSite]:
                 name, sep, value = part.strip().partition("=")
                 if sep:
                     cookies[name] = value
-            status, headers, page = site.handle(self.command, self.path, body, cookies)
+            referer = self.headers.get("Referer") or ""
+            if self.command == "POST" and not referer.startswith(site.url + "/"):
+                # As Django does over https: a form post must come from one of its pages.
+                status, headers, page = 403, [], _page("Forbidden", "<p>Referer check.</p>")
+            else:
+                status, headers, page = site.handle(self.command, self.path, body, cookies)
             data = page.encode()
             self.send_response(status)
             for name, value in headers:

@@ -135,6 +135,16 @@ def test_a_service_without_a_code_step_signs_in_with_the_password_alone() -> Non
         assert site.password_posts == 1 and site.code_posts == 0
 
 
+def test_an_identifier_first_sign_in_gives_the_username_then_the_password() -> None:
+    with form_site(FormSite(identifier_first=True)) as site:
+        check = FormLoginConnector().test_connection(_ctx(site))
+        assert check.ok, check.message
+        identify = [f for m, p, f in site.requests if m == "POST" and p == "/session/identify"]
+        assert len(identify) == 1 and "user[password]" not in identify[0]
+        assert identify[0]["user[email]"] == ADMIN
+        assert site.password_posts == 1
+
+
 def test_an_expired_session_signs_in_once_more_and_carries_on(
     site: FormSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -93,6 +93,7 @@ class Browser:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.jar = jar if jar is not None else CookieJar()
+        self._referer: str | None = None
 
     def __repr__(self) -> str:
         return f"Browser({self.origin!r}, {self.jar!r})"
@@ -112,6 +113,7 @@ class Browser:
         action = urljoin(page.url, form.get("action") or page.url)
         self.check_origin(action, "the form's address")
         body = urlencode(list(values))
+        self._referer = page.url  # as a browser sends it (Django checks it over https)
         if method != "POST":
             if secret:
                 raise AuthenticationFailed(
@@ -142,9 +144,11 @@ class Browser:
             cookie = self.jar.header(parts.path or "/", https=parts.scheme == "https")
             if cookie:
                 headers["Cookie"] = cookie
+            if self._referer:
+                headers["Referer"] = self._referer
             if body is not None:
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
-                headers["Origin"] = self.origin
+                headers["Origin"] = _origin_header(url)
             request = HttpRequest(method, url, headers, body)
             self.auth.apply(request)
             resp = exchange(
@@ -171,6 +175,7 @@ class Browser:
                     method, body = "GET", None
                 url, secret = target, False
                 continue
+            self._referer = None
             return Page(url, resp.status, parse(_decode(resp.body, resp.headers)))
         raise InvalidResponse(f"more than {MAX_REDIRECTS} redirects from {self.origin}; stopped")
 
@@ -179,6 +184,14 @@ def _origin(url: str) -> str:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def _origin_header(url: str) -> str:
+    """The ``Origin`` header value: scheme, host, and the port only when it is not the
+    scheme's default (as browsers send it; frameworks compare it with their own host)."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _decode(body: bytes, headers: dict[str, str]) -> str:
@@ -220,8 +233,21 @@ def login_form(recipe: Recipe, page: Page) -> Node | None:
     assert recipe.login is not None
     if recipe.login.form is not None:
         return page.doc.first(recipe.login.form)
+    return _first_password_form(page)
+
+
+def _first_password_form(page: Page) -> Node | None:
+    return next((f for f in page.doc.select("form") if fields_of_type(f, "password")), None)
+
+
+def _identifier_form(recipe: Recipe, page: Page) -> Node | None:
+    """A form asking for the username alone (no password field anywhere on the page):
+    the first step of an identifier-first sign-in."""
+    assert recipe.login is not None
+    wanted = recipe.login.username_field
     for form in page.doc.select("form"):
-        if fields_of_type(form, "password"):
+        names = {n.get("name") for n in fields_of_type(form, "text", "email")}
+        if (wanted in names) if wanted else bool(fields_of_type(form, "email")):
             return form
     return None
 
@@ -259,9 +285,24 @@ def sign_in(browser: Browser, recipe: Recipe, login: FormLoginAuth) -> None:
     if shows_captcha(recipe, page):
         raise refused("captcha")
     form = login_form(recipe, page)
+    first_step = form if form is not None else _identifier_form(recipe, page)
+    username_sent = False
+    if first_step is not None and not fields_of_type(first_step, "password"):
+        # Identifier first (the username alone, then the password on the next page).
+        values = _login_values(first_step, recipe, login, password=False)
+        page = browser.submit(page, first_step, values, secret=False)
+        if page.status >= 500 or page.status == 429:
+            check_status(page, f"form_login: {where}: the username step")
+        failure = failure_on(page, steps.failures)
+        if failure is not None:
+            raise refused(failure.reason, failure.message)
+        if shows_captcha(recipe, page):
+            raise refused("captcha")
+        form = login_form(recipe, page) or _first_password_form(page)
+        username_sent = True
     if form is None:
         raise refused("other", _no_form(recipe, page))
-    values = _login_values(form, recipe, login)
+    values = _login_values(form, recipe, login, username=not username_sent)
     try:
         _after_password(browser, recipe, login, browser.submit(page, form, values, secret=True))
     except _Refused:
@@ -342,7 +383,17 @@ def _no_form(recipe: Recipe, page: Page) -> str:
     return f"no sign-in form on {page.path} (HTTP {page.status}): {wanted}{hint}"
 
 
-def _login_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tuple[str, str]]:
+def _login_values(
+    form: Node,
+    recipe: Recipe,
+    login: FormLoginAuth,
+    *,
+    username: bool = True,
+    password: bool = True,
+) -> list[tuple[str, str]]:
+    """The form's own fields (hidden ones, the CSRF token, as they are), the recipe's
+    fixed ones, the username and (``password``) the password. ``username``: it must be
+    there (not after an identifier-first step, where it may be, hidden or not)."""
     assert recipe.login is not None
     steps = recipe.login
     values = form_fields(form)
@@ -353,7 +404,9 @@ def _login_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tupl
     password_field = steps.password_field or next(
         (n.get("name") for n in fields_of_type(form, "password")), None
     )
-    for label, name in (("username", user_field), ("password", password_field)):
+    needed = [("username", user_field)] if username else []
+    needed += [("password", password_field)] if password else []
+    for label, name in needed:
         if not name or name not in names:
             raise AuthenticationFailed(
                 f"form_login: the sign-in form has no {label} field"
@@ -361,8 +414,11 @@ def _login_values(form: Node, recipe: Recipe, login: FormLoginAuth) -> list[tupl
                 + f" (fields: {', '.join(sorted(names)) or 'none'}); "
                 f"set recipe.login.{label}_field; the password was not sent"
             )
-    assert user_field is not None and password_field is not None
-    fixed = {**steps.fields, user_field: login.username, password_field: login.password()}
+    fixed = dict(steps.fields)
+    if user_field and (username or user_field in names):
+        fixed[user_field] = login.username
+    if password and password_field:
+        fixed[password_field] = login.password()
     return _merge(values, fixed, default_button(form))
 
 
