@@ -461,7 +461,7 @@ def test_an_action_the_recipe_does_not_declare_is_unsupported(site: FormSite) ->
 
 
 def test_an_invitation_the_service_refuses_reports_its_flash(site: FormSite) -> None:
-    with pytest.raises(PermanentError, match="invite refused"):
+    with pytest.raises(PermanentError, match="invite refused: Email is invalid"):
         FormLoginConnector().create_account(
             _ctx(site), AccountSpec("not-an-email", email="not-an-email"), idempotency_key="k"
         )

@@ -48,6 +48,7 @@ from ....provisioning.errors import (
     PermanentError,
     UnsupportedOperation,
 )
+from ..http import excerpt
 from .credential import FormLoginAuth, find_login, from_credential
 from .html import Node, default_button, form_fields
 from .recipe import Action, Recipe, RecipeError, check_base_url, fill, load_recipe
@@ -250,9 +251,12 @@ class _Site:
         result = self.browser.submit(page, form, sent, secret=False)
         failure = failure_on(result, action.failures)
         if failure is not None:
+            said = failure.message
+            if said is None and failure.marker.selector is not None:
+                shown = result.doc.first(failure.marker.selector)
+                said = excerpt(shown.text()) if shown is not None else None
             raise InvalidData(
-                f"form_login: {name} refused: {failure.message or failure.reason}",
-                status=result.status,
+                f"form_login: {name} refused: {said or failure.reason}", status=result.status
             )
         if login_form(self.recipe, result) is not None:
             raise AuthenticationFailed(
