@@ -218,10 +218,32 @@ def test_a_code_step_without_a_stored_seed_says_to_store_one(site: FormSite) -> 
     assert site.password_posts == 1 and site.code_posts == 0
 
 
-def test_a_code_step_the_recipe_does_not_know_is_no_success(site: FormSite) -> None:
-    message = _refused(site, FormLoginAuth(ADMIN, PASSWORD, SEED), _recipe(totp=None))
-    assert "neither the recipe's success marker nor a known failure" in message
-    assert site.password_posts == 1 and site.code_posts == 0
+def test_a_code_step_the_recipe_does_not_declare_is_recognised_and_answered(
+    site: FormSite,
+) -> None:
+    check = FormLoginConnector().test_connection(_ctx(site, recipe=_recipe(totp=None)))
+    assert check.ok, check.message
+    assert site.password_posts == 1 and site.code_posts == 1
+
+
+def test_a_refusal_the_recipe_does_not_recognise_is_caught_and_not_retried(
+    site: FormSite,
+) -> None:
+    original = site.handle
+
+    def vague(method: str, target: str, body: bytes, cookies: dict[str, str]) -> Any:
+        status, headers, page = original(method, target, body, cookies)
+        if target == "/session" and status == 200:  # a refusal, but no form and no flash
+            return 200, headers, "<html><body><p>Something went wrong.</p></body></html>"
+        return status, headers, page
+
+    site.handle = vague  # type: ignore[method-assign]
+    recipe = _recipe(login__success=None, login__failures=[])
+    auth = FormLoginAuth(ADMIN, "not the password", SEED)
+    message = _refused(site, auth, recipe)
+    assert "shows the sign-in page again" in message
+    assert "remembered" in _refused(site, auth, recipe)
+    assert site.password_posts == 1
 
 
 def test_a_locked_account_says_locked_and_costs_one_attempt(site: FormSite) -> None:

@@ -52,7 +52,16 @@ from ..http import excerpt
 from .credential import FormLoginAuth, find_login, from_credential
 from .html import Node, default_button, form_fields
 from .recipe import Action, Recipe, RecipeError, check_base_url, fill, load_recipe
-from .session import Browser, Page, check_status, failure_on, login_form, matches, signed_in
+from .session import (
+    Browser,
+    Page,
+    check_status,
+    failure_on,
+    matches,
+    refuse,
+    sign_in_page,
+    signed_in,
+)
 
 #: The setting holding the recipe (a JSON object, or its text).
 RECIPE_SETTING = "recipe"
@@ -122,29 +131,29 @@ class _Site:
         self.browser = Browser(
             base, ctx.auth, timeout=ctx.timeout, max_bytes=ctx.max_response_bytes
         )
-        signed_in(self.key, self.browser, self.recipe, self.login)
-        self._renewed = False
+        #: Signed in by this call: a sign-in page now means the sign-in did not work.
+        self._just_signed_in = signed_in(self.key, self.browser, self.recipe, self.login)
 
     def page(self, url: str, what: str) -> Page:
-        """A page of the signed-in session; one new sign-in if the session expired."""
+        """A page of the signed-in session. A sign-in page instead means the kept
+        session expired: one new sign-in, once per call. Right after a sign-in it means
+        the sign-in did not work: refused and remembered, never retried."""
         page = self.browser.get(url)
-        if login_form(self.recipe, page) is not None:
-            self._renew(what)
-            page = self.browser.get(url)
-            if login_form(self.recipe, page) is not None:
-                raise AuthenticationFailed(
-                    f"form_login: {what}: signed in, but the service shows the sign-in form "
-                    "again: the account may not be an administrator, or the recipe's "
-                    "login.success marker matches a page that is not signed in"
+        if sign_in_page(self.recipe, page):
+            if self._just_signed_in:
+                raise refuse(
+                    self.key,
+                    f"form_login: {what}: signed in as {self.login.username!r}, but the "
+                    f"service shows the sign-in page again ({page.path}): the account may "
+                    "not be an administrator, or the sign-in was refused in a way the "
+                    "recipe does not recognise (add login.success and login.failures)",
                 )
+            self._just_signed_in = signed_in(
+                self.key, self.browser, self.recipe, self.login, fresh=True
+            )
+            return self.page(url, what)
         check_status(page, f"form_login: {what}")
         return page
-
-    def _renew(self, what: str) -> None:
-        if self._renewed:
-            raise AuthenticationFailed(f"form_login: {what}: the session ends at once, again")
-        self._renewed = True
-        signed_in(self.key, self.browser, self.recipe, self.login, fresh=True)
 
     # -- members ----------------------------------------------------------------------------
 
@@ -258,7 +267,7 @@ class _Site:
             raise InvalidData(
                 f"form_login: {name} refused: {said or failure.reason}", status=result.status
             )
-        if login_form(self.recipe, result) is not None:
+        if sign_in_page(self.recipe, result):
             raise AuthenticationFailed(
                 f"form_login: {name}: the service sent the form back to sign-in; "
                 "the session expired or the account is not an administrator"

@@ -17,6 +17,7 @@ same password again soon: an administrator account is never locked by retries.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -236,6 +237,33 @@ def login_form(recipe: Recipe, page: Page) -> Node | None:
     return _first_password_form(page)
 
 
+def sign_in_page(recipe: Recipe, page: Page) -> bool:
+    """Whether ``page`` asks to sign in: the login form, or a one-time-code step."""
+    return login_form(recipe, page) is not None or code_form(recipe, page) is not None
+
+
+_CODE_NAME = re.compile(r"(?i)otp|totp|one.?time|2fa|mfa|two.?factor|verification.?code|^code$")
+
+
+def code_form(recipe: Recipe, page: Page) -> Node | None:
+    """The one-time-code form: the recipe's ``totp.form``, or (without one) a form with no
+    password whose one visible field is named or marked as a code (``otp_attempt``,
+    ``autocomplete="one-time-code"``), so an undeclared code step is never taken for a
+    successful sign-in."""
+    if recipe.totp is not None:
+        return page.doc.first(recipe.totp.form)
+    for form in page.doc.select("form"):
+        if fields_of_type(form, "password"):
+            continue
+        visible = fields_of_type(form, "text", "number", "tel")
+        if len(visible) == 1 and (
+            visible[0].get("autocomplete") == "one-time-code"
+            or _CODE_NAME.search(visible[0].get("name") or "")
+        ):
+            return form
+    return None
+
+
 def _first_password_form(page: Page) -> Node | None:
     return next((f for f in page.doc.select("form") if fields_of_type(f, "password")), None)
 
@@ -335,8 +363,8 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
             raise refused("captcha")
         if page.status == 429:
             raise refused("other", "the service answered HTTP 429 (too many sign-in attempts)")
-        code_form = page.doc.first(recipe.totp.form) if recipe.totp is not None else None
-        if code_form is None or recipe.totp is None:
+        step = code_form(recipe, page)
+        if step is None:
             break
         if code_sent:
             raise refused("wrong_code")
@@ -347,7 +375,7 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
                 "TOTP seed: store the credential again with the seed (--totp)",
             )
         page = browser.submit(
-            page, code_form, _code_values(code_form, recipe, login, browser.origin), secret=True
+            page, step, _code_values(step, recipe, login, browser.origin), secret=True
         )
         code_sent = True
     if steps.success is not None:
@@ -425,9 +453,9 @@ def _login_values(
 def _code_values(
     form: Node, recipe: Recipe, login: FormLoginAuth, origin: str
 ) -> list[tuple[str, str]]:
-    assert recipe.totp is not None
     values = form_fields(form)
-    field = recipe.totp.field or next(
+    totp = recipe.totp
+    field = (totp.field if totp is not None else None) or next(
         (
             n.get("name")
             for n in fields_of_type(form, "text", "number", "tel", "password")
@@ -439,9 +467,9 @@ def _code_values(
         raise AuthenticationFailed(
             "form_login: the one-time code form has no field for the code; set recipe.totp.field"
         )
-    return _merge(
-        values, {**recipe.totp.fields, field: _fresh_code(login, origin)}, default_button(form)
-    )
+    fixed = dict(totp.fields) if totp is not None else {}
+    fixed[field] = _fresh_code(login, origin)
+    return _merge(values, fixed, default_button(form))
 
 
 def _merge(
@@ -498,10 +526,11 @@ def signed_in(
     login: FormLoginAuth,
     *,
     fresh: bool = False,
-) -> Browser:
-    """``browser`` with a signed-in session: the one kept under ``key`` (the
-    integration, the site and the credential's fingerprint), or a new sign-in.
-    ``fresh``: the kept session has expired on the service's side; sign in again."""
+) -> bool:
+    """Give ``browser`` a signed-in session: the one kept under ``key`` (the
+    integration, the site and the credential's fingerprint), or a new sign-in; True
+    when it signed in now. ``fresh``: the kept session has expired on the service's
+    side; sign in again."""
     now = time.monotonic()
     with _lock:
         refusal = _refusals.get(key)
@@ -513,7 +542,7 @@ def signed_in(
         entry = _sessions.get(key)
         if entry is not None and not fresh and now - entry.at < SESSION_TTL:
             browser.jar = entry.jar
-            return browser
+            return False
         _sessions.pop(key, None)
     browser.jar = CookieJar()
     try:
@@ -526,7 +555,18 @@ def signed_in(
     with _lock:
         _sessions[key] = _Entry(browser.jar, time.monotonic())
         _trim(_sessions)
-    return browser
+    return True
+
+
+def refuse(key: tuple[object, ...], message: str) -> AuthenticationFailed:
+    """A sign-in that looked successful but is not (the service shows the sign-in form
+    again at once): drop its session and remember the refusal, so the next call does
+    not send the password again; the error to raise."""
+    with _lock:
+        _sessions.pop(key, None)
+        _refusals[key] = (message, time.monotonic())
+        _trim(_refusals)
+    return AuthenticationFailed(message)
 
 
 def forget(key: tuple[object, ...]) -> None:
