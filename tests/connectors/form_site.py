@@ -442,3 +442,182 @@ RECIPE: dict[str, Any] = {
         "remove": {"form": "form.remove", "fields": {"confirm": "yes"}},
     },
 }
+
+
+@dataclass
+class BetaSite:
+    """A second, differently built service: a multipart login form whose CSRF token is
+    in a ``<meta>`` and must come back as an ``X-CSRF-Token`` header, a ``Secure``
+    session cookie, a ``<meta http-equiv=refresh>`` after sign-in, members as a list
+    whose state is a class, e-mails as ``mailto:`` links, and a removal confirmed on a
+    second page. No second factor."""
+
+    people: dict[str, tuple[str, bool]] = field(default_factory=dict)  # id -> (email, on)
+    sessions: dict[str, str | None] = field(default_factory=dict)  # sid -> csrf / user
+    csrf: dict[str, str] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def handle(
+        self, method: str, target: str, body: bytes, cookies: dict[str, str], csrf_header: str
+    ) -> tuple[int, list[tuple[str, str]], str]:
+        path = urlsplit(target).path
+        with self.lock:
+            self.requests.append((method, path))
+            sid = cookies.get("__Host-beta")
+            headers: list[tuple[str, str]] = []
+            if sid not in self.sessions:
+                sid = secrets.token_hex(8)
+                self.sessions[sid] = None
+                self.csrf[sid] = secrets.token_hex(8)
+                headers.append(("Set-Cookie", f"__Host-beta={sid}; Path=/; Secure; HttpOnly"))
+            assert sid is not None
+            if method == "POST" and csrf_header != self.csrf[sid]:
+                return 403, headers, "<p>CSRF</p>"
+            meta = f'<meta name="csrf-token" content="{self.csrf[sid]}">'
+            if path == "/signin" and method == "GET":
+                return (
+                    200,
+                    headers,
+                    (
+                        f"<html><head>{meta}</head><body>"
+                        '<form method="post" action="/signin" enctype="multipart/form-data">'
+                        '<input name="login"><input type="password" name="pass">'
+                        "<input type=submit value=Go></form></body></html>"
+                    ),
+                )
+            if path == "/signin" and method == "POST":
+                form = _multipart_fields(body)
+                if form.get("login") == ADMIN and form.get("pass") == PASSWORD:
+                    self.sessions[sid] = ADMIN
+                    return (
+                        200,
+                        headers,
+                        (
+                            '<html><head><meta http-equiv="Refresh" content="0; URL=/home">'
+                            "</head><body>Signing you in…</body></html>"
+                        ),
+                    )
+                return 401, headers, "<p class=err>Wrong credentials</p>" + _BETA_FORM
+            if self.sessions[sid] is None:
+                return 302, [*headers, ("Location", "/signin")], ""
+            if path == "/home":
+                return 200, headers, "<p>Hello <b id=me>admin</b></p>"
+            if path == "/people" and method == "GET":
+                items = "".join(
+                    f'<li class="person{"" if on else " disabled"}" data-id="{pid}">'
+                    f'<span class="mail"><a href="mailto:{email}">{email}</a></span>'
+                    f'<form method="post" action="/people/{pid}/delete"><button>x</button></form>'
+                    "</li>"
+                    for pid, (email, on) in self.people.items()
+                )
+                return 200, headers, f'<html><head>{meta}</head><ul class="people">{items}</ul>'
+            if path.endswith("/delete") and method == "POST":
+                pid = path.split("/")[2]
+                return (
+                    200,
+                    headers,
+                    (
+                        f"<html><head>{meta}</head><p>Really delete?</p>"
+                        f'<form id="sure" method="post" action="/people/{pid}/destroy">'
+                        '<input type="hidden" name="really" value="no"><button>Yes</button></form>'
+                    ),
+                )
+            if path.endswith("/destroy") and method == "POST":
+                if parse_qs(body.decode()).get("really") == ["yes"]:
+                    self.people.pop(path.split("/")[2], None)
+                return 303, [*headers, ("Location", "/people")], ""
+            return 404, headers, "<p>not found</p>"
+
+
+_BETA_FORM = (
+    '<form method="post" action="/signin" enctype="multipart/form-data">'
+    '<input name="login"><input type="password" name="pass"></form>'
+)
+
+
+def _multipart_fields(body: bytes) -> dict[str, str]:
+    """A small reader of ``multipart/form-data`` (text fields only)."""
+    out: dict[str, str] = {}
+    text = body.decode(errors="replace")
+    if not text.startswith("--"):
+        return out
+    boundary = text.split("\r\n", 1)[0]
+    for part in text.split(boundary)[1:]:
+        head, _, value = part.partition("\r\n\r\n")
+        name = head.split('name="', 1)[1].split('"', 1)[0] if 'name="' in head else ""
+        if name:
+            out[name] = value[: -len("\r\n")] if value.endswith("\r\n") else value
+    return out
+
+
+@contextmanager
+def beta_site(site: BetaSite) -> Iterator[BetaSite]:
+    """Serve ``site`` on 127.0.0.1 (a free port) for the duration of the block."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            cookies = dict(
+                part.strip().partition("=")[::2]
+                for part in (self.headers.get("Cookie") or "").split(";")
+                if "=" in part
+            )
+            status, headers, page = site.handle(
+                self.command, self.path, body, cookies, self.headers.get("X-CSRF-Token") or ""
+            )
+            data = page.encode()
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
+
+        do_GET = do_POST = _any
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+#: The recipe of the second service: what differs is data, not code.
+BETA_RECIPE: dict[str, Any] = {
+    "name": "beta",
+    "login": {
+        "path": "/signin",
+        "page_headers": {"X-CSRF-Token": "meta[name=csrf-token]@content"},
+        "success": {"selector": "#me"},
+        "failures": [{"reason": "wrong_password", "selector": "p.err"}],
+    },
+    "members": {
+        "path": "/people",
+        "row": "ul.people > li.person",
+        "fields": {"remote_id": "@data-id", "email": "span.mail a@href"},
+        "status": "@class",
+        "status_map": {"disabled": "suspended", "person": "active"},
+    },
+    "actions": {
+        "remove": {
+            "form": "form",
+            "page_headers": {"X-CSRF-Token": "meta[name=csrf-token]@content"},
+            "confirm": {"form": "form#sure", "fields": {"really": "yes"}},
+        }
+    },
+}

@@ -51,7 +51,18 @@ from scimcore.provisioning.errors import (
 from scimcore.provisioning.pacing import PacedAuth
 
 from .conftest import Env
-from .form_site import ADMIN, PASSWORD, RECIPE, SEED, FormSite, form_site, site_totp
+from .form_site import (
+    ADMIN,
+    BETA_RECIPE,
+    PASSWORD,
+    RECIPE,
+    SEED,
+    BetaSite,
+    FormSite,
+    beta_site,
+    form_site,
+    site_totp,
+)
 
 WRONG_SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -429,6 +440,36 @@ def test_a_login_form_sent_with_get_is_refused(site: FormSite) -> None:
     with pytest.raises(AuthenticationFailed, match="password would travel in the URL"):
         list(FormLoginConnector().iter_accounts(_ctx(site)))
     assert not any(PASSWORD.split()[0] in p for _, p, _ in site.requests)
+
+
+def test_a_differently_built_service_works_from_its_recipe_alone() -> None:
+    """Multipart login, CSRF token from a <meta> sent as a header, a Secure cookie, a
+    meta refresh after sign-in, a list whose state is a class, a confirmed removal."""
+    with beta_site(BetaSite()) as beta:
+        beta.people = {"7": ("ann@beta.test", True), "8": ("bob@beta.test", False)}
+        ctx = ConnectorContext(
+            "org",
+            2,
+            {"base_url": beta.url, "recipe": BETA_RECIPE},
+            FormLoginAuth(ADMIN, PASSWORD),
+        )
+        connector = FormLoginConnector()
+        check = connector.test_connection(ctx)
+        assert check.ok, check.message
+        accounts = {a.login: a for a in connector.iter_accounts(ctx)}
+        assert set(accounts) == {"ann@beta.test", "bob@beta.test"}
+        assert accounts["ann@beta.test"].active and not accounts["bob@beta.test"].active
+        assert accounts["bob@beta.test"].remote_id == "8"
+        connector.delete_account(ctx, AccountRef(remote_id="7"), idempotency_key="k")
+        assert set(beta.people) == {"8"}
+        assert ("POST", "/people/7/destroy") in beta.requests
+        assert sum(1 for r in beta.requests if r == ("POST", "/signin")) == 1
+        with pytest.raises(UnsupportedOperation, match="'disable'"):
+            connector.deactivate_account(ctx, AccountRef(remote_id="8"), idempotency_key="k")
+        form_session.forget_all()
+        wrong = ConnectorContext("org", 2, ctx.settings, FormLoginAuth(ADMIN, "nope-" + PASSWORD))
+        with pytest.raises(AuthenticationFailed, match="wrong username or password"):
+            list(connector.iter_accounts(wrong))
 
 
 # -- members ---------------------------------------------------------------------------------

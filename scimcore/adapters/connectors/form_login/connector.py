@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 from ....provisioning.connector import (
     AccountRef,
@@ -51,12 +52,13 @@ from ....provisioning.errors import (
 from ..http import excerpt
 from .credential import FormLoginAuth, find_login, from_credential
 from .html import Node, default_button, form_fields
-from .recipe import Action, Recipe, RecipeError, check_base_url, fill, load_recipe
+from .recipe import Action, FromPage, Recipe, RecipeError, check_base_url, fill, load_recipe
 from .session import (
     Browser,
     Page,
     check_status,
     failure_on,
+    from_page,
     matches,
     refuse,
     sign_in_page,
@@ -185,13 +187,17 @@ class _Site:
         members = self.recipe.members
         assert members is not None
         values = {key: spec.read(node) or None for key, spec in members.fields.items()}
+        for key in ("email", "login"):
+            value = values.get(key)
+            if value and value.lower().startswith("mailto:"):  # an <a href="mailto:…">
+                values[key] = unquote(value[7:].split("?", 1)[0]) or None
         login = values.get("login") or values.get("email")
         if not login:
             return None  # a header or an empty-list row
         status = "active"
         if members.status is not None:
-            text = " ".join((members.status.read(node) or "").split()).lower()
-            status = members.status_map.get(text, members.status_default)
+            text = members.status.read(node) or ""
+            status = _status(text, members.status_map) or members.status_default
         raw = {k: v for k, v in values.items() if v is not None}
         return RemoteAccount(
             remote_id=values.get("remote_id") or login,
@@ -251,13 +257,13 @@ class _Site:
                 f"form_login: no {name} form ({action.form.source!r}) on {page.path}"
                 + ("" if action.path else " in the member's row")
             )
-        fixed = {key: fill(t, values) for key, t in action.fields.items()}
-        sent = [(k, fixed.pop(k)) if k in fixed else (k, v) for k, v in form_fields(form)]
-        sent += list(fixed.items())
-        button = default_button(form)
-        if button is not None and button[0] not in {k for k, _ in sent}:
-            sent.append(button)
-        result = self.browser.submit(page, form, sent, secret=False)
+        result = self._fill_and_submit(page, form, action.fields, values, action.from_page)
+        if action.confirm is not None and not sign_in_page(self.recipe, result):
+            confirm = result.doc.first(action.confirm.form)
+            if confirm is not None:  # "Really remove?": say yes
+                result = self._fill_and_submit(
+                    result, confirm, action.confirm.fields, values, action.from_page
+                )
         failure = failure_on(result, action.failures)
         if failure is not None:
             said = failure.message
@@ -279,6 +285,38 @@ class _Site:
                 "the recipe's success marker"
             )
         return result
+
+    def _fill_and_submit(
+        self,
+        page: Page,
+        form: Node,
+        templates: Mapping[str, str],
+        values: Mapping[str, str | None],
+        extra: FromPage | None = None,
+    ) -> Page:
+        """The form's own fields (the CSRF token) with the recipe's filled in."""
+        fixed = {key: fill(t, values) for key, t in templates.items()}
+        fields, headers = from_page(page, extra) if extra is not None else ({}, {})
+        fixed.update(fields)
+        sent = [(k, fixed.pop(k)) if k in fixed else (k, v) for k, v in form_fields(form)]
+        sent += list(fixed.items())
+        button = default_button(form)
+        if button is not None and button[0] not in {k for k, _ in sent}:
+            sent.append(button)
+        return self.browser.submit(page, form, sent, secret=False, headers=headers)
+
+
+def _status(text: str, status_map: Mapping[str, str]) -> str | None:
+    """The status of ``text``: its entry in the map, or else the first entry whose words
+    all appear in it ("Disabled since May", a row's ``class="member disabled"``)."""
+    key = " ".join(text.split()).lower()
+    if key in status_map:
+        return status_map[key]
+    words = set(re.findall(r"[\w-]+", key))
+    for name, status in status_map.items():
+        if set(name.split()) <= words:
+            return status
+    return None
 
 
 def _values(

@@ -68,11 +68,20 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class FormStep:
-    """A form to fill: where it is and which fields get what."""
+class FromPage:
+    """Values read from the page that holds a form, for what a script would add: a CSRF
+    token kept in ``<meta name="csrf-token">`` sent as a field or a header."""
 
-    form: Selector | None
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, ValueSpec] = field(default_factory=dict)
+    headers: Mapping[str, ValueSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A confirmation page after an action's form ("Really remove?"): its form, filled."""
+
+    form: Selector
+    fields: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ class Login:
     fields: Mapping[str, str]
     success: Marker | None
     failures: tuple[Failure, ...]
+    from_page: FromPage = FromPage()
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,7 @@ class Totp:
     form: Selector
     field: str | None
     fields: Mapping[str, str]
+    from_page: FromPage = FromPage()
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,8 @@ class Action:
     fields: Mapping[str, str]
     success: Marker | None
     failures: tuple[Failure, ...]
+    from_page: FromPage = FromPage()
+    confirm: Confirm | None = None
 
 
 @dataclass(frozen=True)
@@ -223,7 +236,8 @@ def _login(data: dict[str, Any]) -> Login:
     _known(
         data,
         where,
-        {"path", "form", "username_field", "password_field", "fields", "success", "failures"},
+        {"path", "form", "username_field", "password_field", "fields", "success", "failures"}
+        | _FROM_PAGE,
     )
     return Login(
         _path(data.get("path"), f"{where}.path"),
@@ -233,19 +247,21 @@ def _login(data: dict[str, Any]) -> Login:
         _fixed_fields(data.get("fields", {}), f"{where}.fields"),
         _opt_marker(data.get("success"), f"{where}.success"),
         _failures(data.get("failures", []), f"{where}.failures"),
+        _from_page(data, where),
     )
 
 
 def _totp(value: Any) -> Totp:
     where = "recipe.totp"
     data = _object(value, where)
-    _known(data, where, {"form", "field", "fields"})
+    _known(data, where, {"form", "field", "fields"} | _FROM_PAGE)
     if "form" not in data:
         raise RecipeError(f"{where}.form: required (the selector that recognises the code step)")
     return Totp(
         _selector(data["form"], f"{where}.form"),
         _opt_name(data.get("field"), f"{where}.field"),
         _fixed_fields(data.get("fields", {}), f"{where}.fields"),
+        _from_page(data, where),
     )
 
 
@@ -288,7 +304,7 @@ def _members(data: dict[str, Any]) -> Members:
 
 def _action(value: Any, where: str, kind: str) -> Action:
     data = _object(value, where)
-    _known(data, where, {"path", "form", "fields", "success", "failures"})
+    _known(data, where, {"path", "form", "fields", "success", "failures", "confirm"} | _FROM_PAGE)
     if "form" not in data:
         raise RecipeError(f"{where}.form: required (the selector of the form to submit)")
     path = data.get("path")
@@ -303,7 +319,40 @@ def _action(value: Any, where: str, kind: str) -> Action:
         fields,
         _opt_marker(data.get("success"), f"{where}.success"),
         _failures(data.get("failures", []), f"{where}.failures"),
+        _from_page(data, where),
+        _confirm(data["confirm"], f"{where}.confirm") if data.get("confirm") is not None else None,
     )
+
+
+_FROM_PAGE = {"page_fields", "page_headers"}
+
+
+def _from_page(data: dict[str, Any], where: str) -> FromPage:
+    out: list[dict[str, ValueSpec]] = []
+    for key in ("page_fields", "page_headers"):
+        raw = _object(data.get(key, {}), f"{where}.{key}")
+        out.append({name: _value(spec, f"{where}.{key}.{name}") for name, spec in raw.items()})
+    for name in out[1]:
+        if not re.fullmatch(r"[A-Za-z0-9-]+", name) or name.lower() in _RESERVED_HEADERS:
+            raise RecipeError(f"{where}.page_headers.{name}: not a header a recipe may set")
+    return FromPage(out[0], out[1])
+
+
+#: Headers the connector sets itself (a recipe setting them could break the same-origin rule).
+_RESERVED_HEADERS = frozenset(
+    {"cookie", "host", "origin", "referer", "content-type", "content-length", "authorization"}
+)
+
+
+def _confirm(value: Any, where: str) -> Confirm:
+    data = _object(value, where)
+    _known(data, where, {"form", "fields"})
+    if "form" not in data:
+        raise RecipeError(f"{where}.form: required (the selector of the confirmation form)")
+    fields = _fixed_fields(data.get("fields", {}), f"{where}.fields")
+    for key, template in fields.items():
+        _template(template, f"{where}.fields.{key}")
+    return Confirm(_selector(data["form"], f"{where}.form"), fields)
 
 
 def _failures(value: Any, where: str) -> tuple[Failure, ...]:
@@ -430,6 +479,6 @@ def fill(template: str, values: Mapping[str, str | None], *, quote_path: bool = 
 
     def one(m: re.Match[str]) -> str:
         text = values.get(m.group(1)) or ""
-        return quote(text, safe="@") if quote_path else text
+        return quote(text, safe="@/") if quote_path else text
 
     return _TEMPLATE.sub(one, template)

@@ -18,23 +18,25 @@ same password again soon: an administrator account is never locked by retries.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from ....provisioning.connector import Auth, HttpRequest
 from ....provisioning.errors import AuthenticationFailed, InvalidResponse
-from ..http import exchange, raise_for_status
+from ..http import HttpResponse, _loopback, exchange, raise_for_status
 from ..totp import DEFAULT_STEP
 from .cookies import CookieJar
 from .credential import FormLoginAuth
 from .html import Node, Selector, default_button, fields_of_type, form_fields, parse
-from .recipe import Failure, Marker, Recipe
+from .recipe import Failure, FromPage, Marker, Recipe
 
 MAX_REDIRECTS = 10
+_URLENCODED = "application/x-www-form-urlencoded"
 #: How long a signed-in session is reused before signing in again.
 SESSION_TTL = 900.0
 #: How long a refused sign-in is remembered: the same credential is not tried again
@@ -95,6 +97,7 @@ class Browser:
         self.max_bytes = max_bytes
         self.jar = jar if jar is not None else CookieJar()
         self._referer: str | None = None
+        self._extra: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"Browser({self.origin!r}, {self.jar!r})"
@@ -106,24 +109,35 @@ class Browser:
         return self._fetch("GET", url, None, secret=False)
 
     def submit(
-        self, page: Page, form: Node, values: Sequence[tuple[str, str]], *, secret: bool
+        self,
+        page: Page,
+        form: Node,
+        values: Sequence[tuple[str, str]],
+        *,
+        secret: bool,
+        headers: Mapping[str, str] | None = None,
     ) -> Page:
-        """Submit ``form`` of ``page`` with ``values``. ``secret``: it carries the password
-        or a code, so it must be a POST, and is never re-sent by a redirect."""
+        """Submit ``form`` of ``page`` with ``values`` (and extra ``headers``), encoded as
+        the form says (urlencoded or multipart). ``secret``: it carries the password or a
+        code, so it must be a POST, and is never re-sent by a redirect."""
         method = (form.get("method") or "get").upper()
         action = urljoin(page.url, form.get("action") or page.url)
         self.check_origin(action, "the form's address")
-        body = urlencode(list(values))
         self._referer = page.url  # as a browser sends it (Django checks it over https)
+        self._extra = dict(headers or {})
         if method != "POST":
             if secret:
                 raise AuthenticationFailed(
                     "the sign-in form sends with GET: the password would travel in the URL "
                     "(and into logs); refused"
                 )
-            action = action.split("?", 1)[0] + "?" + body
+            action = action.split("#", 1)[0].split("?", 1)[0] + "?" + urlencode(list(values))
             return self._fetch("GET", action, None, secret=False)
-        return self._fetch("POST", action, body.encode(), secret=secret)
+        if (form.get("enctype") or "").lower() == "multipart/form-data":
+            body, content_type = _multipart(values)
+        else:
+            body, content_type = urlencode(list(values)).encode(), _URLENCODED
+        return self._fetch("POST", action, body, secret=secret, content_type=content_type)
 
     def check_origin(self, url: str, what: str) -> None:
         if _origin(url) != self.origin:
@@ -134,38 +148,22 @@ class Browser:
                 "provider, cannot work with form_login)"
             )
 
-    def _fetch(self, method: str, url: str, body: bytes | None, *, secret: bool) -> Page:
+    def _fetch(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        *,
+        secret: bool,
+        content_type: str = _URLENCODED,
+    ) -> Page:
         self.check_origin(url, "a page")
-        for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            headers = {
-                "Accept": "text/html,application/xhtml+xml",
-                "User-Agent": "scimserver-form-login/1",
-            }
-            cookie = self.jar.header(parts.path or "/", https=parts.scheme == "https")
-            if cookie:
-                headers["Cookie"] = cookie
-            if self._referer:
-                headers["Referer"] = self._referer
-            if body is not None:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-                headers["Origin"] = _origin_header(url)
-            request = HttpRequest(method, url, headers, body)
-            self.auth.apply(request)
-            resp = exchange(
-                request.method,
-                request.url,
-                body=request.body,
-                headers=request.headers,
-                timeout=self.timeout,
-                max_bytes=self.max_bytes,
-            )
-            for value in resp.cookies:
-                self.jar.store(value, parts.path or "/")
-            location = resp.headers.get("location")
-            if resp.status in (301, 302, 303, 307, 308) and location:
-                target = urljoin(url, location.strip())
-                self.check_origin(target, "a redirect")
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                resp = self._send(method, url, body, content_type)
+                target = self._next_hop(url, resp)
+                if target is None:
+                    return self._page(url, resp)
                 if resp.status in (307, 308) and method == "POST":
                     if secret:
                         raise AuthenticationFailed(
@@ -175,10 +173,85 @@ class Browser:
                 else:
                     method, body = "GET", None
                 url, secret = target, False
-                continue
-            self._referer = None
-            return Page(url, resp.status, parse(_decode(resp.body, resp.headers)))
+                self._extra = {}
+        finally:
+            self._referer, self._extra = None, {}
         raise InvalidResponse(f"more than {MAX_REDIRECTS} redirects from {self.origin}; stopped")
+
+    def _send(self, method: str, url: str, body: bytes | None, content_type: str) -> HttpResponse:
+        parts = urlsplit(url)
+        headers = {
+            "Accept": "text/html,application/xhtml+xml",
+            "User-Agent": "scimserver-form-login/1",
+            **self._extra,
+        }
+        # Cookies marked Secure go back over https, and to this machine (as browsers do).
+        secure = parts.scheme == "https" or _loopback(parts.hostname or "")
+        cookie = self.jar.header(parts.path or "/", https=secure)
+        if cookie:
+            headers["Cookie"] = cookie
+        if self._referer:
+            headers["Referer"] = self._referer
+        if body is not None:
+            headers["Content-Type"] = content_type
+            headers["Origin"] = _origin_header(url)
+        request = HttpRequest(method, url, headers, body)
+        self.auth.apply(request)
+        resp = exchange(
+            request.method,
+            request.url,
+            body=request.body,
+            headers=request.headers,
+            timeout=self.timeout,
+            max_bytes=self.max_bytes,
+        )
+        for value in resp.cookies:
+            self.jar.store(value, parts.path or "/")
+        return resp
+
+    def _next_hop(self, url: str, resp: HttpResponse) -> str | None:
+        """Where a redirect (or a ``<meta http-equiv=refresh>`` of at most 10 s) leads,
+        checked to stay on the site; ``None`` when this is the page."""
+        location = resp.headers.get("location")
+        if resp.status in (301, 302, 303, 307, 308) and location:
+            target = urljoin(url, location.strip())
+        elif 200 <= resp.status < 300 and b"refresh" in resp.body[:4096].lower():
+            found = _meta_refresh(parse(_decode(resp.body, resp.headers)))
+            if found is None:
+                return None
+            target = urljoin(url, found)
+        else:
+            return None
+        self.check_origin(target, "a redirect")
+        return target
+
+    def _page(self, url: str, resp: HttpResponse) -> Page:
+        return Page(url, resp.status, parse(_decode(resp.body, resp.headers)))
+
+
+_REFRESH = re.compile(r"(?i)^\s*(\d+(?:\.\d+)?)\s*[;,]\s*url\s*=\s*['\"]?([^'\"]+)")
+
+
+def _meta_refresh(doc: Node) -> str | None:
+    for meta in doc.select("meta[http-equiv]"):
+        if (meta.get("http-equiv") or "").lower() == "refresh":
+            m = _REFRESH.match(meta.get("content") or "")
+            if m and float(m.group(1)) <= 10:
+                return m.group(2).strip()
+    return None
+
+
+def _multipart(values: Sequence[tuple[str, str]]) -> tuple[bytes, str]:
+    boundary = "----scimserver" + secrets.token_hex(12)
+    parts = []
+    for name, value in values:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def _origin(url: str) -> str:
@@ -209,8 +282,6 @@ def _decode(body: bytes, headers: dict[str, str]) -> str:
 def check_status(page: Page, what: str) -> None:
     """Raise the typed error of a failed page (5xx: try later; 429: slow down ...)."""
     if page.status >= 400:
-        from ..http import HttpResponse
-
         raise_for_status(HttpResponse(page.status, {}, b""), what)
 
 
@@ -318,7 +389,10 @@ def sign_in(browser: Browser, recipe: Recipe, login: FormLoginAuth) -> None:
     if first_step is not None and not fields_of_type(first_step, "password"):
         # Identifier first (the username alone, then the password on the next page).
         values = _login_values(first_step, recipe, login, password=False)
-        page = browser.submit(page, first_step, values, secret=False)
+        fields, headers = from_page(page, steps.from_page)
+        page = browser.submit(
+            page, first_step, _merge(values, fields, None), secret=False, headers=headers
+        )
         if page.status >= 500 or page.status == 429:
             check_status(page, f"form_login: {where}: the username step")
         failure = failure_on(page, steps.failures)
@@ -331,8 +405,14 @@ def sign_in(browser: Browser, recipe: Recipe, login: FormLoginAuth) -> None:
     if form is None:
         raise refused("other", _no_form(recipe, page))
     values = _login_values(form, recipe, login, username=not username_sent)
+    fields, headers = from_page(page, steps.from_page)
     try:
-        _after_password(browser, recipe, login, browser.submit(page, form, values, secret=True))
+        _after_password(
+            browser,
+            recipe,
+            login,
+            browser.submit(page, form, _merge(values, fields, None), secret=True, headers=headers),
+        )
     except _Refused:
         raise
     except AuthenticationFailed as exc:  # after the password went: remembered as refused
@@ -374,9 +454,9 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
                 "the service asks for a one-time code (TOTP) and the credential has no "
                 "TOTP seed: store the credential again with the seed (--totp)",
             )
-        page = browser.submit(
-            page, step, _code_values(step, recipe, login, browser.origin), secret=True
-        )
+        fields, headers = from_page(page, recipe.totp.from_page if recipe.totp else FromPage())
+        values = _merge(_code_values(step, recipe, login, browser.origin), fields, None)
+        page = browser.submit(page, step, values, secret=True, headers=headers)
         code_sent = True
     if steps.success is not None:
         if matches(steps.success, page):
@@ -470,6 +550,22 @@ def _code_values(
     fixed = dict(totp.fields) if totp is not None else {}
     fixed[field] = _fresh_code(login, origin)
     return _merge(values, fixed, default_button(form))
+
+
+def from_page(page: Page, spec: FromPage) -> tuple[dict[str, str], dict[str, str]]:
+    """The fields and headers a recipe reads from the page holding a form (a CSRF token
+    in a ``<meta>``); one it names but the page lacks is an error naming it."""
+    out: list[dict[str, str]] = [{}, {}]
+    for target, specs in zip(out, (spec.fields, spec.headers), strict=True):
+        for name, value_spec in specs.items():
+            value = value_spec.read(page.doc)
+            if value is None:
+                raise InvalidResponse(
+                    f"form_login: {page.path} has nothing at {value_spec.source!r} "
+                    f"(recipe: the value of {name!r})"
+                )
+            target[name] = value
+    return out[0], out[1]
 
 
 def _merge(
