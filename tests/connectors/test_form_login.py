@@ -385,7 +385,7 @@ def test_an_sso_only_recipe_is_explained_and_nothing_is_requested(site: FormSite
     assert not check.ok and "single sign-on" in check.message
     assert site.requests == []
     assert sign_in_blocker({"base_url": site.url, "recipe": RECIPE}) is None
-    assert "recipe cannot be used" in (sign_in_blocker({"base_url": site.url}) or "")
+    assert "needs a 'recipe' setting" in (sign_in_blocker({"base_url": site.url}) or "")
 
 
 def test_a_recipe_that_needs_javascript_is_refused_with_the_reason(site: FormSite) -> None:
@@ -558,6 +558,12 @@ def test_an_invitation_the_service_refuses_reports_its_flash(site: FormSite) -> 
         (_recipe(actions__suspend={"form": "form"}), "recipe.actions: unknown key 'suspend'"),
         (_recipe(sign_in="saml"), "recipe.sign_in: must be 'form' or 'sso_only'"),
         (_recipe(base_url="http://acme.example.com"), "recipe.base_url: must be https://"),
+        (_recipe(login__page_headers={"Cookie": "meta@content"}), "page_headers.Cookie: not a"),
+        (_recipe(login__page_fields={"t": "meta[name=x"}), "recipe.login.page_fields.t:"),
+        (
+            _recipe(actions__remove={"form": "form", "confirm": {"fields": {}}}),
+            "recipe.actions.remove.confirm.form: required",
+        ),
     ],
 )
 def test_an_invalid_recipe_is_refused_naming_the_key(recipe: Any, message: str) -> None:

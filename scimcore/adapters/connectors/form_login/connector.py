@@ -94,7 +94,7 @@ def sign_in_blocker(settings: Mapping[str, Any]) -> str | None:
     try:
         recipe, _ = recipe_of(settings)
     except RecipeError as exc:
-        return f"the recipe cannot be used: {exc}"
+        return f"the form_login settings cannot be used: {exc}"
     return recipe.blocker
 
 
