@@ -264,6 +264,13 @@ def test_a_locked_account_says_locked_and_costs_one_attempt(site: FormSite) -> N
     assert site.password_posts == 1
 
 
+def test_a_lockout_the_recipe_does_not_name_is_still_called_a_lockout(site: FormSite) -> None:
+    site.failures = site.max_failures
+    message = _refused(site, FormLoginAuth(ADMIN, PASSWORD, SEED), _recipe(login__failures=[]))
+    assert "the administrator account is locked" in message and "no recipe marker" in message
+    assert site.password_posts == 1
+
+
 def test_a_captcha_on_the_login_page_stops_before_the_password_is_sent() -> None:
     with form_site(FormSite(captcha=True)) as site:
         message = _refused(site, FormLoginAuth(ADMIN, PASSWORD, SEED))

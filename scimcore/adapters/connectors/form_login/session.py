@@ -443,6 +443,8 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
             raise refused("captcha")
         if page.status == 429:
             raise refused("other", "the service answered HTTP 429 (too many sign-in attempts)")
+        if page.status == 423:
+            raise refused("locked", _REASONS["locked"] + " (HTTP 423)")
         step = code_form(recipe, page)
         if step is None:
             break
@@ -462,14 +464,29 @@ def _after_password(browser: Browser, recipe: Recipe, login: FormLoginAuth, page
         if matches(steps.success, page):
             return
         if login_form(recipe, page) is not None:
-            raise refused("wrong_password", _CAME_BACK)
+            raise refused(*_came_back(page))
         raise refused(
             "other",
             f"the page after sign-in ({page.path}, HTTP {page.status}) shows neither the "
             "recipe's success marker nor a known failure",
         )
     if login_form(recipe, page) is not None or page.status >= 400:
-        raise refused("wrong_password", _CAME_BACK)
+        raise refused(*_came_back(page))
+
+
+#: What lockout pages say, for a refusal the recipe's markers do not name.
+_LOCKED = re.compile(
+    r"(?i)\b(account (is |has been )?(temporarily )?(locked|blocked|suspended)|"
+    r"too many (failed |unsuccessful )?(sign[- ]?in |log[- ]?in )?attempts)"
+)
+
+
+def _came_back(page: Page) -> tuple[str, str]:
+    """The reason of a refusal no recipe marker named: a lockout notice if the page
+    shows one, else the wrong password."""
+    if _LOCKED.search(page.text()):
+        return "locked", _REASONS["locked"] + " (the service says so; no recipe marker)"
+    return "wrong_password", _CAME_BACK
 
 
 def _no_form(recipe: Recipe, page: Page) -> str:
@@ -590,10 +607,11 @@ def _fresh_code(login: FormLoginAuth, origin: str) -> str:
     now = clock()
     step = int(now // DEFAULT_STEP)
     with _step_lock:
-        if _last_step.get(key) == step:
-            wait = (step + 1) * DEFAULT_STEP - now + 0.05
-            sleep(min(max(wait, 0.0), DEFAULT_STEP + 1.0))
-            now = clock()
+        used_before = _last_step.get(key) == step
+    if used_before:  # waited outside the lock: other sign-ins go on meanwhile
+        sleep(min(max((step + 1) * DEFAULT_STEP - now + 0.05, 0.0), DEFAULT_STEP + 1.0))
+        now = clock()
+    with _step_lock:
         code, used = login.totp_code(now)
         _last_step[key] = used
         if len(_last_step) > _MAX_SESSIONS:
