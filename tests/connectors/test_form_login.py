@@ -709,6 +709,71 @@ def test_cli_connect_takes_a_recipe_file_checked_before_anything_is_saved(
     assert "form_login\t" in listed and "SSO only" in listed
 
 
+def test_a_slow_service_is_retried_later_and_not_parked(env: Env) -> None:
+    with form_site(FormSite(totp_required=False)) as site:
+        integration = env.integration(
+            "form_login",
+            {"base_url": site.url, "recipe": RECIPE},
+            auth=FormLoginAuth(ADMIN, PASSWORD),
+        )
+        env.create_user("slow@acme.test")
+        original = site.handle
+
+        def slow(method: str, target: str, body: bytes, cookies: dict[str, str]) -> Any:
+            if target.startswith("/admin/members"):
+                time.sleep(0.5)
+            return original(method, target, body, cookies)
+
+        site.handle = slow  # type: ignore[method-assign]
+        stats = env.worker(timeout=0.2).run(until_idle=True)
+        assert stats.retried == 1
+        (job,) = env.jobs()
+        assert job.status == "pending" and "timed out" in (job.last_error or "")
+        binding = env.prov.binding(env.org.id, integration)
+        assert binding is not None and binding.integration.status == "active"
+        site.handle = original  # type: ignore[method-assign]
+        time.sleep(0.6)  # the slow answers are done
+        env.make_due()
+        env.worker().run(until_idle=True)
+        assert [j.status for j in env.jobs()] == ["succeeded"]
+        assert [m.email for m in site.members.values()] == ["slow@acme.test"]
+        assert site.password_posts == 1  # the session was kept across the retry
+
+
+def test_hostile_pages_cannot_crash_the_worker(env: Env) -> None:
+    with form_site(FormSite(totp_required=False)) as site:
+        env.integration(
+            "form_login",
+            {"base_url": site.url, "recipe": RECIPE},
+            auth=FormLoginAuth(ADMIN, PASSWORD),
+        )
+        answers = [
+            "<div>" * 200_000,  # deeply nested
+            "x" * (3 * 1024 * 1024),  # larger than the response cap
+            "<table id=members><tbody>" + "<tr><td>" * 5000,  # rows without a login
+        ]
+        original = site.handle
+
+        def hostile(method: str, target: str, body: bytes, cookies: dict[str, str]) -> Any:
+            status, headers, page = original(method, target, body, cookies)
+            if target.startswith("/admin/members") and method == "GET" and answers:
+                return 200, headers, answers.pop(0)
+            return status, headers, page
+
+        site.handle = hostile  # type: ignore[method-assign]
+        for n in range(3):
+            env.create_user(f"evil{n}@acme.test")
+        for _ in range(4):
+            env.worker().run(until_idle=True)
+            env.make_due()
+        env.worker().run(until_idle=True)
+        assert {j.status for j in env.jobs()} <= {"succeeded", "dead"}  # none left hanging
+        errors = " ".join(j.last_error or "" for j in env.jobs())
+        assert "larger than" in errors
+        assert {m.email for m in site.members.values()} <= {f"evil{n}@acme.test" for n in range(3)}
+        assert "succeeded" in {j.status for j in env.jobs()}  # the worker carried on
+
+
 def test_worker_killed_mid_run_loses_nothing_and_invites_nobody_twice(tmp_path: Path) -> None:
     from scimcore.storage.sql.credentials import SqlCredentialStore
 
