@@ -395,6 +395,14 @@ def test_an_sso_only_recipe_is_explained_and_nothing_is_requested(site: FormSite
     assert "needs a 'recipe' setting" in (sign_in_blocker({"base_url": site.url}) or "")
 
 
+def test_a_stored_recipe_that_does_not_validate_parks_instead_of_failing_jobs(
+    site: FormSite,
+) -> None:
+    with pytest.raises(AuthenticationFailed, match=r"settings cannot be used: recipe\.members"):
+        list(FormLoginConnector().iter_accounts(_ctx(site, recipe=_recipe(members__row=""))))
+    assert site.requests == []
+
+
 def test_a_recipe_that_needs_javascript_is_refused_with_the_reason(site: FormSite) -> None:
     recipe = {"name": "spa", "javascript": True}
     with pytest.raises(AuthenticationFailed, match="need JavaScript"):

@@ -114,7 +114,11 @@ class _Site:
         try:
             self.recipe, base = recipe_of(ctx.settings)
         except RecipeError as exc:
-            raise PermanentError(f"form_login: {exc}") from None
+            # Parked (needs_reauth) rather than failed: the jobs wait for a fixed recipe.
+            raise AuthenticationFailed(
+                f"form_login settings cannot be used: {exc}; connect the service again "
+                "with a corrected recipe"
+            ) from None
         blocker = self.recipe.blocker
         if blocker is not None:
             # Nothing to try: the integration waits for an administrator (needs_reauth).
@@ -155,6 +159,7 @@ class _Site:
             )
             return self.page(url, what)
         check_status(page, f"form_login: {what}")
+        self._just_signed_in = False  # the session works: a later sign-in page is expiry
         return page
 
     # -- members ----------------------------------------------------------------------------
