@@ -702,11 +702,28 @@ def test_cli_connect_takes_a_recipe_file_checked_before_anything_is_saved(
     assert binding is not None and binding.connector == "manual"  # nothing was written
     good = tmp_path / "acme.json"
     good.write_text(json.dumps(RECIPE))
+    stored = runner.invoke(
+        main,
+        [
+            *("integrations", "credential", "set", org, name),
+            *("--kind", "id_password", "--username", ADMIN, "--totp"),
+        ],
+        input=f"{PASSWORD}\n{SEED}\n",
+    )
+    assert stored.exit_code == 0, stored.output
     result = runner.invoke(
-        main, [*base, "--setting", f"base_url={site.url}", "--recipe-file", str(good), "--json"]
+        main,
+        [
+            *(*base, "--setting", f"base_url={site.url}"),
+            *("--recipe-file", str(good), "--test", "--json"),
+        ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["settings"]["recipe"] == RECIPE
+    connected = json.loads(result.output)
+    assert connected["settings"]["recipe"] == RECIPE
+    assert connected["connection"]["ok"] is True, connected  # vault -> auth_from -> sign-in
+    assert site.password_posts == 1 and site.code_posts == 1
+    assert PASSWORD not in result.output and SEED not in result.output
     sso = tmp_path / "sso.json"
     sso.write_text(json.dumps({"name": "bigco", "sign_in": "sso_only", "note": "SAML only"}))
     result = runner.invoke(

@@ -123,14 +123,14 @@ class Browser:
         method = (form.get("method") or "get").upper()
         action = urljoin(page.url, form.get("action") or page.url)
         self.check_origin(action, "the form's address")
+        if method != "POST" and secret:
+            raise AuthenticationFailed(
+                "the sign-in form sends with GET: the password would travel in the URL "
+                "(and into logs); refused"
+            )
         self._referer = page.url  # as a browser sends it (Django checks it over https)
         self._extra = dict(headers or {})
         if method != "POST":
-            if secret:
-                raise AuthenticationFailed(
-                    "the sign-in form sends with GET: the password would travel in the URL "
-                    "(and into logs); refused"
-                )
             action = action.split("#", 1)[0].split("?", 1)[0] + "?" + urlencode(list(values))
             return self._fetch("GET", action, None, secret=False)
         if (form.get("enctype") or "").lower() == "multipart/form-data":
