@@ -9,8 +9,10 @@
     state, ``error=access_denied``, a failing token endpoint) is a 400 page that says
     what happened, and nothing is stored.
 
-Pages are plain HTML with ``Cache-Control: no-store`` and ``Referrer-Policy:
-no-referrer`` (the URLs carry one-time secrets) and may not be framed.
+Pages are small HTML pages in the console's style with ``Cache-Control: no-store`` and
+``Referrer-Policy: no-referrer`` (the URLs carry one-time secrets), may not be framed,
+and lead back to the integration in the console (``/admin/integrations/<id>``, which
+finds its organization), never to a dead end.
 
 A refused ticket or state counts as a failed authentication of the client address
 (the service's rate limit, shared with the SCIM API and the console's sign-in): an
@@ -24,7 +26,7 @@ import html
 import re
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request
+from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from scimcore.adapters.connectors.credentials import CredentialError
@@ -64,7 +66,7 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
 }
 
 
@@ -72,11 +74,27 @@ _HEADERS = {
 _ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
-def _page(title: str, message: str, status: int) -> Response:
+def _page(title: str, message: str, status: int, integration: str | None = None) -> Response:
+    """A page of the flow: what happened, and the way back to the console (to the
+    integration when it is known)."""
+    back = (
+        f"/admin/integrations/{integration}{'?connected=1' if status == 200 else ''}"
+        if integration is not None and integration.isdigit()
+        else "/admin/"
+    )
+    label = "Back to the integration" if back != "/admin/" else "Open the console"
+    kind = "notice" if status == 200 else "error"
     body = (
-        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></html>"
+        f'<link rel="stylesheet" href="{url_for("static", filename="admin.css")}"></head>'
+        '<body><main id="main"><section class="card narrow" aria-labelledby="page-h">'
+        f'<h1 id="page-h">{html.escape(title)}</h1>'
+        f'<p class="{kind}" role="{"status" if status == 200 else "alert"}">'
+        f"{html.escape(message)}</p>"
+        f'<p><a class="button" href="{html.escape(back)}">{label}</a></p>'
+        "</section></main></body></html>"
     )
     response = Response(body, status=status, mimetype="text/html")
     response.headers.update(_HEADERS)
@@ -177,22 +195,24 @@ def oauth_blueprint(parts: Parts, limits: RateLimits) -> Blueprint:
         """Where Microsoft's admin consent page returns: nothing to store (the grant is
         the tenant's), only to say what happened. No secret travels here."""
         state = request.args.get("state", "")
-        label = (
-            f"integration {state.removeprefix('consent-')}"
-            if re.fullmatch(r"consent-\d{1,12}", state)
-            else "the integration"
+        number = (
+            state.removeprefix("consent-") if re.fullmatch(r"consent-\d{1,12}", state) else None
         )
+        label = f"integration {number}" if number else "the integration"
         if request.args.get("admin_consent") == "True":
             log.info("admin consent granted for %s", label)
             return _page(
                 "Consent granted",
                 f"An administrator granted the app its permissions for {label}. "
-                "Go back to the console and press Sync now.",
+                "Press Sync now on the integration's page.",
                 200,
+                number,
             )
         error = request.args.get("error", "")
         said = f" (the provider answered {error})" if _ERROR_CODE.fullmatch(error) else ""
-        return _page("Consent not granted", f"Consent was not granted for {label}{said}.", 400)
+        return _page(
+            "Consent not granted", f"Consent was not granted for {label}{said}.", 400, number
+        )
 
     @bp.get("/oauth/result")
     def result() -> Response:
@@ -206,9 +226,16 @@ def oauth_blueprint(parts: Parts, limits: RateLimits) -> Blueprint:
             return _page(
                 "The integration was not connected",
                 f"{label} was not connected{said}; nothing was stored. "
-                "Start again from the console.",
+                "Press Integrate on its page to try again.",
                 400,
+                integration,
             )
-        return _page("Connected", f"{label} is connected. You can close this window.", 200)
+        return _page(
+            "Connected",
+            f"{label} is connected: its tokens are stored, encrypted. "
+            "Press Sync now on its page to see the accounts it holds.",
+            200,
+            integration,
+        )
 
     return bp

@@ -35,6 +35,7 @@ from scimcore.storage.sql.credentials import (
     SqlFlowStore,
     reencrypt_secrets,
 )
+from scimcore.storage.sql.directory_views import SqlDirectoryViews
 from scimcore.storage.sql.integration_views import SqlIntegrationViews
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.ratelimit import SqlRateLimitStore
@@ -66,6 +67,10 @@ class SqlParts:
     @cached_property
     def activity(self) -> SqlActivity:
         return SqlActivity(self.store.engine)
+
+    @cached_property
+    def directory_views(self) -> SqlDirectoryViews:
+        return SqlDirectoryViews(self.store.engine)
 
     @cached_property
     def integration_views(self) -> SqlIntegrationViews:

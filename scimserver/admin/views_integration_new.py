@@ -99,12 +99,14 @@ def _address(connector_name: str, typed: str) -> dict[str, Any]:
     if key is None:
         return {}
     template = _templates().get(connector_name)
+    fields = address_fields(template) if template else ()
+    if not typed and template and not fields:
+        return {key: template}  # the service's one address: nothing to type
     if not typed:
         example = f" ({template})" if template else ""
         raise FormError(
             f"Enter the service URL{example}: the {connector_name} connector needs it.", "url"
         )
-    fields = address_fields(template) if template else ()
     if len(fields) == 1 and "://" not in typed:
         try:
             return with_address(load_connector(connector_name, {}), {fields[0]: typed})
@@ -172,8 +174,8 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     credential = None
     if credential_kind != "none":
         try:
+            credential = form_credential(credential_kind, 0)  # what was typed, first
             _vault().require_keyring()
-            credential = form_credential(credential_kind, 0)
         except CredentialError as exc:
             message, field = explained(str(exc))
             raise FormError(message, field or "secret") from None

@@ -43,7 +43,15 @@ from ..base_url import base_url
 from ..integration_setup import declared_preset, oauth_preset
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
-from .blueprint import audit, bp, console, login_required, organization, page
+from .blueprint import (
+    audit,
+    bp,
+    console,
+    login_required,
+    my_organizations,
+    organization,
+    page,
+)
 
 log = masked_logger("scimserver.admin")
 
@@ -84,7 +92,12 @@ FIELD_LABELS = {
     "token_auth_method": "Client authentication",
     "key_file": "The JSON key file",
     "subject": "The administrator it acts as",
+    "username": "The ID",
+    "password": "The password",
+    "the TOTP secret": "The TOTP secret",
 }
+#: Where a field named in a vault message is on the forms, when not under its own name.
+FORM_FIELDS = {"password": "secret", "the TOTP secret": "totp_secret"}
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
 #: Per-request deadline of a console-started run.
@@ -98,6 +111,8 @@ NOTICES = {
     "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
     "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
+    "oauth_connected": "The service is connected: its tokens are stored, encrypted. Press "
+    "Sync now to see the accounts it holds.",
     "sync_done": "The sync finished; its result is below.",
     "sync_running": "The sync is still running. Reload this page in a moment to see its result.",
     "sync_busy": "A sync of this service is already running.",
@@ -115,7 +130,8 @@ class Overview:
     last_sync_finished: datetime | None
     last_successful_sync: datetime | None
     last_error: str | None
-    account_count: int | None
+    #: Accounts of the integration, however linked (discovery, CSV, the console).
+    account_count: int
 
     @property
     def status_label(self) -> str:
@@ -181,6 +197,7 @@ def _overviews(org: Organization) -> list[Overview]:
     with console().accounts.accounts(org.id, readonly=True) as session:
         found = session.integrations()
     rows = _views().connector_states(org.id)
+    totals = _views().account_totals(org.id)
     out = []
     for i in found:
         r = rows.get(i.id)
@@ -192,7 +209,7 @@ def _overviews(org: Organization) -> list[Overview]:
                 last_sync_finished=r.last_sync_finished if r else None,
                 last_successful_sync=r.last_successful_sync if r else None,
                 last_error=r.last_error if r else None,
-                account_count=r.account_count if r else None,
+                account_count=totals.get(i.id, 0),
             )
         )
     return out
@@ -316,6 +333,23 @@ def integration_detail(slug: str, integration_id: int) -> ResponseReturnValue:
     return _detail(organization(slug), integration_id)
 
 
+@bp.get("/integrations/<int:integration_id>")
+@login_required
+def integration_by_id(integration_id: int) -> ResponseReturnValue:
+    """Where the OAuth pages lead back to: they know the integration, not its
+    organization. 404 unless it is one of the signed-in admin's organizations'."""
+    owner = console().parts.need_sql("integrations").flows.organization_of(integration_id)
+    mine = {o.id: o for o in my_organizations()}
+    if owner is None or owner not in mine:
+        abort(404)
+    target = url_for(
+        "admin.integration_detail", slug=mine[owner].slug, integration_id=integration_id
+    )
+    if request.args.get("connected") == "1":
+        target += "?notice=oauth_connected"
+    return redirect(target, code=303)
+
+
 def _stored_client_secret(integration_id: int) -> str:
     """The stored OAuth client's secret ("" when the stored credential is no OAuth client),
     for a resubmitted OAuth form whose secret field was left empty."""
@@ -371,7 +405,7 @@ def explained(message: str) -> tuple[str, str | None]:
     """The vault's message with the field named as the form labels it, and that field."""
     for name, label in FIELD_LABELS.items():
         if message.startswith(name + " "):
-            return label + message[len(name) :], name
+            return label + message[len(name) :], FORM_FIELDS.get(name, name)
     return message, None
 
 
@@ -468,13 +502,33 @@ def integration_credential(slug: str, integration_id: int) -> ResponseReturnValu
     )
 
 
-@bp.post("/o/<slug>/integrations/<int:integration_id>/credential/delete")
+@bp.route("/o/<slug>/integrations/<int:integration_id>/credential/delete", methods=["GET", "POST"])
 @login_required
 def integration_credential_delete(slug: str, integration_id: int) -> ResponseReturnValue:
     org = organization(slug)
     overview = _overview(org, integration_id)
+    name = overview.integration.display_name
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return page(
+            "confirm.html",
+            org=org,
+            section="integrations",
+            question=f"Delete the credential of {name}?",
+            warning=(
+                "Provisioning and Sync now stop working for this integration until a new "
+                "credential is stored. The secret cannot be shown or restored; revoke it "
+                "at the service as well."
+            ),
+            action=url_for(
+                "admin.integration_credential_delete", slug=org.slug, integration_id=integration_id
+            ),
+            button="Delete credential",
+            cancel=url_for(
+                "admin.integration_detail", slug=org.slug, integration_id=integration_id
+            ),
+        )
     if _vault().delete(integration_id):
-        audit(org, "credential.deleted", overview.integration.display_name)
+        audit(org, "credential.deleted", name)
     return redirect(
         url_for(
             "admin.integration_detail",

@@ -75,13 +75,16 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
     "checked before anything is saved).",
 )
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
-@click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, 64),
+    help="[default: the service's documented pace (SCIM catalog), else 4]",
+)
 @click.option(
     "--min-interval-ms",
-    default=0,
-    show_default=True,
     type=click.IntRange(0),
-    help="Minimum gap between two requests to the service, over all workers.",
+    help="Minimum gap between two requests to the service, over all workers "
+    "[default: the service's documented pace (SCIM catalog), else 0].",
 )
 @click.option(
     "--sync-interval",
@@ -97,8 +100,8 @@ def services_connect(
     settings_: tuple[str, ...],
     recipe_file: Any,
     provisioning: bool,
-    max_concurrency: int,
-    min_interval_ms: int,
+    max_concurrency: int | None,
+    min_interval_ms: int | None,
     sync_interval: str | None,
     test_it: bool,
     as_json: bool,

@@ -91,5 +91,10 @@ def test_scimserver_connectors_lists_each_with_what_it_can_do() -> None:
     assert "discover" in rows["google_workspace"]["capabilities"]
     assert rows["scim2"]["address_setting"] == "base_url"
     assert "discover" not in rows["webhook"]["capabilities"]
+    # license profiles: the connectors that apply them say so
+    assert [n for n, r in rows.items() if "licenses" in r.get("capabilities", [])] == [
+        "cybozu",
+        "microsoft_365",
+    ]
     text = CliRunner().invoke(main, ["connectors"]).output
     assert "microsoft_365\tMicrosoft 365\t" in text

@@ -150,9 +150,14 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     assert token.startswith("scim_")
     assert "The previous token has stopped working" in page.content()
     _shot(page, "token-generated", backend)
+    # reloading the page cannot post again: the token just copied keeps working
+    page.reload()
+    page.get_by_text("was shown once").wait_for()
+    assert page.locator("#new-token").count() == 0
     old = _scim(live_server, org.token).get(f"{org.tenant_url}/Users", timeout=15)
     assert old.status_code == 401
     scim = _scim(live_server, token)
+    assert scim.get(f"{org.tenant_url}/Users", timeout=15).status_code == 200
     user_name = f"e2e.{secrets.token_hex(3)}@example.com"
     _create_user(scim, org.tenant_url, user_name, displayName="E2E <b>Person</b>")
     _create_user(scim, org.tenant_url, "test@example.com", displayName="Test Taro")

@@ -5,6 +5,7 @@ Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -274,7 +275,10 @@ def test_generate_asks_first_then_shows_the_new_token_once_and_the_old_one_dies(
     confirm = client.get(path)
     assert "stops working immediately" in _text(confirm)
     response = client.post(path, data={"csrf_token": csrf_from(_text(confirm)), "confirm": "yes"})
-    html = _text(response)
+    assert response.status_code == 303  # post, redirect, get: a reload cannot post again
+    shown_at = response.headers["Location"]
+    assert "scim_" not in shown_at and "scim_" not in response.headers["Set-Cookie"]
+    html = _text(client.get(shown_at))
     new_token = re.search(r'id="new-token" readonly value="(scim_[^"]+)"', html)
     assert new_token, html
     assert "The previous token has stopped working" in html
@@ -283,8 +287,31 @@ def test_generate_asks_first_then_shows_the_new_token_once_and_the_old_one_dies(
     old = scim.get(users, headers={"Authorization": f"Bearer {tenant.token}"})
     new = scim.get(users, headers={"Authorization": f"Bearer {new_token.group(1)}"})
     assert (old.status_code, new.status_code) == (401, 200)
+    reloaded = _text(client.get(shown_at))
+    assert new_token.group(1) not in reloaded and "was shown once" in reloaded
+    still = scim.get(users, headers={"Authorization": f"Bearer {new_token.group(1)}"})
+    assert still.status_code == 200  # the reload issued no other token
+    assert _text(client.get(f"/admin/o/{tenant.slug}/activity")).count("token generated") == 1
     again = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
-    assert new_token.group(1) not in again
+    assert new_token.group(1) not in again and "was shown once" not in again
+
+
+def test_a_new_token_is_shown_only_to_the_session_that_generated_it(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """The handover cookie is sealed with the admin's session cookie: copied into
+    another signed-in browser, it shows nothing."""
+    path = f"/admin/o/{tenant.slug}/settings/scim/generate"
+    confirm = _text(client.get(path))
+    response = client.post(path, data={"csrf_token": csrf_from(confirm), "confirm": "yes"})
+    sealed = re.search(r"scimserver_new_token=([^;]+)", response.headers["Set-Cookie"])
+    assert sealed
+    other = console_app.test_client()
+    sign_in(other, new_admin(console_app, tenant))
+    other.set_cookie("scimserver_new_token", sealed.group(1), path="/admin")
+    stolen = _text(other.get(response.headers["Location"]))
+    assert 'id="new-token"' not in stolen and "was shown once" in stolen
+    assert 'id="new-token"' in _text(client.get(response.headers["Location"]))
 
 
 def test_revoke_stops_the_token(client: Any, console_app: Any, tenant: Tenant) -> None:
@@ -401,6 +428,36 @@ def test_groups_list_and_detail(client: Any, console_app: Any, tenant: Tenant) -
     assert client.get(f"/admin/o/{tenant.slug}/groups/nope").status_code == 404
 
 
+def test_group_members_are_shown_with_their_current_names(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """The page showed the ``display`` the IdP sent when it added the member."""
+    scim = console_app.test_client()
+    auth = {"Authorization": f"Bearer {tenant.token}"}
+    user = create_user(scim, tenant, "renamed@example.com", displayName="Old Name")
+    created = scim.post(
+        f"/scim/v2/organizations/{tenant.slug}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales",
+            "members": [{"value": user["id"], "display": "Old Name"}],
+        },
+        headers=auth,
+    ).get_json()
+    renamed = scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
+        },
+        headers=auth,
+    )
+    assert renamed.status_code == 200
+    detail = _text(client.get(f"/admin/o/{tenant.slug}/groups/{created['id']}"))
+    assert ">山田 花子</a>" in detail and "Old Name" not in detail
+    assert "renamed@example.com" in detail
+
+
 # -- CSV -----------------------------------------------------------------------------------
 
 
@@ -432,6 +489,12 @@ def test_sample_service_account_csv_preview_then_start_then_result_csv(
     assert result.mimetype == "text/csv"
     body = result.get_data(as_text=True)
     assert '"result","errorCode","message"' in body and "p@ss" not in body
+    assert not result.get_data().startswith(codecs.BOM_UTF8)
+    # for Excel, which shows UTF-8 Japanese as mojibake without a BOM
+    excel_url = re.search(r'href="([^"]+result\.csv\?bom=1)"[^>]*>Download the result CSV for', job)
+    assert excel_url
+    excel = client.get(excel_url.group(1).replace("&amp;", "&")).get_data()
+    assert excel == codecs.BOM_UTF8 + result.get_data()
     with accounts.accounts(tenant.id, readonly=True) as session:
         assert len(list(session.iter_accounts())) == 6
 
@@ -586,6 +649,20 @@ def test_activity_records_sign_in_token_generation_and_csv_jobs(
     assert "token generated" not in _text(outsider.get(f"/admin/o/{other.slug}/activity"))
     filtered = _text(client.get(f"/admin/o/{tenant.slug}/activity?actor=nobody@example.com"))
     assert "Nothing recorded for this filter" in filtered
+
+
+def test_a_user_updated_by_a_console_csv_shows_the_change_in_activity_and_on_their_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Every change is shown, whatever path made it: the CLI, SCIM, or a CSV uploaded here."""
+    user = create_user(console_app.test_client(), tenant, "csv.update@example.com")
+    data = b"operation,userName,displayName\nUPDATE,csv.update@example.com,After Csv\n"
+    start_import(client, _text(upload_csv(client, tenant, data, "users")))
+    for path in ("activity", f"users/{user['id']}"):
+        rows = re.findall(r"<tr.*?</tr>", _text(client.get(f"/admin/o/{tenant.slug}/{path}")), re.S)
+        updated = [r for r in rows if "user updated" in r and "After Csv" in r]
+        assert len(updated) == 1, path
+        assert ">CSV<" in updated[0], path
 
 
 def test_a_csv_job_seen_finished_is_already_in_the_activity_log(

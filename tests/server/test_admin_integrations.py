@@ -190,7 +190,14 @@ def test_delete_credential(client: Any, console_app: Any, tenant: Tenant) -> Non
     client.post(
         base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
     )
-    deleted = client.post(base + "/credential/delete", data={"csrf_token": token})
+    detail = _text(client.get(base))
+    assert f'href="{base}/credential/delete"' in detail  # a link to a confirmation, no form
+    asked = _text(client.get(base + "/credential/delete"))
+    assert "Delete the credential of Wiki?" in asked and "Cancel" in asked
+    unconfirmed = client.post(base + "/credential/delete", data={"csrf_token": token})
+    assert unconfirmed.status_code == 200 and "Delete the credential of Wiki?" in _text(unconfirmed)
+    assert "No credential is stored." not in _text(client.get(base))
+    deleted = client.post(base + "/credential/delete", data={"csrf_token": token, "confirm": "yes"})
     assert deleted.status_code == 303
     assert "No credential is stored." in _text(client.get(deleted.headers["Location"]))
 
@@ -797,3 +804,98 @@ def test_a_service_account_key_file_is_uploaded_on_the_google_page(
     assert "gmail.settings.basic" in info.hints["scopes"]
     html = _text(client.get(stored.headers["Location"]))
     assert "PRIVATE KEY" not in html and "PRIVATE KEY" not in _database_text(console_app)
+
+
+def test_a_bad_totp_secret_on_the_integration_page_marks_the_totp_field(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    integration = _service(console_app, tenant, "Portal")
+    base = _base(tenant, integration)
+    refused = client.post(
+        base + "/credential",
+        data={
+            "csrf_token": page_token(client, base),
+            "kind": "id_password",
+            "username": "admin@example.com",
+            "secret": PASSWORD,
+            "totp_secret": "not base32 !!",
+        },
+    )
+    html = _text(refused)
+    assert refused.status_code == 400 and "The TOTP secret is not valid base32" in html
+    (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', html)
+    assert 'name="totp_secret"' in invalid and PASSWORD not in html
+
+
+def test_the_oauth_result_page_leads_back_to_the_integration_in_the_console(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """It was an unstyled dead end ("You can close this window")."""
+    integration = _service(console_app, tenant, "Google")
+    done = client.get(f"/oauth/result?integration={integration}")
+    html = _text(done)
+    assert done.status_code == 200 and "You can close" not in html
+    assert 'rel="stylesheet" href="/static/admin.css"' in html
+    back = re.search(r'<a class="button" href="([^"]+)">Back to the integration</a>', html)
+    assert back and back.group(1) == f"/admin/integrations/{integration}?connected=1"
+    landed = client.get(back.group(1))
+    assert landed.status_code == 303
+    assert landed.headers["Location"].startswith(_base(tenant, integration))
+    page_html = _text(client.get(landed.headers["Location"]))
+    assert "The service is connected" in page_html and "Sync now" in page_html
+    failed = _text(client.get(f"/oauth/result?integration={integration}&error=access_denied"))
+    assert f'href="/admin/integrations/{integration}"' in failed and "Press Integrate" in failed
+    # another organization's integration, or none: the same 404
+    other = new_tenant(console_app)
+    theirs = _service(console_app, other, "Theirs")
+    for number in (theirs, 999_999):
+        assert client.get(f"/admin/integrations/{number}").status_code == 404
+
+
+def test_accounts_linked_by_csv_are_counted_and_classified_without_a_sync(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """They showed "—" on the list and "All (2)" with every category at 0."""
+    from .admin_support import start_import
+
+    scim = console_app.test_client()
+    for name in ("stays@example.com", "leaves@example.com"):
+        create_user(scim, tenant, name)
+    create_service(console_app, tenant, "Portal", "manual")
+    rows = [
+        '"operation","serviceDisplayName","userId","accountId"',
+        '"CREATE","Portal","stays@example.com","stays"',
+        '"CREATE","Portal","leaves@example.com","leaves"',
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    start_import(client, _text(upload_csv(client, tenant, data, "service-accounts")))
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (portal,) = [i for i in session.integrations() if i.display_name == "Portal"]
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    (row,) = [r for r in re.findall(r"<tr>.*?</tr>", listing, re.S) if ">Portal<" in r]
+    assert row.rstrip().endswith("<td>2</td></tr>")
+    base = _base(tenant, portal.id)
+    page_html = _text(client.get(base))
+    assert "All (2)" in page_html and "Managed (2)" in page_html
+    # the person leaves: their account is a leaver's at once, no sync needed
+    leaver = next(u for u in _users(scim, tenant) if u["userName"] == "leaves@example.com")
+    scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{leaver['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    page_html = _text(client.get(base))
+    assert "Managed (1)" in page_html and "Retired (leaver, still active) (1)" in page_html
+    retired = _text(client.get(base + "?classification=retired"))
+    assert ">leaves<" in retired and ">stays<" not in retired
+
+
+def _users(scim: Any, tenant: Tenant) -> list[dict[str, Any]]:
+    response = scim.get(
+        f"/scim/v2/organizations/{tenant.slug}/Users",
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    return list(response.get_json()["Resources"])

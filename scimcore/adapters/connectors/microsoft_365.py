@@ -71,7 +71,7 @@ NO_SIGN_IN_TIMES = (
 class Microsoft365Connector:
     name: ClassVar[str] = "microsoft_365"
     display_name: ClassVar[str] = "Microsoft 365"
-    capabilities: ClassVar[Capability] = Capability.DISCOVER | LIFECYCLE
+    capabilities: ClassVar[Capability] = Capability.DISCOVER | LIFECYCLE | Capability.LICENSES
     auth_methods: ClassVar[frozenset[AuthMethod]] = frozenset(
         {"oauth2_client_credentials", "oauth2_authorization_code", "bearer_token"}
     )
