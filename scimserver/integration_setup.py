@@ -154,6 +154,12 @@ def connect(
     if min_interval_ms is None:
         min_interval_ms = pace[1] if pace else 0
     values = with_address(connector, settings)
+    check = getattr(connector, "check_settings", None)  # optional: form_login's recipe
+    if callable(check):
+        try:
+            check(values)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
     if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:
@@ -207,3 +213,12 @@ def switch_provisioning(
     found = prov.binding(organization_id, integration_id)
     assert found is not None
     return found
+
+
+def connection_blocker(connector: Connector, settings: Mapping[str, Any]) -> str | None:
+    """Why this connection cannot work whatever the credential (a form-login recipe for a
+    service that only signs in through SSO, or needs JavaScript), or ``None``: what the
+    CLI prints and the console shows before anyone stores a password for nothing."""
+    blocker = getattr(connector, "sign_in_blocker", None)
+    why = blocker(settings) if callable(blocker) else None
+    return why if isinstance(why, str) and why else None

@@ -26,6 +26,11 @@ class PacedAuth:
         self._inner = inner
         self._wait = wait
 
+    @property
+    def inner(self) -> Auth:
+        """The wrapped authenticator (a connector that signs in itself looks for its own)."""
+        return self._inner
+
     def apply(self, request: HttpRequest) -> None:
         self._wait()
         self._inner.apply(request)

@@ -37,6 +37,7 @@ from ..integration_setup import (
     address_template,
     check_connection,
     connect,
+    connection_blocker,
     switch_provisioning,
 )
 from ..wiring import Parts
@@ -73,6 +74,12 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--setting", "settings_", multiple=True, help="KEY=VALUE, e.g. base_url=https://... (repeat)."
 )
+@click.option(
+    "--recipe-file",
+    type=click.File("r", encoding="utf-8"),
+    help="A JSON file stored as the 'recipe' setting (form_login: the service's pages, "
+    "checked before anything is saved).",
+)
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
 @click.option(
     "--max-concurrency",
@@ -97,6 +104,7 @@ def services_connect(
     name: str,
     connector_name: str,
     settings_: tuple[str, ...],
+    recipe_file: Any,
     provisioning: bool,
     max_concurrency: int | None,
     min_interval_ms: int | None,
@@ -105,6 +113,11 @@ def services_connect(
     as_json: bool,
 ) -> None:
     values = _setting(settings_)
+    if recipe_file is not None:
+        try:
+            values["recipe"] = json.load(recipe_file)
+        except (ValueError, RecursionError) as exc:
+            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--recipe-file") from None
     if sync_interval is not None:
         try:
             values[SYNC_INTERVAL_SETTING] = parse_interval(sync_interval)
@@ -136,6 +149,9 @@ def services_connect(
     if test_it:
         check = check_connection(current.credential_source, binding, connector)
         data["connection"] = {"ok": check.ok, "message": check.message}
+    why = connection_blocker(connector, binding.settings)
+    if why:
+        data["blocker"] = why
     # The connection is saved either way (the settings may be right and the service
     # down); a failed test exits 1 so that a script can tell.
     data["saved"] = True
@@ -147,6 +163,8 @@ def services_connect(
             f"{integration.display_name}: connector {connector_name}, provisioning "
             f"{'on' if provisioning else 'off'} (saved)"
         )
+        if why:
+            click.echo(f"This connection cannot work: {why}", err=True)
         if "connection" in data:
             click.echo(
                 f"connection test: {'ok' if data['connection']['ok'] else 'FAILED'} - "
@@ -366,6 +384,7 @@ def connectors(as_json: bool) -> None:
                 "address_setting": getattr(connector, "address_setting", None),
                 "address_template": address_template(connector),
                 "oauth_preset": preset is not None,
+                "requires_local_login": bool(getattr(connector, "requires_local_login", False)),
             }
         )
     if as_json:
@@ -377,9 +396,14 @@ def connectors(as_json: bool) -> None:
             continue
         oauth = "; OAuth preset" if row["oauth_preset"] else ""
         address = f"; address {row['address_template']}" if row["address_template"] else ""
+        local = (
+            "; signs in as a local administrator (cannot work where sign-in is SSO only)"
+            if row["requires_local_login"]
+            else ""
+        )
         click.echo(
             f"{row['name']}\t{row['display_name']}\t{', '.join(row['capabilities'])}"
-            f"{oauth}{address}"
+            f"{oauth}{address}{local}"
         )
 
 

@@ -71,6 +71,9 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    #: Every ``Set-Cookie`` header (``headers`` keeps one value a name), for the
+    #: connectors that sign in through a form and keep a session cookie.
+    cookies: tuple[str, ...] = ()
 
     def json(self) -> Any:
         if not self.body:
@@ -134,7 +137,10 @@ def exchange(
     try:
         with _opener(urlsplit(url).hostname).open(raw, timeout=timeout) as resp:
             return HttpResponse(
-                resp.status, _headers(resp.headers), _read(resp, deadline, max_bytes, resp.status)
+                resp.status,
+                _headers(resp.headers),
+                _read(resp, deadline, max_bytes, resp.status),
+                _cookies(resp.headers),
             )
     except urllib.error.HTTPError as err:
         try:
@@ -143,7 +149,7 @@ def exchange(
             data = b""
         finally:
             err.close()
-        return HttpResponse(err.code, _headers(err.headers), data)
+        return HttpResponse(err.code, _headers(err.headers), data, _cookies(err.headers))
     except TimeoutError:
         raise TransientError(f"{method} {_where(url)} timed out after {timeout:g}s") from None
     except urllib.error.URLError as err:
@@ -173,6 +179,11 @@ def _read(resp: Any, deadline: float, max_bytes: int, status: int) -> bytes:
 
 def _headers(headers: Any) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+
+
+def _cookies(headers: Any) -> tuple[str, ...]:
+    get_all = getattr(headers, "get_all", None)
+    return tuple(str(v) for v in (get_all("Set-Cookie") or ())) if callable(get_all) else ()
 
 
 def _where(url: str) -> str:
