@@ -101,6 +101,20 @@ def documented_pace(connector: Connector) -> tuple[int, int] | None:
     return None
 
 
+def checked_settings(connector: Connector, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with the address built and checked (:func:`with_address`), then
+    checked by the connector itself when it can (``check_settings``: form_login's
+    recipe). Raises :class:`SetupError` with the connector's message."""
+    values = with_address(connector, settings)
+    check = getattr(connector, "check_settings", None)
+    if callable(check):
+        try:
+            check(values)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+    return values
+
+
 def declared_preset(connector_name: str) -> OAuthPreset | None:
     """The OAuth endpoints and scopes the connector declares, if any, as declared (an
     endpoint may name a setting, as ``{tenant_id}``)."""
@@ -153,13 +167,7 @@ def connect(
         max_concurrency = pace[0] if pace else DEFAULT_CONCURRENCY
     if min_interval_ms is None:
         min_interval_ms = pace[1] if pace else 0
-    values = with_address(connector, settings)
-    check = getattr(connector, "check_settings", None)  # optional: form_login's recipe
-    if callable(check):
-        try:
-            check(values)
-        except ValueError as exc:
-            raise SetupError(str(exc)) from None
+    values = checked_settings(connector, settings)
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
     if SYNC_INTERVAL_SETTING not in values and SYNC_INTERVAL_SETTING in kept:

@@ -25,11 +25,15 @@ _CODE = re.compile(r"`([^`]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
-_GUIDE = re.compile(r"([a-z0-9][a-z0-9-]{0,63})\.md(#[\w-]+)?")
+#: Marks a link to another guide until render() knows the folder it is seen from.
+_DOC_LINK = "\x00doc:"
+_DOC_HREF = re.compile("\x00doc:((?:\\.\\./|connectors/)?)([a-z0-9][a-z0-9-]*)")
+_GUIDE = re.compile(r"((?:\.\./|connectors/)?)([a-z0-9][a-z0-9-]{0,63})\.md(#[\w-]+)?")
 
 
-def render(text: str) -> Markup:
-    """``text`` (our guides' Markdown) as safe HTML."""
+def render(text: str, *, folder: str | None = None) -> Markup:
+    """``text`` (our guides' Markdown) as safe HTML; ``folder``: the guide's folder under
+    ``docs/`` (``connectors``), which its relative links start from."""
     out: list[str] = []
     lines = text.splitlines()
     i = 0
@@ -54,7 +58,17 @@ def render(text: str) -> Markup:
         else:
             i, html = _paragraph(lines, i)
             out.append(html)
-    return Markup("\n".join(out))
+    html = "\n".join(out)
+    return Markup(_DOC_HREF.sub(lambda m: _resolve(m.group(1), m.group(2), folder), html))
+
+
+def _resolve(prefix: str, name: str, folder: str | None) -> str:
+    """The console address of the guide a relative link names, seen from ``folder``."""
+    if prefix == "../":
+        return f"/admin/docs/{name}"
+    if prefix == "connectors/" or folder == "connectors":
+        return f"/admin/docs/connectors/{name}"
+    return f"/admin/docs/{name}"
 
 
 def _fence(lines: list[str], i: int) -> tuple[int, str]:
@@ -152,8 +166,8 @@ def _inline(text: str) -> str:
 def _link(match: re.Match[str]) -> str:
     label, target = match.group(1), unescape(match.group(2))
     guide = _GUIDE.fullmatch(target)
-    if guide is not None:
-        href = f"/admin/docs/{guide.group(1)}{guide.group(2) or ''}"
+    if guide is not None:  # resolved against the guide's folder by render()
+        href = f"{_DOC_LINK}{guide.group(1)}{guide.group(2)}{guide.group(3) or ''}"
     elif target.startswith(("https://", "http://")):
         href = target
     else:

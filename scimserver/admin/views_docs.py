@@ -2,7 +2,8 @@
 how-to beside Settings > SCIM can link to the full guide on an install with no access
 to the project's repository. The Markdown is rendered by :mod:`.markdown` (the subset
 the guides use, every text escaped), and links between guides stay in the console.
-Only a file directly in ``docs/`` whose name is letters, digits and dashes is served.
+Only a file directly in ``docs/`` or ``docs/connectors/`` whose name is letters,
+digits and dashes is served.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 @bp.get("/docs/<name>")
+@bp.get("/docs/<any(connectors):folder>/<name>")
 @login_required
-def doc(name: str) -> ResponseReturnValue:
+def doc(name: str, folder: str | None = None) -> ResponseReturnValue:
+    """A guide of ``docs/`` (or of ``docs/connectors/``, one per service)."""
     if not _NAME.fullmatch(name):
         abort(404)
-    path = DOCS / f"{name}.md"
+    path = (DOCS / folder if folder else DOCS) / f"{name}.md"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
         abort(404)
-    return page("doc.html", name=name, html=render(text))
+    shown = f"{folder}/{name}" if folder else name
+    return page("doc.html", name=shown, html=render(text, folder=folder))

@@ -10,6 +10,7 @@ and the credential vault. A refused form comes back with its non-secret fields o
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import abort, redirect, request, url_for
@@ -31,7 +32,9 @@ from ..integration_setup import (
     address_setting,
     address_template,
     check_url,
+    checked_settings,
     connect,
+    connection_blocker,
     load_connector,
     with_address,
 )
@@ -55,6 +58,10 @@ CREDENTIAL_KINDS = {
     "id_password": "ID and password",
 }
 NAME_MAX = 200
+#: A JSON setting (a sign-in recipe) is at most this long.
+JSON_SETTING_MAX = 100_000
+#: The form field that takes it.
+JSON_FIELD = "json_settings"
 
 
 class FormError(Exception):
@@ -77,6 +84,43 @@ def _address_setting(connector_name: str) -> str | None:
         return address_setting(load_connector(connector_name, {}))
     except SetupError:
         return None
+
+
+def _json_settings(connector: object) -> tuple[str, ...]:
+    keys = getattr(connector, "json_settings", ())
+    return tuple(k for k in keys if isinstance(k, str)) if isinstance(keys, tuple) else ()
+
+
+def _json_setting(key: str, text: str) -> dict[str, Any]:
+    """The JSON object typed into the form for setting ``key`` (form_login's recipe)."""
+    if not text.strip():
+        raise FormError(
+            f"Paste the {key} (a JSON object): the connector needs it.", "json_settings"
+        )
+    if len(text) > JSON_SETTING_MAX:
+        raise FormError(f"The {key} is longer than {JSON_SETTING_MAX} characters.", JSON_FIELD)
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise FormError(
+            f"The {key} is not valid JSON (line {getattr(exc, 'lineno', '?')}): {exc}",
+            "json_settings",
+        ) from None
+    if not isinstance(value, dict):
+        raise FormError(f"The {key} must be a JSON object ({{ … }}).", "json_settings")
+    return value
+
+
+def _json_connectors() -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    for name in _connectors():
+        try:
+            keys = _json_settings(load_connector(name, {}))
+        except SetupError:
+            continue
+        if keys:
+            found[name] = keys
+    return found
 
 
 def _templates() -> dict[str, str]:
@@ -128,6 +172,7 @@ def _form_page(org: Organization, status: int = 200, **extra: Any) -> ResponseRe
         section="integrations",
         connectors=_connectors(),
         templates=_templates(),
+        json_connectors=_json_connectors(),
         kinds={k: t.label for k, t in CATALOG.items()},
         credential_kinds=CREDENTIAL_KINDS,
         delete_policies={p: DELETE_POLICIES.get(p, p) for p in DEPROVISION_POLICIES},
@@ -159,9 +204,15 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
         raise FormError("Choose a service type from the list.", "kind")
     settings = _address(connector_name, form.get("url", "").strip())
     try:
-        load_connector(connector_name, settings)
+        connector = load_connector(connector_name, settings)
     except SetupError as exc:
         raise FormError(str(exc), "connector") from None
+    for key in _json_settings(connector):
+        settings[key] = _json_setting(key, form.get("json_settings", ""))
+    try:
+        settings = checked_settings(connector, settings)
+    except SetupError as exc:
+        raise FormError(str(exc), "json_settings" if _json_settings(connector) else "url") from None
     with console().accounts.accounts(org.id, readonly=True) as session:
         taken = {i.display_name.casefold() for i in session.integrations()}
     if name.casefold() in taken:
@@ -173,6 +224,13 @@ def _checked(org: Organization) -> tuple[str, ServiceKind, str, dict[str, Any], 
     credential_kind = form.get("credential_kind", "none")
     if credential_kind not in CREDENTIAL_KINDS:
         raise FormError("Choose a credential type from the list.", "credential_kind")
+    why = connection_blocker(connector, settings)
+    if why and credential_kind == "id_password":
+        raise FormError(
+            f"An ID and password cannot be used here: {why} Add the integration with the "
+            "manual connector and keep its accounts with CSV files instead.",
+            "credential_kind",
+        )
     credential = None
     if credential_kind != "none":
         try:
@@ -217,6 +275,7 @@ def integration_create(slug: str) -> ResponseReturnValue:
                         "kind": 32,
                         "connector": 100,
                         "url": 2000,
+                        "json_settings": JSON_SETTING_MAX,
                         "credential_kind": 32,
                         **CREDENTIAL_ECHO,
                     },

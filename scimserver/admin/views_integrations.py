@@ -40,7 +40,7 @@ from scimcore.provisioning.discovery import SyncResult
 from scimcore.provisioning.discovery import sync as run_sync
 
 from ..base_url import base_url
-from ..integration_setup import declared_preset, oauth_preset
+from ..integration_setup import connection_blocker, declared_preset, oauth_preset
 from ..log_redaction import masked_logger
 from ..oauth_views import CALLBACK_PATH
 from .blueprint import (
@@ -233,6 +233,16 @@ def _overview(org: Organization, integration_id: int) -> Overview:
     return found
 
 
+def _blocker(org: Organization, overview: Overview) -> str | None:
+    """Why this integration cannot work whatever its credential (an SSO-only sign-in)."""
+    binding = console().parts.provisioning.binding(org.id, overview.integration.id)
+    try:
+        connector = load(overview.connector)
+    except ConnectorError:
+        return None
+    return connection_blocker(connector, binding.settings if binding else {})
+
+
 def _can_discover(connector: str) -> bool:
     try:
         return Capability.DISCOVER in load(connector).capabilities
@@ -311,6 +321,7 @@ def _detail(
         consent_link=_consent_link(org, overview),
         oauth_preset_needs=_preset_needs(org, overview),
         can_discover=_can_discover(overview.connector),
+        blocker=_blocker(org, overview),
         last_run=_last_run(org, integration_id),
         rows=rows,
         counts=counts,

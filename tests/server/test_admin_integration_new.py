@@ -409,3 +409,53 @@ def test_a_catalog_service_added_in_the_console_gets_its_documented_pace(
     binding = prov.binding(tenant.id, zoom.id)
     assert binding is not None and (binding.min_interval_ms, binding.max_concurrency) == (1000, 1)
     assert binding.settings["base_url"] == "https://api.zoom.us/scim2"  # nothing to type
+
+
+def test_a_form_login_integration_takes_its_recipe_and_an_sso_only_one_is_explained(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """ID/PASS for a service whose sign-in is SSO only can never work: the form says so
+    when the admin picks it, rather than storing a password nobody will use."""
+    import json
+
+    from tests.connectors.test_form_login import RECIPE
+
+    form = {
+        "display_name": "Portal",
+        "connector": "form_login",
+        "url": "https://portal.example.com",
+        "credential_kind": "id_password",
+        "username": "admin@example.com",
+        "secret": "a-password-123",
+    }
+    missing = _post(client, tenant, **form)
+    assert missing.status_code == 400 and "Paste the recipe" in missing.get_data(as_text=True)
+    broken = _post(client, tenant, **form, json_settings="{not json")
+    assert "not valid JSON" in broken.get_data(as_text=True)
+    sso = {"name": "bigco", "sign_in": "sso_only", "note": "Okta enforces SAML for everyone"}
+    refused = _post(client, tenant, **form, json_settings=json.dumps(sso))
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "An ID and password cannot be used here" in text
+    assert "Okta enforces SAML for everyone" in text and "a-password-123" not in text
+    added = _post(client, tenant, **form, json_settings=json.dumps(RECIPE))
+    assert added.status_code == 303, added.get_data(as_text=True)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as s:
+        (portal,) = [i for i in s.integrations() if i.display_name == "Portal"]
+    prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
+    binding = prov.binding(tenant.id, portal.id)
+    assert binding is not None and binding.settings["recipe"] == RECIPE
+    assert binding.settings["base_url"] == "https://portal.example.com"
+    # without a password, an SSO-only service can be recorded; its page says why it
+    # cannot be connected
+    kept = _post(
+        client,
+        tenant,
+        display_name="BigCo",
+        connector="form_login",
+        url="https://bigco.example.com",
+        credential_kind="none",
+        json_settings=json.dumps(sso),
+    )
+    assert kept.status_code == 303
+    page_html = client.get(kept.headers["Location"]).get_data(as_text=True)
+    assert "This connection cannot work" in page_html and "Okta enforces SAML" in page_html

@@ -367,6 +367,8 @@ class FormLoginConnector:
     address_setting: ClassVar[str | None] = "base_url"
     address_template: ClassVar[str | None] = None
     oauth_preset: ClassVar[OAuthPreset | None] = None
+    #: Settings given as a JSON document (the console shows a text box for each).
+    json_settings: ClassVar[tuple[str, ...]] = ("recipe",)
 
     def auth_from(self, credential: object) -> Auth | None:
         """The vault's ``id_password`` credential as a :class:`~.credential.FormLoginAuth`
