@@ -568,3 +568,33 @@ def test_the_cli_lists_deprovisions_and_excepts_through_the_same_rules(
     ]
     unknown = run("deprovision", tenant.slug, str(integration), "nobody@example.com")
     assert unknown.exit_code == 1 and "no account 'nobody@example.com'" in unknown.output
+
+
+def test_presses_at_the_same_time_queue_one_job(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Eight concurrent calls of the function behind the button and the CLI: the jobs
+    table's unique idempotency key lets one in, and every call names that job."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scimcore.provisioning.leavers import deprovision
+
+    integration = _leavers(console_app, client, tenant)
+    parts = _parts(console_app)
+    sql = parts.need_sql("test")
+
+    def press(_: int) -> Any:
+        return deprovision(
+            sql.leavers,
+            parts.provisioning,
+            tenant.id,
+            integration,
+            "ghost@example.com",
+            actor="racer@example.com",
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(press, range(8)))
+    (job,) = _jobs(console_app, tenant)
+    assert {d.job_id for d in done} == {job["id"]}
+    assert sum(d.queued for d in done) == 1
