@@ -63,6 +63,10 @@ TEXT = {
     "policy). What it holds there may be lost for good.",
     "confirm_button": "Deprovision now",
 }
+#: The refusal codes whose words are in :data:`TEXT`.
+LEAVER_REFUSALS = frozenset(
+    {"not_a_leaver", "excepted", "policy_nothing", "unsupported", "reason_required"}
+)
 #: The connection states, in words.
 STATUS_TEXT = {
     "active": "connected",
@@ -147,12 +151,6 @@ def dashboard(slug: str) -> ResponseReturnValue:
     )
 
 
-#: The refusal codes whose words are in :data:`TEXT`.
-LEAVER_REFUSALS = frozenset(
-    {"not_a_leaver", "excepted", "policy_nothing", "unsupported", "reason_required"}
-)
-
-
 def _here(org: Organization, shown: str, service: int | None, **extra: Any) -> str:
     args: dict[str, Any] = {"show": shown} if shown != "all" else {}
     if service is not None:
@@ -196,11 +194,11 @@ def leaver_deprovision(slug: str) -> ResponseReturnValue:
     parts = console().parts
     leavers = parts.need_sql("the dashboard").leavers
     if request.method == "GET" or request.form.get("confirm") != "yes":
+        if leavers.account(org.id, integration_id, account_id) is None:
+            abort(404)
         name = _service_name(org, integration_id)
         binding = parts.provisioning.binding(org.id, integration_id)
         policy = binding.integration.settings.on_service_account_delete if binding else ""
-        if leavers.account(org.id, integration_id, account_id) is None:
-            abort(404)
         return page(
             "confirm.html",
             org=org,
@@ -263,7 +261,9 @@ def leaver_except(slug: str) -> ResponseReturnValue:
         if undo:
             audit(org, "account.exception_cleared", target)
         else:
-            audit(org, "account.exception_marked", target, reason=request.form.get("reason", ""))
+            audit(
+                org, "account.exception_marked", target, reason=request.form.get("reason", "")[:500]
+            )
     if undo:
         notice = "notice_unexcepted" if changed else "notice_not_excepted"
         return _back(org, notice=notice, account=account_id, show="exceptions")
