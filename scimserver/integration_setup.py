@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from scimcore.adapters.connectors import Connector, ConnectorError, OAuthPreset, load
+from scimcore.adapters.connectors import (
+    ConnectionCheck,
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    OAuthPreset,
+    load,
+)
 from scimcore.provisioning.connector import address_fields, fill_address
 from scimcore.provisioning.discovery import SYNC_INTERVAL_SETTING
 from scimcore.provisioning.store import Binding, ProvisioningStore
+from scimcore.provisioning.worker import CredentialSource
 
 
 class SetupError(ValueError):
@@ -46,24 +54,27 @@ def address_setting(connector: Connector) -> str | None:
 
 
 def address_template(connector: Connector) -> str | None:
-    """The connector's address template, when its address is built from settings."""
+    """The connector's address template: built from settings it names, or, naming none,
+    the service's one fixed address (Slack's, Zoom's)."""
     template = getattr(connector, "address_template", None)
     if not isinstance(template, str) or address_setting(connector) is None:
         return None
-    return template if address_fields(template) else None
+    return template
 
 
 def with_address(connector: Connector, settings: Mapping[str, Any]) -> dict[str, Any]:
     """``settings`` with the connector's address checked, and built from its template
-    when the address setting is not given but a field of the template is. Raises
-    :class:`SetupError` naming the field."""
+    when the address setting is not given but a field of the template is (or the
+    template names none: a fixed address). Raises :class:`SetupError` naming the field."""
     values = dict(settings)
     key = address_setting(connector)
     if key is None:
         return values
     template = address_template(connector)
     named = address_fields(template) if template is not None else ()
-    if template is not None and not values.get(key) and any(n in values for n in named):
+    if template is not None and not named and not values.get(key):
+        values[key] = template  # the service's one address
+    elif template is not None and not values.get(key) and any(n in values for n in named):
         try:
             values[key] = fill_address(template, values)
         except ValueError as exc:
@@ -73,6 +84,21 @@ def with_address(connector: Connector, settings: Mapping[str, Any]) -> dict[str,
     if key in values:
         check_url(key, str(values[key]))
     return values
+
+
+#: Requests at once to a service that documents no pace.
+DEFAULT_CONCURRENCY = 4
+
+
+def documented_pace(connector: Connector) -> tuple[int, int] | None:
+    """``(max_concurrency, min_interval_ms)`` as the service's vendor documents them,
+    when the connector says (a SCIM catalog entry's ``profile.pacing``)."""
+    pacing = getattr(getattr(connector, "profile", None), "pacing", None)
+    concurrency = getattr(pacing, "max_concurrency", None)
+    interval = getattr(pacing, "min_interval_ms", None)
+    if isinstance(concurrency, int) and isinstance(interval, int):
+        return concurrency, interval
+    return None
 
 
 def declared_preset(connector_name: str) -> OAuthPreset | None:
@@ -113,13 +139,20 @@ def connect(
     settings: Mapping[str, Any],
     *,
     provisioning: bool = False,
-    max_concurrency: int = 4,
-    min_interval_ms: int = 0,
+    max_concurrency: int | None = None,
+    min_interval_ms: int | None = None,
 ) -> tuple[Binding, Connector]:
     """Bind the integration to ``connector_name`` with ``settings`` and switch its
     provisioning on or off. A sync interval set before is kept unless ``settings``
-    names one. Raises :class:`SetupError` before writing anything."""
+    names one. The request pace not given is the one the service documents
+    (:func:`documented_pace`), else 4 at once with no gap. Raises :class:`SetupError`
+    before writing anything."""
     connector = load_connector(connector_name, settings)
+    pace = documented_pace(connector)
+    if max_concurrency is None:
+        max_concurrency = pace[0] if pace else DEFAULT_CONCURRENCY
+    if min_interval_ms is None:
+        min_interval_ms = pace[1] if pace else 0
     values = with_address(connector, settings)
     before = prov.binding(organization_id, integration_id)
     kept = dict(before.settings or {}) if before is not None else {}
@@ -137,3 +170,40 @@ def connect(
         organization_id, integration_id, provisioning, manual=connector_name == "manual"
     )
     return binding, connector
+
+
+def check_connection(
+    credentials: CredentialSource, binding: Binding, connector: Connector
+) -> ConnectionCheck:
+    """The connector's connection test with the integration's stored credential: what
+    ``services connect --test`` and the console's "Test connection" run. Never raises
+    for a refused credential or an unreachable service: the check says what failed."""
+    try:
+        auth = credentials.auth_for(binding, connector)
+        return connector.test_connection(
+            ConnectorContext(
+                binding.integration.organization_id,
+                binding.integration.id,
+                binding.settings,
+                auth,
+            )
+        )
+    except ConnectorError as exc:
+        return ConnectionCheck(False, exc.message)
+
+
+def switch_provisioning(
+    prov: ProvisioningStore, organization_id: str, integration_id: int, enabled: bool
+) -> Binding:
+    """Provision accounts at the service, or stop: what ``services provisioning`` and the
+    console's switch do. A service with no connector chosen is ``manual``: its changes
+    are recorded, not made. :class:`SetupError` for an integration that is not there."""
+    binding = prov.binding(organization_id, integration_id)
+    if binding is None:
+        raise SetupError(f"integration {integration_id} does not exist")
+    prov.set_provisioning(
+        organization_id, integration_id, enabled, manual=binding.connector == "manual"
+    )
+    found = prov.binding(organization_id, integration_id)
+    assert found is not None
+    return found

@@ -36,6 +36,7 @@ from scimcore.storage.sql.credentials import (
     reencrypt_secrets,
 )
 from scimcore.storage.sql.dashboard import SqlDashboard
+from scimcore.storage.sql.directory_views import SqlDirectoryViews
 from scimcore.storage.sql.integration_views import SqlIntegrationViews
 from scimcore.storage.sql.leavers import SqlLeavers
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
@@ -68,6 +69,10 @@ class SqlParts:
     @cached_property
     def activity(self) -> SqlActivity:
         return SqlActivity(self.store.engine)
+
+    @cached_property
+    def directory_views(self) -> SqlDirectoryViews:
+        return SqlDirectoryViews(self.store.engine)
 
     @cached_property
     def integration_views(self) -> SqlIntegrationViews:

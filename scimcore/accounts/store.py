@@ -23,6 +23,7 @@ from ..provisioning.events import Source
 from .models import (
     AccountListing,
     AccountValues,
+    DeprovisionPolicy,
     Integration,
     IntegrationSettings,
     ServiceAccount,
@@ -46,6 +47,26 @@ class AccountSession(Protocol):
         is_manual: bool = True,
     ) -> Integration:
         """A taken display name raises :class:`~scimcore.errors.Uniqueness`."""
+        ...
+
+    def update_integration(
+        self,
+        integration_id: int,
+        *,
+        display_name: str | None = None,
+        license_profiles: Sequence[str] | None = None,
+        on_service_account_delete: DeprovisionPolicy | None = None,
+    ) -> Integration:
+        """Change what is given. A taken name raises :class:`~scimcore.errors.Uniqueness`;
+        dropping a license profile that accounts still hold raises
+        :class:`~scimcore.errors.InvalidValue` (naming it and how many); a missing
+        integration :class:`~scimcore.errors.NotFound`."""
+        ...
+
+    def delete_integration(self, integration_id: int) -> int:
+        """Delete the integration with everything recorded about it (its accounts, jobs,
+        connector, credential); returns how many accounts were forgotten. The accounts
+        at the service are not touched."""
         ...
 
     def user_ids(self, user_names: Collection[str]) -> dict[str, str]:

@@ -367,6 +367,19 @@ class Worker:
         refs = self._targets(job, connector, ctx, link)
         if not refs:
             return _Result({"skipped": "no account to deprovision"})
+        outcome: dict[str, Any] = {"policy": policy, "accounts": len(refs)}
+        if (
+            policy == "delete_remote"
+            and Capability.DELETE not in connector.capabilities
+            and Capability.DEACTIVATE in connector.capabilities
+        ):
+            # The service keeps its accounts (Slack, Salesforce: no DELETE, or one that
+            # only deactivates): deactivating is as far as removal goes there.
+            policy = "deactivate_remote"
+            outcome["applied"] = policy
+            outcome["note"] = (
+                f"the {connector.name} connector cannot delete accounts; deactivated instead"
+            )
         events: list[NewEvent] = []
         for ref in refs:
             if policy == "delete_remote":
@@ -382,7 +395,7 @@ class Worker:
             if policy == "delete_remote"
             else LinkChange(remote_status="suspended")
         )
-        return _Result({"policy": policy, "accounts": len(refs)}, change, events)
+        return _Result(outcome, change, events)
 
     def _targets(
         self, job: Job, connector: Connector, ctx: ConnectorContext, link: Link | None

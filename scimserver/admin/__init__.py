@@ -43,6 +43,7 @@ def init_admin(
         views_directory,
         views_docs,
         views_integration_new,
+        views_integration_settings,
         views_integrations,
         views_scim,
     )

@@ -13,6 +13,7 @@ its progress from the database and polls ``status.json`` (``admin.js``) until it
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 from typing import Any
@@ -206,6 +207,8 @@ def csv_result(slug: str, job_id: str) -> ResponseReturnValue:
     if job is None or result is None:
         abort(404)
     name = job.file_name.rsplit(".", 1)[0] or "import"
+    if request.args.get("bom") == "1":  # for Excel, which reads UTF-8 only after a BOM
+        result = codecs.BOM_UTF8 + result
     return _download(result, f"{_ascii(name)}-result.csv")
 
 

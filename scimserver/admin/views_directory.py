@@ -128,6 +128,10 @@ def user_detail(slug: str, user_id: str) -> ResponseReturnValue:
     )
 
 
+#: Members listed on a group's page, each with the name it has now.
+SHOWN_MEMBERS = 500
+
+
 @bp.get("/o/<slug>/groups")
 @login_required
 def groups(slug: str) -> ResponseReturnValue:
@@ -146,11 +150,23 @@ def group_detail(slug: str, group_id: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     members = group.get("members") or []
+    shown = members[:SHOWN_MEMBERS]
+    sql = console().parts.sql
+    names = (
+        sql.directory_views.current_names(org.id, [str(m.get("value")) for m in shown])
+        if sql is not None
+        else {}
+    )
     return page(
         "group.html",
         org=org,
         section="groups",
         group=group,
-        members=members[:500],
+        members=[
+            {**m, "name": names[m["value"]].name, "display": names[m["value"]].shown}
+            if m.get("value") in names
+            else m
+            for m in shown
+        ],
         member_count=len(members),
     )

@@ -1,7 +1,7 @@
 """The project's guides (``docs/*.md``), read-only under ``/admin/docs/<name>``, so the
 how-to beside Settings > SCIM can link to the full guide on an install with no access
-to the project's repository. The Markdown is shown as it is written (escaped, in a
-``<pre>``): no Markdown renderer is a dependency, and the guides read well as text.
+to the project's repository. The Markdown is rendered by :mod:`.markdown` (the subset
+the guides use, every text escaped), and links between guides stay in the console.
 Only a file directly in ``docs/`` whose name is letters, digits and dashes is served.
 """
 
@@ -14,6 +14,7 @@ from flask import abort
 from flask.typing import ResponseReturnValue
 
 from .blueprint import bp, login_required, page
+from .markdown import render
 
 #: ``docs/`` of a source checkout (``python3 run.py serve`` runs from one).
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -30,4 +31,4 @@ def doc(name: str) -> ResponseReturnValue:
         text = path.read_text(encoding="utf-8")
     except OSError:
         abort(404)
-    return page("doc.html", name=name, text=text)
+    return page("doc.html", name=name, html=render(text))

@@ -36,7 +36,14 @@ from ..integration_setup import (
     with_address,
 )
 from .blueprint import audit, bp, console, login_required, organization, page
-from .views_integrations import CREDENTIAL_ECHO, _vault, echoed, explained, form_credential
+from .views_integrations import (
+    CREDENTIAL_ECHO,
+    DELETE_POLICIES,
+    _vault,
+    echoed,
+    explained,
+    form_credential,
+)
 
 #: Built-in connectors come from this package; they are listed first.
 BUILT_IN_PACKAGE = "scimcore."
@@ -46,11 +53,6 @@ CREDENTIAL_KINDS = {
     "bearer": "Bearer token",
     "api_key": "API key",
     "id_password": "ID and password",
-}
-DELETE_POLICIES = {
-    "deactivate_remote": "Deactivate the remote account",
-    "delete_remote": "Delete the remote account",
-    "nothing": "Leave the remote account as it is",
 }
 NAME_MAX = 200
 
@@ -99,12 +101,14 @@ def _address(connector_name: str, typed: str) -> dict[str, Any]:
     if key is None:
         return {}
     template = _templates().get(connector_name)
+    fields = address_fields(template) if template else ()
+    if not typed and template and not fields:
+        return {key: template}  # the service's one address: nothing to type
     if not typed:
         example = f" ({template})" if template else ""
         raise FormError(
             f"Enter the service URL{example}: the {connector_name} connector needs it.", "url"
         )
-    fields = address_fields(template) if template else ()
     if len(fields) == 1 and "://" not in typed:
         try:
             return with_address(load_connector(connector_name, {}), {fields[0]: typed})

@@ -98,6 +98,12 @@ FIELD_LABELS = {
 }
 #: Where a field named in a vault message is on the forms, when not under its own name.
 FORM_FIELDS = {"password": "secret", "the TOTP secret": "totp_secret"}
+#: What removing a user does to the remote account, as the forms offer it.
+DELETE_POLICIES = {
+    "deactivate_remote": "Deactivate the remote account",
+    "delete_remote": "Delete the remote account",
+    "nothing": "Leave the remote account as it is",
+}
 #: "Sync now" waits this long for the run; a longer one goes on in the background.
 SYNC_WAIT_SECONDS = 15.0
 #: Per-request deadline of a console-started run.
@@ -111,6 +117,10 @@ NOTICES = {
     "oauth_saved": "The OAuth client was stored; its secret is encrypted and will not be shown "
     "again. Press Integrate to sign in at the service and connect it.",
     "credential_deleted": "The credential was deleted. Revoke it at the service as well.",
+    "settings_saved": "The settings were saved.",
+    "provisioning_on": "Provisioning is on: changes to users are now made at the service.",
+    "provisioning_off": "Provisioning is off: nothing is changed at the service until it is "
+    "switched on again.",
     "oauth_connected": "The service is connected: its tokens are stored, encrypted. Press "
     "Sync now to see the accounts it holds.",
     "sync_done": "The sync finished; its result is below.",
@@ -130,7 +140,8 @@ class Overview:
     last_sync_finished: datetime | None
     last_successful_sync: datetime | None
     last_error: str | None
-    account_count: int | None
+    #: Accounts of the integration, however linked (discovery, CSV, the console).
+    account_count: int
 
     @property
     def status_label(self) -> str:
@@ -196,6 +207,7 @@ def _overviews(org: Organization) -> list[Overview]:
     with console().accounts.accounts(org.id, readonly=True) as session:
         found = session.integrations()
     rows = _views().connector_states(org.id)
+    totals = _views().account_totals(org.id)
     out = []
     for i in found:
         r = rows.get(i.id)
@@ -207,7 +219,7 @@ def _overviews(org: Organization) -> list[Overview]:
                 last_sync_finished=r.last_sync_finished if r else None,
                 last_successful_sync=r.last_successful_sync if r else None,
                 last_error=r.last_error if r else None,
-                account_count=r.account_count if r else None,
+                account_count=totals.get(i.id, 0),
             )
         )
     return out
@@ -312,6 +324,7 @@ def _detail(
         form_kinds=FORM_KINDS,
         oauth_kinds=OAUTH_KINDS,
         token_auth_methods=TOKEN_AUTH_METHODS,
+        delete_policies=DELETE_POLICIES,
         redirect_uri=base_url(console().settings.public_url) + CALLBACK_PATH,
         notice=notice,
         **extra,
@@ -322,7 +335,14 @@ def _detail(
 @login_required
 def integrations(slug: str) -> ResponseReturnValue:
     org = organization(slug)
-    return page("integrations.html", org=org, section="integrations", integrations=_overviews(org))
+    deleted = request.args.get("deleted", "")[:200]
+    return page(
+        "integrations.html",
+        org=org,
+        section="integrations",
+        integrations=_overviews(org),
+        deleted=deleted,
+    )
 
 
 @bp.get("/o/<slug>/integrations/<int:integration_id>")

@@ -238,6 +238,92 @@ def services_create(
     )
 
 
+@services.command(
+    "update", help="Rename a service, change its license profiles or its deprovisioning policy."
+)
+@click.argument("org")
+@click.argument("name")
+@click.option("--rename", help="The service's new name.")
+@click.option(
+    "--add-license-profile", "added", multiple=True, help="A license profile to add (repeatable)."
+)
+@click.option(
+    "--remove-license-profile",
+    "removed",
+    multiple=True,
+    help="A license profile to remove (repeatable); refused while accounts hold it.",
+)
+@click.option(
+    "--on-delete",
+    type=click.Choice(DEPROVISION_POLICIES),
+    help="What removing a link does to the remote account.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def services_update(
+    org: str,
+    name: str,
+    rename: str | None,
+    added: tuple[str, ...],
+    removed: tuple[str, ...],
+    on_delete: Any,
+    as_json: bool,
+) -> None:
+    current, organization = common.open_org(org)
+    integration = common.integration(current, organization, name)
+    profiles = None
+    if added or removed:
+        gone = {p.strip() for p in removed}
+        kept = [p for p in integration.settings.license_profiles if p not in gone]
+        profiles = kept + [p.strip() for p in added if p.strip() and p.strip() not in kept]
+    try:
+        with current.accounts.accounts(organization.id) as session:
+            updated = session.update_integration(
+                integration.id,
+                display_name=rename.strip() if rename is not None else None,
+                license_profiles=profiles,
+                on_service_account_delete=on_delete,
+            )
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+    data = _integration_data(updated)
+    profiles_text = ", ".join(data["license_profiles"]) or "none"
+    common.emit(
+        as_json,
+        data,
+        f"Updated service {updated.display_name!r}: license profiles {profiles_text}; "
+        f"on delete {updated.settings.on_service_account_delete}",
+    )
+
+
+@services.command(
+    "delete",
+    help="Delete a service and what is recorded about it (its accounts, jobs, credential); "
+    "the accounts at the service are not touched.",
+)
+@click.argument("org")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def services_delete(org: str, name: str, yes: bool, as_json: bool) -> None:
+    current, organization = common.open_org(org)
+    integration = common.integration(current, organization, name)
+    if not yes:
+        click.confirm(
+            f"Delete {integration.display_name!r} and forget its accounts here?", abort=True
+        )
+    try:
+        with current.accounts.accounts(organization.id) as session:
+            forgotten = session.delete_integration(integration.id)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from None
+    common.emit(
+        as_json,
+        {"deleted": integration.id, "accounts_forgotten": forgotten},
+        f"Deleted service {integration.display_name!r} ({forgotten} account(s) forgotten; "
+        "nothing was changed at the service)",
+    )
+
+
 @services.command("list", help="List an organization's services.")
 @click.argument("org")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")

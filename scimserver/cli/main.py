@@ -97,9 +97,20 @@ def orgs_create(name: str, profile: str, as_json: bool) -> None:
     data = _org_data(settings, org)
     common.emit(
         as_json,
-        data,
-        f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}\n"
-        f"IdP profile: {org.profile}",
+        {**data, "tenant_url_assumed": settings.public_url is None},
+        f"Created organization {org.slug}\nTenant URL: {data['tenant_url']}"
+        f"{_assumed(settings)}\nIdP profile: {org.profile}",
+    )
+
+
+def _assumed(settings: Settings) -> str:
+    """What to say under a tenant URL the command line had to guess."""
+    if settings.public_url is not None:
+        return ""
+    return (
+        "\n  (assumed: SCIMSERVER_PUBLIC_URL is not set, so this is the default address; "
+        "set it to the address your IdP reaches the service at, or copy the tenant URL "
+        "from the console's Settings > SCIM page, which shows the address it is reached at)"
     )
 
 

@@ -18,7 +18,6 @@ import click
 from scimcore import Organization, ScimError
 from scimcore.adapters.connectors import (
     Capability,
-    ConnectorContext,
     ConnectorError,
     available,
     load,
@@ -33,7 +32,13 @@ from scimcore.provisioning.jobs import JOB_STATUSES
 from scimcore.provisioning.quarantine import QUARANTINED
 from scimcore.provisioning.worker import Worker
 
-from ..integration_setup import SetupError, address_template, connect
+from ..integration_setup import (
+    SetupError,
+    address_template,
+    check_connection,
+    connect,
+    switch_provisioning,
+)
 from ..wiring import Parts
 from . import common
 from .credentials import integrations
@@ -69,13 +74,16 @@ def _setting(values: tuple[str, ...]) -> dict[str, Any]:
     "--setting", "settings_", multiple=True, help="KEY=VALUE, e.g. base_url=https://... (repeat)."
 )
 @click.option("--provisioning/--no-provisioning", default=False, show_default=True)
-@click.option("--max-concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(1, 64),
+    help="[default: the service's documented pace (SCIM catalog), else 4]",
+)
 @click.option(
     "--min-interval-ms",
-    default=0,
-    show_default=True,
     type=click.IntRange(0),
-    help="Minimum gap between two requests to the service, over all workers.",
+    help="Minimum gap between two requests to the service, over all workers "
+    "[default: the service's documented pace (SCIM catalog), else 0].",
 )
 @click.option(
     "--sync-interval",
@@ -90,8 +98,8 @@ def services_connect(
     connector_name: str,
     settings_: tuple[str, ...],
     provisioning: bool,
-    max_concurrency: int,
-    min_interval_ms: int,
+    max_concurrency: int | None,
+    min_interval_ms: int | None,
     sync_interval: str | None,
     test_it: bool,
     as_json: bool,
@@ -126,14 +134,8 @@ def services_connect(
         "provisioning_enabled": provisioning,
     }
     if test_it:
-        try:
-            auth = current.credential_source.auth_for(binding, connector)
-            check = connector.test_connection(
-                ConnectorContext(organization.id, integration.id, binding.settings, auth)
-            )
-            data["connection"] = {"ok": check.ok, "message": check.message}
-        except ConnectorError as exc:
-            data["connection"] = {"ok": False, "message": exc.message}
+        check = check_connection(current.credential_source, binding, connector)
+        data["connection"] = {"ok": check.ok, "message": check.message}
     # The connection is saved either way (the settings may be right and the service
     # down); a failed test exits 1 so that a script can tell.
     data["saved"] = True
@@ -379,6 +381,25 @@ def connectors(as_json: bool) -> None:
             f"{row['name']}\t{row['display_name']}\t{', '.join(row['capabilities'])}"
             f"{oauth}{address}"
         )
+
+
+@services.command(
+    "provisioning", help="Switch provisioning of a service on or off (its connector stays)."
+)
+@click.argument("org")
+@click.argument("name")
+@click.argument("state", type=click.Choice(["on", "off"]))
+def services_provisioning(org: str, name: str, state: str) -> None:
+    current, organization = _open(org)
+    assert organization is not None
+    integration = common.integration(current, organization, name)
+    try:
+        binding = switch_provisioning(
+            current.provisioning, organization.id, integration.id, state == "on"
+        )
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{integration.display_name}: provisioning {state} (connector {binding.connector})")
 
 
 @integrations.command("list", help="The organization's integrations and their status.")

@@ -65,6 +65,38 @@ def test_delete_policy_deletes_the_remote_account_on_deactivation(
     assert env.prov.link(env.org.id, integration, uid) is None
 
 
+def test_delete_policy_deactivates_where_the_service_cannot_delete_and_says_so(
+    env: Env, fake_scim: FakeScim
+) -> None:
+    """Slack and Salesforce keep their accounts: "delete the remote account" cannot be
+    done there, and deactivating is as far as it goes (it failed the job before)."""
+    from scimcore.adapters.connectors.scim2 import Scim2Connector
+    from scimcore.provisioning.connector import Capability
+    from scimcore.provisioning.registry import register
+
+    class NoDelete(Scim2Connector):
+        name = "scim2_no_delete"
+        capabilities = Scim2Connector.capabilities & ~Capability.DELETE
+
+    register(NoDelete)
+    env.integration(
+        "scim2_no_delete",
+        {"base_url": fake_scim.url},
+        auth=scim_auth(fake_scim),
+        on_delete="delete_remote",
+    )
+    uid = env.create_user("kept@example.com")
+    env.worker().run(until_idle=True)
+    env.set_active(uid, False)
+    env.worker().run(until_idle=True)
+    assert fake_scim.by_name("kept@example.com")["active"] is False  # type: ignore[index]
+    assert not [r for r in fake_scim.requests if r[0] == "DELETE"]
+    last = env.jobs()[-1]
+    assert last.status == "succeeded"
+    assert last.result["applied"] == "deactivate_remote"
+    assert "cannot delete accounts; deactivated instead" in last.result["note"]
+
+
 def test_deleting_the_user_deactivates_the_remote_account_by_default(
     env: Env, fake_scim: FakeScim
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import LiveServer, Org
-from .test_admin_console_e2e import PASSWORD, _admin, browser, pytestmark  # noqa: F401
+from .test_admin_console_e2e import PASSWORD, _admin, _scim, browser, pytestmark  # noqa: F401
 
 WIDTHS = (1280, 390)
 
@@ -145,3 +145,122 @@ def test_the_oauth_return_page_is_styled_and_leads_back_to_the_integration(
     page.get_by_role("link", name="Back to the integration").click()
     page.get_by_role("heading", name=name).wait_for()
     assert "The service is connected" in page.content()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_png_or_a_quoted_semicolon_file_is_refused_as_what_it_is(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    files = {
+        "photo.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "it is a PNG image"),
+        "semi.csv": (b'"operation";"userName"\r\n"CREATE";"a@example.com"\r\n', "a semicolon"),
+    }
+    for name, (data, said) in files.items():
+        page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv")
+        page.get_by_role("group", name="The file contains").get_by_label("Users").check()
+        page.get_by_label("CSV file").set_input_files(
+            files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+        )
+        page.get_by_role("button", name="Upload and preview").click()
+        alert = page.get_by_role("alert")
+        alert.wait_for()
+        assert said in alert.inner_text() and "UTF-16" not in alert.inner_text(), name
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_group_lists_its_members_by_their_current_names(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    scim = _scim(live_server, org.token)
+    user = scim.post(
+        f"{org.tenant_url}/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": f"member{width}@example.com",
+            "displayName": "Old Name",
+        },
+        timeout=15,
+    ).json()
+    group = scim.post(
+        f"{org.tenant_url}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": f"Sales {width}",
+            "members": [{"value": user["id"], "display": "Old Name"}],
+        },
+        timeout=15,
+    ).json()
+    scim.patch(
+        f"{org.tenant_url}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
+        },
+        timeout=15,
+    ).raise_for_status()
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/groups/{group['id']}")
+    page.get_by_role("link", name="山田 花子").wait_for()
+    assert "Old Name" not in page.content()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_result_csv_for_excel_starts_with_a_bom(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    import codecs
+    from pathlib import Path
+
+    org, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/csv")
+    page.get_by_role("group", name="The file contains").get_by_label("Users").check()
+    row = f"operation,userName,displayName\nCREATE,result{width}@example.com,山田 花子\n"
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "users.csv", "mimeType": "text/csv", "buffer": row.encode()}]
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("button", name="Start import").click()
+    excel = page.get_by_role("link", name="Download the result CSV for Excel")
+    excel.wait_for()
+    with page.expect_download() as download:
+        excel.click()
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(codecs.BOM_UTF8) and "山田 花子".encode() in data
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_an_integration_is_edited_and_deleted_in_the_console(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    org, pages = signed_in
+    page = pages[width]
+    name = f"cybozu {width}"
+    live_server.cli("services", "create", org.slug, name, "--kind", "cybozu")
+    page.goto(f"{live_server.base_url}/admin/o/{org.slug}/integrations")
+    page.get_by_role("link", name=name).click()
+    page.get_by_label("License profiles").fill("Garoon\nkintone+Garoon")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("The settings were saved.").wait_for()
+    assert page.get_by_label("License profiles").input_value() == "Garoon\nkintone+Garoon"
+    page.get_by_role("link", name="Delete integration…").click()
+    page.get_by_role("button", name="Delete integration").click()
+    page.get_by_text(f"The integration “{name}” was deleted.").wait_for()
+    assert page.get_by_role("link", name=name).count() == 0
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_okta_guide_reads_as_a_page_in_the_console(
+    live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
+) -> None:
+    _, pages = signed_in
+    page = pages[width]
+    page.goto(f"{live_server.base_url}/admin/docs/okta")
+    page.get_by_role("heading", name="Connecting Okta").wait_for()
+    assert page.get_by_role("heading", name="2. Configure the app in Okta").count() == 1
+    assert "Configure API Integration" in page.get_by_role("main").inner_text()
+    wider = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+    assert not wider  # tables scroll inside their box on a phone; the page does not

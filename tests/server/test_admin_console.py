@@ -5,6 +5,7 @@ Sign-in, sessions, CSRF, throttling and tenant isolation first; then each page.
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from markupsafe import escape
 
 from .admin_support import (
     PASSWORD,
@@ -427,6 +427,36 @@ def test_groups_list_and_detail(client: Any, console_app: Any, tenant: Tenant) -
     assert client.get(f"/admin/o/{tenant.slug}/groups/nope").status_code == 404
 
 
+def test_group_members_are_shown_with_their_current_names(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """The page showed the ``display`` the IdP sent when it added the member."""
+    scim = console_app.test_client()
+    auth = {"Authorization": f"Bearer {tenant.token}"}
+    user = create_user(scim, tenant, "renamed@example.com", displayName="Old Name")
+    created = scim.post(
+        f"/scim/v2/organizations/{tenant.slug}/Groups",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Sales",
+            "members": [{"value": user["id"], "display": "Old Name"}],
+        },
+        headers=auth,
+    ).get_json()
+    renamed = scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
+        },
+        headers=auth,
+    )
+    assert renamed.status_code == 200
+    detail = _text(client.get(f"/admin/o/{tenant.slug}/groups/{created['id']}"))
+    assert ">山田 花子</a>" in detail and "Old Name" not in detail
+    assert "renamed@example.com" in detail
+
+
 # -- CSV -----------------------------------------------------------------------------------
 
 
@@ -458,6 +488,12 @@ def test_sample_service_account_csv_preview_then_start_then_result_csv(
     assert result.mimetype == "text/csv"
     body = result.get_data(as_text=True)
     assert '"result","errorCode","message"' in body and "p@ss" not in body
+    assert not result.get_data().startswith(codecs.BOM_UTF8)
+    # for Excel, which shows UTF-8 Japanese as mojibake without a BOM
+    excel_url = re.search(r'href="([^"]+result\.csv\?bom=1)"[^>]*>Download the result CSV for', job)
+    assert excel_url
+    excel = client.get(excel_url.group(1).replace("&amp;", "&")).get_data()
+    assert excel == codecs.BOM_UTF8 + result.get_data()
     with accounts.accounts(tenant.id, readonly=True) as session:
         assert len(list(session.iter_accounts())) == 6
 
@@ -677,17 +713,60 @@ def test_cli_admins_create_reads_the_password_from_stdin_never_argv(
     assert f"ops@example.com\t{t.slug}\n" in table.output
 
 
+def test_guides_render_their_markdown_safely() -> None:
+    from scimserver.admin.markdown import render
+
+    html = str(
+        render(
+            "# T <b>\n\n1. **Save** [x](javascript:alert(1)) [y](okta.md#a)\n"
+            '   and `<i>|` more\n\n| a | b |\n|---|---|\n| `x|y` | [z](https://e.x/?q="1) |\n'
+        )
+    )
+    assert "<h1>T &lt;b&gt;</h1>" in html and "<b>" not in html
+    assert "<li><strong>Save</strong> x) " in html and "javascript" not in html
+    assert '<a href="/admin/docs/okta#a">y</a>' in html and "<code>&lt;i&gt;|</code>" in html
+    assert '<th scope="col">a</th>' in html and "<td><code>x|y</code></td>" in html
+    assert '<a href="https://e.x/?q=&quot;1">z</a>' in html
+
+
 def test_idp_how_to_links_to_the_full_guides_served_read_only(
     client: Any, console_app: Any, tenant: Tenant
 ) -> None:
     html = _text(client.get(f"/admin/o/{tenant.slug}/settings/scim"))
     assert '<a href="/admin/docs/okta">docs/okta.md</a>' in html
     assert '<a href="/admin/docs/entra">docs/entra.md</a>' in html
-    for name in ("okta", "entra"):
+    for name, title in (("okta", "Connecting Okta"), ("entra", "Connecting Microsoft Entra ID")):
         guide = client.get(f"/admin/docs/{name}")
         assert guide.status_code == 200 and guide.mimetype == "text/html"
-        first_line = (ROOT / "docs" / f"{name}.md").read_text().splitlines()[0]
-        assert escape(first_line) in _text(guide)
+        html = _text(guide)
+        assert f"<h1>{title}</h1>" in html  # rendered, not shown as Markdown source
+        assert "<strong>Generate</strong>" in html and "<table>" in html
+        assert '<a href="/admin/docs/configuration">configuration</a>' in html
     for bad in ("../README", "..%2FREADME", "Okta", "nope", "okta.md"):
         assert client.get(f"/admin/docs/{bad}").status_code == 404, bad
     assert console_app.test_client().get("/admin/docs/okta").status_code == 302  # sign in first
+
+
+def test_cli_orgs_create_says_when_the_tenant_url_is_a_guess(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run on another port, the service is not where the printed URL says; without
+    SCIMSERVER_PUBLIC_URL the command line cannot know, and now says so."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    monkeypatch.delenv("SCIMSERVER_PUBLIC_URL", raising=False)
+    runner = CliRunner()
+    guessed = runner.invoke(main, ["orgs", "create", "Guess Corp"])
+    assert guessed.exit_code == 0, guessed.output
+    assert "assumed: SCIMSERVER_PUBLIC_URL is not set" in guessed.output
+    assert "Settings > SCIM" in guessed.output
+    monkeypatch.setenv("SCIMSERVER_PUBLIC_URL", "https://scim.example.com")
+    known = runner.invoke(main, ["orgs", "create", "Known Corp", "--json"])
+    data = json.loads(known.output)
+    assert data["tenant_url"] == "https://scim.example.com/scim/v2/organizations/known-corp"
+    assert data["tenant_url_assumed"] is False

@@ -393,3 +393,19 @@ def test_a_bad_totp_secret_marks_the_totp_field_not_the_password(
     (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', html)
     assert 'name="totp_secret"' in invalid
     assert "not base32 !!" not in html and "a-password-123" not in html
+
+
+def test_a_catalog_service_added_in_the_console_gets_its_documented_pace(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Zoom allows one request a second: the console's form applies that as the CLI does,
+    and Zoom has one address, so the form asks for none."""
+    form = {"display_name": "Zoom", "connector": "zoom", "credential_kind": "none"}
+    added = _post(client, tenant, **form)
+    assert added.status_code == 303, added.get_data(as_text=True)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as s:
+        (zoom,) = [i for i in s.integrations() if i.display_name == "Zoom"]
+    prov = SqlProvisioningStore(console_app.extensions["scimserver_admin"].store.engine)
+    binding = prov.binding(tenant.id, zoom.id)
+    assert binding is not None and (binding.min_interval_ms, binding.max_concurrency) == (1000, 1)
+    assert binding.settings["base_url"] == "https://api.zoom.us/scim2"  # nothing to type

@@ -60,7 +60,11 @@ class FakeDiscovery:
     notes: ClassVar[list[str]] = []
 
     def test_connection(self, ctx: ConnectorContext) -> ConnectionCheck:
-        return ConnectionCheck(True)
+        request = HttpRequest("GET", "https://svc.example.com/me", {})
+        ctx.auth.apply(request)
+        if type(self).fail:
+            raise AuthenticationFailed("HTTP 401 from the service")
+        return ConnectionCheck(True, "signed in as svc-admin")
 
     def iter_accounts(self, ctx: ConnectorContext, *, page_size: int = 100) -> Iterator[Any]:
         request = HttpRequest("GET", "https://svc.example.com/users", {})
@@ -850,3 +854,184 @@ def test_the_oauth_result_page_leads_back_to_the_integration_in_the_console(
     theirs = _service(console_app, other, "Theirs")
     for number in (theirs, 999_999):
         assert client.get(f"/admin/integrations/{number}").status_code == 404
+
+
+def test_accounts_linked_by_csv_are_counted_and_classified_without_a_sync(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """They showed "—" on the list and "All (2)" with every category at 0."""
+    from .admin_support import start_import
+
+    scim = console_app.test_client()
+    for name in ("stays@example.com", "leaves@example.com"):
+        create_user(scim, tenant, name)
+    create_service(console_app, tenant, "Portal", "manual")
+    rows = [
+        '"operation","serviceDisplayName","userId","accountId"',
+        '"CREATE","Portal","stays@example.com","stays"',
+        '"CREATE","Portal","leaves@example.com","leaves"',
+    ]
+    data = ("\n".join(rows) + "\n").encode()
+    start_import(client, _text(upload_csv(client, tenant, data, "service-accounts")))
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (portal,) = [i for i in session.integrations() if i.display_name == "Portal"]
+    listing = _text(client.get(f"/admin/o/{tenant.slug}/integrations"))
+    (row,) = [r for r in re.findall(r"<tr>.*?</tr>", listing, re.S) if ">Portal<" in r]
+    assert row.rstrip().endswith("<td>2</td></tr>")
+    base = _base(tenant, portal.id)
+    page_html = _text(client.get(base))
+    assert "All (2)" in page_html and "Managed (2)" in page_html
+    # the person leaves: their account is a leaver's at once, no sync needed
+    leaver = next(u for u in _users(scim, tenant) if u["userName"] == "leaves@example.com")
+    scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{leaver['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    page_html = _text(client.get(base))
+    assert "Managed (1)" in page_html and "Retired (leaver, still active) (1)" in page_html
+    retired = _text(client.get(base + "?classification=retired"))
+    assert ">leaves<" in retired and ">stays<" not in retired
+
+
+def _users(scim: Any, tenant: Tenant) -> list[dict[str, Any]]:
+    response = scim.get(
+        f"/scim/v2/organizations/{tenant.slug}/Users",
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    return list(response.get_json()["Resources"])
+
+
+def test_an_integrations_settings_are_edited_on_its_page_by_the_stores_rules(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """License profiles could only be given when a service was made from the CLI, so a
+    console-made cybozu.com could not take the sample CSV's licenseProfile."""
+    from .admin_support import start_import
+
+    create_user(console_app.test_client(), tenant, "hanako@example.com")
+    create_service(console_app, tenant, "cybozu.com", "cybozu")
+    create_service(console_app, tenant, "Taken", "manual")
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (cybozu,) = [i for i in session.integrations() if i.display_name == "cybozu.com"]
+    base = _base(tenant, cybozu.id)
+    token = page_token(client, base)
+
+    def save(**form: str) -> Any:
+        data = {"csrf_token": token, "on_delete": "deactivate_remote", **form}
+        return client.post(base + "/settings", data=data)
+
+    saved = save(display_name="サイボウズ", license_profiles="Garoon\r\nkintone+Garoon\r\n")
+    assert saved.status_code == 303 and "notice=settings_saved" in saved.headers["Location"]
+    rows = '"operation","serviceDisplayName","userId","accountId","licenseProfile"\n'
+    rows += '"CREATE","サイボウズ","hanako@example.com","hanako","Garoon"\n'
+    job = _text(
+        start_import(client, _text(upload_csv(client, tenant, rows.encode(), "service-accounts")))
+    )
+    assert re.search(r"<strong>1</strong> created", job), job
+    taken = save(display_name="Taken", license_profiles="Garoon")
+    assert taken.status_code == 400 and "already exists" in _text(taken)
+    held = save(display_name="サイボウズ", license_profiles="kintone+Garoon")
+    assert held.status_code == 400
+    assert "The license profile &#39;Garoon&#39; is held by 1 account(s)" in _text(held)
+    with console_app.extensions["scimserver_admin"].accounts.accounts(tenant.id) as session:
+        (now,) = [i for i in session.integrations() if i.id == cybozu.id]
+    assert now.display_name == "サイボウズ"
+    assert now.settings.license_profiles == ("Garoon", "kintone+Garoon")
+    # delete: asks first, then forgets the integration and its accounts
+    asked = _text(client.get(base + "/delete"))
+    assert "Delete the integration サイボウズ?" in asked and "1 account record(s)" in asked
+    gone = client.post(base + "/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert gone.status_code == 303
+    listing = _text(client.get(gone.headers["Location"]))
+    assert "was deleted" in listing and f'integrations/{cybozu.id}"' not in listing
+    assert client.get(base).status_code == 404
+    assert "integration deleted" in _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+
+
+def test_cli_services_update_adds_license_profiles_and_delete_asks_first(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    from .admin_support import make_app
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    tenant = new_tenant(make_app(database_url))
+    runner = CliRunner()
+    made = runner.invoke(
+        main, ["services", "create", tenant.slug, "M365", "--kind", "microsoft_365"]
+    )
+    assert made.exit_code == 0, made.output
+    update = ["services", "update", tenant.slug, "M365", "--json"]
+    added = runner.invoke(main, [*update, "--add-license-profile", "E3 標準", "--rename", "Office"])
+    assert added.exit_code == 0, added.output
+    data = json.loads(added.output)
+    assert data["display_name"] == "Office" and data["license_profiles"] == ["E3 標準"]
+    kept = runner.invoke(main, ["services", "delete", tenant.slug, "Office"], input="n\n")
+    assert kept.exit_code != 0 and "Aborted" in kept.output
+    listed = runner.invoke(main, ["services", "list", tenant.slug])
+    assert "Office" in listed.output
+    deleted = runner.invoke(main, ["services", "delete", tenant.slug, "Office", "--yes"])
+    assert deleted.exit_code == 0 and "0 account(s) forgotten" in deleted.output
+    assert "Office" not in runner.invoke(main, ["services", "list", tenant.slug]).output
+
+
+def test_provisioning_is_switched_and_the_connection_tested_on_the_page(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """Both were CLI-only (``services connect --provisioning``, ``--test``)."""
+    integration = _service(console_app, tenant, "Wiki")
+    base = _base(tenant, integration)
+    token = page_token(client, base)
+    client.post(
+        base + "/credential", data={"csrf_token": token, "kind": "bearer", "secret": BEARER}
+    )
+    assert "Provisioning: <strong>off</strong>" in _text(client.get(base))
+    on = client.post(base + "/provisioning", data={"csrf_token": token, "enabled": "on"})
+    assert on.status_code == 303
+    assert "Provisioning is on" in _text(client.get(on.headers["Location"]))
+    binding = SqlProvisioningStore(_engine(console_app)).binding(tenant.id, integration)
+    assert binding is not None and binding.integration.settings.provisioning_enabled
+    tested = _text(client.post(base + "/test", data={"csrf_token": token}))
+    assert "Connection test: it works (signed in as svc-admin)" in tested
+    FakeDiscovery.fail = True
+    failed = _text(client.post(base + "/test", data={"csrf_token": token}))
+    assert "Connection test: it failed (HTTP 401 from the service)" in failed
+    assert BEARER not in failed
+    off = client.post(base + "/provisioning", data={"csrf_token": token, "enabled": "off"})
+    assert "Provisioning is off" in _text(client.get(off.headers["Location"]))
+    activity = _text(client.get(f"/admin/o/{tenant.slug}/activity"))
+    assert "provisioning switched" in activity and "connection tested" in activity
+
+
+def test_cli_services_provisioning_switches_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from scimserver.cli import main
+
+    from .admin_support import make_app
+
+    monkeypatch.setenv("SCIMSERVER_DATABASE_URL", database_url)
+    app = make_app(database_url)
+    tenant = new_tenant(app)
+    runner = CliRunner()
+    runner.invoke(main, ["services", "create", tenant.slug, "Wiki", "--kind", "scim2"])
+    manual = runner.invoke(main, ["services", "provisioning", tenant.slug, "Wiki", "on"])
+    assert manual.exit_code == 0 and "(connector manual)" in manual.output
+    missing = runner.invoke(main, ["services", "provisioning", tenant.slug, "Nope", "on"])
+    assert missing.exit_code != 0 and "no service named 'Nope'" in missing.output
+    integration = _service(app, tenant, "Other")
+    done = runner.invoke(main, ["services", "provisioning", tenant.slug, "Other", "on"])
+    assert done.exit_code == 0 and "provisioning on" in done.output
+    binding = SqlProvisioningStore(_engine(app)).binding(tenant.id, integration)
+    assert binding is not None and binding.integration.settings.provisioning_enabled

@@ -13,6 +13,11 @@ attributes and PUT the result, so attributes we do not manage survive, and an up
 that changes nothing writes nothing. Every answer is checked before use: a response
 with the wrong shape is an :class:`~.errors.InvalidResponse`, never a crash. Tested
 against our own service and against scim2-server (python-scim) as separate processes.
+
+What a particular service does differently (no filter on some attributes, a capped page,
+another PATCH form, no reversible deactivation, required attributes) is the class's
+:class:`~.scim_profiles.ScimProfile`: :data:`~.scim_profiles.RFC` here, one declaration
+per service in :mod:`.scim_catalog`, whose connectors are this class with another profile.
 """
 
 from __future__ import annotations
@@ -32,8 +37,16 @@ from ...provisioning.connector import (
     ConnectorContext,
     RemoteAccount,
 )
-from ...provisioning.errors import AlreadyExists, ConnectorError, InvalidResponse, PermanentError
+from ...provisioning.errors import (
+    AlreadyExists,
+    ConnectorError,
+    InvalidData,
+    InvalidResponse,
+    PermanentError,
+    UnsupportedOperation,
+)
 from .http import HttpResponse, raise_for_status, send
+from .scim_profiles import RFC, SEARCH_ATTRIBUTES, ScimProfile
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -63,11 +76,13 @@ class Scim2Connector:
     requires_local_login: ClassVar[bool] = False
     account_id_attribute: ClassVar[str] = "login"
     address_setting: ClassVar[str | None] = "base_url"
+    #: How the service differs from RFC 7644 (:mod:`.scim_profiles`).
+    profile: ClassVar[ScimProfile] = RFC
 
     # -- plumbing -----------------------------------------------------------------------
 
     def _url(self, ctx: ConnectorContext, path: str, query: Mapping[str, Any] | None = None) -> str:
-        base = ctx.settings.get("base_url")
+        base = ctx.settings.get("base_url") or self.profile.fixed_address
         if not isinstance(base, str) or not base.startswith(("http://", "https://")):
             raise PermanentError("the scim2 connector needs a base_url setting (http or https)")
         url = base.rstrip("/") + path
@@ -103,6 +118,11 @@ class Scim2Connector:
         return data
 
     def _search(self, ctx: ConnectorContext, attribute: str, value: str) -> RemoteAccount | None:
+        if attribute == "emails.value" and self.profile.login_attribute == "email":
+            # The service's userName is the email address: search that instead.
+            attribute = "userName"
+        if not self.profile.filters(attribute):
+            return self._scan(ctx, {attribute: value})
         resp = self._call(
             ctx,
             "GET",
@@ -111,23 +131,23 @@ class Scim2Connector:
         )
         if resp.status in FILTER_REFUSED:
             # No (or not this) filter support: read the listing and compare ourselves.
-            return self._scan(ctx, attribute, value)
+            return self._scan(ctx, {attribute: value})
         found = _resources(self._object(resp, "searching users"))
         return to_account(found[0]) if found else None
 
-    def _scan(self, ctx: ConnectorContext, attribute: str, value: str) -> RemoteAccount | None:
-        wanted = value.lower()
+    def _scan(self, ctx: ConnectorContext, wanted: Mapping[str, str]) -> RemoteAccount | None:
+        """The first listed account matching any of ``wanted`` (attribute -> value),
+        in the order of :data:`SEARCH_ATTRIBUTES`: one read of the listing for all."""
+        best: tuple[int, RemoteAccount] | None = None
         for account in self.iter_accounts(ctx):
-            if attribute == "userName":
-                values = [account.login]
-            elif attribute == "externalId":
-                values = [account.external_id or ""]
-            else:
-                emails = account.raw.get("emails") or []
-                values = [str(e.get("value", "")) for e in emails if isinstance(e, dict)]
-            if wanted in (v.lower() for v in values):
-                return account
-        return None
+            for rank, attribute in enumerate(SEARCH_ATTRIBUTES):
+                value = wanted.get(attribute)
+                if value and value.lower() in _values(account, attribute):
+                    if rank == 0:
+                        return account
+                    if best is None or rank < best[0]:
+                        best = (rank, account)
+        return best[1] if best else None
 
     # -- the interface --------------------------------------------------------------------
 
@@ -144,7 +164,7 @@ class Scim2Connector:
     def iter_accounts(
         self, ctx: ConnectorContext, *, page_size: int = 100
     ) -> Iterator[RemoteAccount]:
-        size = int(ctx.settings.get("page_size") or page_size)
+        size = self.profile.page_size(int(ctx.settings.get("page_size") or page_size))
         start = 1
         for _ in range(MAX_PAGES):
             data = self._object(
@@ -182,21 +202,27 @@ class Scim2Connector:
         email: str | None = None,
         external_id: str | None = None,
     ) -> RemoteAccount | None:
-        for attribute, value in (
-            ("userName", account_id),
-            ("emails.value", email),
-            ("externalId", external_id),
+        unfiltered: dict[str, str] = {}
+        for attribute, value in zip(
+            SEARCH_ATTRIBUTES, (account_id, email, external_id), strict=True
         ):
-            if value:
-                found = self._search(ctx, attribute, value)
-                if found is not None:
-                    return found
-        return None
+            if not value:
+                continue
+            by_login = attribute == "emails.value" and self.profile.login_attribute == "email"
+            searched = "userName" if by_login else attribute
+            if not self.profile.filters(searched):
+                unfiltered[attribute] = value
+                continue
+            found = self._search(ctx, attribute, value)
+            if found is not None:
+                return found
+        # What the service cannot filter on is looked for in one read of the listing.
+        return self._scan(ctx, unfiltered) if unfiltered else None
 
     def create_account(
         self, ctx: ConnectorContext, spec: AccountSpec, *, idempotency_key: str
     ) -> RemoteAccount:
-        body = apply_spec({"schemas": [USER_SCHEMA]}, spec)
+        body = self._complete(apply_spec({"schemas": [USER_SCHEMA]}, spec))
         resp = self._call(ctx, "POST", "/Users", body=body, idempotency_key=idempotency_key)
         if resp.status == 409:
             existing = self._by_login(ctx, spec.account_id)
@@ -213,7 +239,36 @@ class Scim2Connector:
         wanted = apply_spec(dict(document), desired)
         if wanted == document:
             return current
-        return self._put(ctx, current, wanted, idempotency_key)
+        return self._put(ctx, current, self._complete(wanted), idempotency_key)
+
+    def _complete(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` with the profile's required attributes derived where they can be
+        (``displayName`` from the name, ``emails`` from an email-shaped login); an
+        attribute still missing, or a value too long, is refused before sending."""
+        required = self.profile.required_attributes
+        name = doc.get("name")
+        name = name if isinstance(name, dict) else {}
+        if "displayName" in required and not doc.get("displayName"):
+            parts = [name.get("givenName"), name.get("familyName")]
+            doc["displayName"] = " ".join(p for p in parts if p) or doc.get("userName")
+        login = str(doc.get("userName") or "")
+        if "emails" in required and not doc.get("emails") and "@" in login:
+            doc["emails"] = [{"value": login, "type": "work", "primary": True}]
+        for attribute in required:
+            if not _attribute(doc, attribute):
+                raise InvalidData(
+                    f"{self.profile.display_name} requires {attribute}; the user has none",
+                    field=attribute,
+                )
+        for attribute, longest in self.profile.max_lengths.items():
+            value = _attribute(doc, attribute)
+            if isinstance(value, str) and len(value) > longest:
+                raise InvalidData(
+                    f"{self.profile.display_name} accepts at most {longest} characters "
+                    f"in {attribute}",
+                    field=attribute,
+                )
+        return doc
 
     def _put(
         self, ctx: ConnectorContext, current: RemoteAccount, document: dict[str, Any], key: str
@@ -244,12 +299,13 @@ class Scim2Connector:
         current = self.get_account(ctx, ref)
         if current is None or current.active == active:
             return current
-        if str(ctx.settings.get("patch", "true")).lower() in ("false", "0", "no", "off"):
+        no_patch = str(ctx.settings.get("patch", "true")).lower() in ("false", "0", "no", "off")
+        if no_patch or self.profile.patch == "none":
             return self._put(ctx, current, {**current.raw, "active": active}, key)
-        body = {
-            "schemas": [PATCH_SCHEMA],
-            "Operations": [{"op": "replace", "value": {"active": active}}],
-        }
+        operation: dict[str, Any] = {"op": "replace", "value": {"active": active}}
+        if self.profile.patch == "path":
+            operation = {"op": "replace", "path": "active", "value": active}
+        body = {"schemas": [PATCH_SCHEMA], "Operations": [operation]}
         resp = self._call(
             ctx,
             "PATCH",
@@ -270,16 +326,24 @@ class Scim2Connector:
     def deactivate_account(
         self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
     ) -> RemoteAccount | None:
+        if self.profile.deactivate == "delete":
+            # No reversible deactivation on this service: deactivating removes it.
+            self.delete_account(ctx, ref, idempotency_key=idempotency_key)
+            return None
         return self._set_active(ctx, ref, False, idempotency_key)
 
     def reactivate_account(
         self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
     ) -> RemoteAccount | None:
+        if self.profile.deactivate == "delete":
+            raise UnsupportedOperation(f"{self.profile.display_name} cannot reactivate a user")
         return self._set_active(ctx, ref, True, idempotency_key)
 
     def delete_account(
         self, ctx: ConnectorContext, ref: AccountRef, *, idempotency_key: str
     ) -> None:
+        if self.profile.delete == "none":
+            raise UnsupportedOperation(f"{self.profile.display_name} has no DELETE of a user")
         current = self.get_account(ctx, ref)
         if current is None:
             return
@@ -298,6 +362,24 @@ def _resources(data: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
         raise InvalidResponse("a ListResponse's Resources must be a list of objects")
     return found
+
+
+def _values(account: RemoteAccount, attribute: str) -> list[str]:
+    """The account's values of a search attribute, lowercased."""
+    if attribute == "userName":
+        return [account.login.lower()]
+    if attribute == "externalId":
+        return [(account.external_id or "").lower()]
+    emails = account.raw.get("emails") or []
+    return [str(e.get("value", "")).lower() for e in emails if isinstance(e, dict)]
+
+
+def _attribute(doc: Mapping[str, Any], dotted: str) -> Any:
+    """``doc``'s value at ``name`` or ``name.givenName`` (``None`` when absent)."""
+    value: Any = doc
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def _text(value: Any, name: str, *, required: bool = False) -> str | None:

@@ -20,6 +20,16 @@ from .formats import Column, CsvFormat, parse_operation
 #: Uploads larger than this are refused (a 100,000-row service-account file is ~12 MB).
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 _OTHER_DELIMITERS = {";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}
+#: What a file that is no CSV at all starts with, and what it is: said instead of
+#: guessing an encoding from its NUL bytes.
+_NOT_TEXT = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel workbook (.xls)"),
+)
 
 
 class CsvFileError(ValueError):
@@ -61,6 +71,7 @@ def read_csv(data: bytes, fmt: CsvFormat, *, max_bytes: int = DEFAULT_MAX_BYTES)
     """Parse and check ``data``; raises :class:`CsvFileError` listing every file problem."""
     warnings: list[str] = []
     text = _decode(data, max_bytes, warnings)
+    _check_delimiter(text, warnings)
     records = _records(text)
     header = records[0] if records else []
     if not any(cell.strip() for cell in header):
@@ -69,16 +80,6 @@ def read_csv(data: bytes, fmt: CsvFormat, *, max_bytes: int = DEFAULT_MAX_BYTES)
             warnings,
         )
     problems: list[str] = []
-    if len(header) == 1:
-        for delimiter, name in _OTHER_DELIMITERS.items():
-            if delimiter in header[0]:
-                raise CsvFileError(
-                    [
-                        f"The header is separated by {name}; only commas are allowed as the "
-                        "delimiter. Save the file as 'CSV (comma delimited)'."
-                    ],
-                    warnings,
-                )
     columns = _columns(header, fmt, problems, warnings)
     rows = _rows(records[1:], header, columns)
     _check_required(fmt, columns, rows, problems)
@@ -97,21 +98,33 @@ def _decode(data: bytes, max_bytes: int, warnings: list[str]) -> str:
                 "split it into smaller files. Nothing was imported."
             ]
         )
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            raise CsvFileError(
+                [
+                    f"This is not a CSV file: it is {what}. Choose the CSV file itself "
+                    "(in Excel: File > Save As > 'CSV UTF-8 (comma delimited)')."
+                ]
+            )
     if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
         raise CsvFileError(["The file is UTF-32 encoded; save it as UTF-8 (CSV UTF-8)."])
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(data):
         raise CsvFileError(
             [
-                "The file is UTF-16 encoded (it contains NUL bytes); save it as UTF-8 "
+                "The file is UTF-16 encoded; save it as UTF-8 "
                 "(in Excel: 'CSV UTF-8 (comma delimited)')."
             ]
         )
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-        warnings.append(
-            "The file starts with a UTF-8 byte order mark (BOM); it was ignored. "
-            "Uploads should be UTF-8 without a BOM."
+    if b"\x00" in data[:4096]:
+        raise CsvFileError(
+            [
+                "This is not a CSV file: it contains binary data (NUL bytes). Choose the CSV "
+                "file itself (in Excel: File > Save As > 'CSV UTF-8 (comma delimited)')."
+            ]
         )
+    if data.startswith(codecs.BOM_UTF8):
+        # What Excel's "CSV UTF-8" writes first, the format we recommend: no warning.
+        data = data[len(codecs.BOM_UTF8) :]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -124,6 +137,35 @@ def _decode(data: bytes, max_bytes: int, warnings: list[str]) -> str:
             ],
             warnings,
         ) from None
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """UTF-16 text of mostly ASCII characters: every other byte is NUL."""
+    head = data[:512]
+    if len(head) < 4:
+        return False
+    even, odd = head[0::2], head[1::2]
+    return even.count(0) > len(even) * 0.8 or odd.count(0) > len(odd) * 0.8
+
+
+def _check_delimiter(text: str, warnings: list[str]) -> None:
+    """A header line with no comma but another separator (outside quotes, so a quoted
+    ``"operation";"userName"`` is caught here, before the quoting rules would report
+    text after a closing quote)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    unquoted = first.replace('""', "").split('"')[0::2]
+    outside = "".join(unquoted)
+    if "," in outside:
+        return
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        if delimiter in outside:
+            raise CsvFileError(
+                [
+                    f"The header is separated by {name}; only commas are allowed as the "
+                    "delimiter. Save the file as 'CSV UTF-8 (comma delimited)'."
+                ],
+                warnings,
+            )
 
 
 def _records(text: str) -> list[list[str]]:

@@ -45,14 +45,47 @@ class AccountRow:
     user_active: bool | None
 
 
+def _owner_join() -> Any:
+    c, r = service_accounts.c, resources.c
+    return service_accounts.outerjoin(
+        resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id)
+    )
+
+
+def unobserved_classification() -> Any:
+    """The classification of an account discovery has not seen (linked by a CSV file,
+    by hand, or on a service without an API), by the rule discovery applies: nobody's
+    is ``unknown``, a deactivated person's ``retired`` (nothing says the account is
+    not active), anyone else's ``managed``. Computed when read, so deactivating the
+    person shows at once, with no sync to wait for. Needs :func:`_owner_join`."""
+    c, r = service_accounts.c, resources.c
+    return sa.case(
+        (c.user_id.is_(None), "unknown"),
+        (r.active.is_(False), "retired"),
+        else_="managed",
+    )
+
+
 def account_counts_query(organization_id: str, integration_id: int) -> sa.Select[Any]:
-    """Accounts per classification (read from ``ix_service_accounts_classification``)."""
+    """Accounts per classification: those discovery classified read from
+    ``ix_service_accounts_classification`` alone, the others (:func:`unobserved_classification`)
+    joined to their owners."""
     c = service_accounts.c
-    return (
-        sa.select(c.classification, sa.func.count())
-        .where(c.organization_id == organization_id, c.integration_id == integration_id)
+    mine = (c.organization_id == organization_id, c.integration_id == integration_id)
+    observed = (
+        sa.select(c.classification.label("classification"), sa.func.count().label("n"))
+        .where(*mine, c.classification.is_not(None))
         .group_by(c.classification)
     )
+    derived = unobserved_classification()
+    unobserved = (
+        sa.select(derived.label("classification"), sa.func.count().label("n"))
+        .select_from(_owner_join())
+        .where(*mine, c.classification.is_(None))
+        .group_by(derived)
+    )
+    both = sa.union_all(observed, unobserved).subquery("counts")
+    return sa.select(both.c.classification, sa.func.sum(both.c.n)).group_by(both.c.classification)
 
 
 def account_page_query(
@@ -74,13 +107,37 @@ def account_page_query(
     """
     c, r = service_accounts.c, resources.c
     where = [c.organization_id == organization_id, c.integration_id == integration_id]
-    if classification != "all":
-        where.append(c.classification == classification)
     if link != "all":
         where.append(c.link_status == link)
     if after:
         where.append(c.id > after)
-    page_ids = sa.select(c.id).where(*where).order_by(c.id).limit(limit).subquery("page")
+    page_ids: Any
+    if classification == "all":
+        page_ids = sa.select(c.id).where(*where).order_by(c.id).limit(limit).subquery("page")
+    else:
+        # Two range scans, each stopped at ``limit``: the accounts discovery classified
+        # so, and those it never saw that the rule classifies so.
+        observed = (
+            sa.select(c.id)
+            .where(*where, c.classification == classification)
+            .order_by(c.id)
+            .limit(limit)
+        )
+        unobserved = (
+            sa.select(c.id)
+            .select_from(_owner_join())
+            .where(
+                *where,
+                c.classification.is_(None),
+                unobserved_classification() == classification,
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        ids = sa.union_all(
+            sa.select(observed.subquery().c.id), sa.select(unobserved.subquery().c.id)
+        ).subquery("ids")
+        page_ids = sa.select(ids.c.id).order_by(ids.c.id).limit(limit).subquery("page")
     return (
         sa.select(
             c.id,
@@ -88,7 +145,7 @@ def account_page_query(
             c.account_id,
             c.link_status,
             c.link_method,
-            c.classification,
+            sa.func.coalesce(c.classification, unobserved_classification()).label("classification"),
             c.remote_status,
             c.remote_email,
             c.last_seen,
@@ -134,6 +191,18 @@ class SqlIntegrationViews:
             )
             for r in rows
         }
+
+    def account_totals(self, organization_id: str) -> dict[int, int]:
+        """Accounts per integration, however they were linked (discovery, a CSV file,
+        the console): what the integrations list counts."""
+        c = service_accounts.c
+        with transaction(self.engine, write=False) as conn:
+            rows = conn.execute(
+                sa.select(c.integration_id, sa.func.count())
+                .where(c.organization_id == organization_id)
+                .group_by(c.integration_id)
+            ).all()
+        return {int(i): int(n) for i, n in rows}
 
     def last_run(self, organization_id: str, integration_id: int) -> SyncRun | None:
         s = sync_runs.c
