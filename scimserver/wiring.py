@@ -35,8 +35,10 @@ from scimcore.storage.sql.credentials import (
     SqlFlowStore,
     reencrypt_secrets,
 )
+from scimcore.storage.sql.dashboard import SqlDashboard
 from scimcore.storage.sql.directory_views import SqlDirectoryViews
 from scimcore.storage.sql.integration_views import SqlIntegrationViews
+from scimcore.storage.sql.leavers import SqlLeavers
 from scimcore.storage.sql.provisioning import SqlProvisioningStore
 from scimcore.storage.sql.ratelimit import SqlRateLimitStore
 from scimcore.storage.sql.schedule import SqlSyncSchedule
@@ -75,6 +77,15 @@ class SqlParts:
     @cached_property
     def integration_views(self) -> SqlIntegrationViews:
         return SqlIntegrationViews(self.store.engine)
+
+    @cached_property
+    def dashboard(self) -> SqlDashboard:
+        return SqlDashboard(self.store.engine)
+
+    @cached_property
+    def leavers(self) -> SqlLeavers:
+        """Leavers' accounts: "Deprovision now" and exceptions (console and CLI)."""
+        return SqlLeavers(self.store.engine)
 
     @cached_property
     def admins(self) -> SqlAdminStore:

@@ -48,6 +48,11 @@ OPERATIONS: dict[str, Operation] = {
 #: Sources whose events drive provisioning (the engine's own events never do).
 PLANNED_SOURCES = ("scim", "csv", "admin")
 
+#: How a job about an account nobody owns (an orphan's, queued from the dashboard or
+#: ``scimserver accounts deprovision``) names its subject: ``jobs.user_id`` is never NULL,
+#: and a user id (a UUID) never has this prefix.
+ACCOUNT_SUBJECT_PREFIX = "service-account:"
+
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 MAX_ATTEMPTS = 8
@@ -87,6 +92,16 @@ def idempotency_key(
     """sha256(org | integration | operation | target | desired-state version)."""
     raw = "|".join((org, str(integration_id), operation, target, version))
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def account_subject(service_account_id: int) -> str:
+    """The ``jobs.user_id`` of a job about the account ``service_account_id`` itself."""
+    return f"{ACCOUNT_SUBJECT_PREFIX}{service_account_id}"
+
+
+def subject_user(subject: str) -> str | None:
+    """The user a job is about; ``None`` for a job about an account nobody owns."""
+    return None if subject.startswith(ACCOUNT_SUBJECT_PREFIX) else subject
 
 
 def plan_jobs(event: Event, integration_ids: list[int]) -> list[JobSpec]:

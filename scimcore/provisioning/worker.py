@@ -59,7 +59,7 @@ from .errors import (
     UnsupportedOperation,
 )
 from .events import NewEvent
-from .jobs import Job, next_delay
+from .jobs import Job, next_delay, subject_user
 from .pacing import PacedAuth
 from .registry import load
 from .store import Binding, Link, LinkChange, Outcome, ProvisioningStore
@@ -304,18 +304,18 @@ class Worker:
         return Outcome("pending", error=_clip(exc.message), run_after=when)
 
     def _dead(self, job: Job, code: str, message: str) -> Outcome:
-        event = NewEvent(
-            "provisioning.failed",
-            "User",
-            job.user_id,
-            {
-                "job_id": job.id,
-                "operation": job.operation,
-                "error_code": code,
-                "integration_id": job.integration_id,
-            },
-            "engine",
-        )
+        data = {
+            "job_id": job.id,
+            "operation": job.operation,
+            "error_code": code,
+            "integration_id": job.integration_id,
+        }
+        if subject_user(job.user_id) is None:  # an orphan's account
+            account = str(job.payload.get("account_id") or "")
+            ref = f"{job.integration_id}:{account}"
+            event = NewEvent("provisioning.failed", "ServiceAccount", ref, data, "engine")
+        else:
+            event = NewEvent("provisioning.failed", "User", job.user_id, data, "engine")
         return Outcome("dead", error=_clip(message), events=[event])
 
     def _paced(self, binding: Binding, auth: Auth) -> Auth:
@@ -523,13 +523,20 @@ def _change(account: Remote, status: str | None, method: str = "created_by_us") 
 
 
 def _account_event(type: str, job: Job, account_id: str | None, **extra: Any) -> NewEvent:
+    """An event of the job's user, or, for a job about an account nobody owns (an
+    orphan's), of that service account, named as discovery names it."""
+    user = subject_user(job.user_id)
     data = {
         "integration_id": job.integration_id,
-        "user_id": job.user_id,
+        "user_id": user,
         "account_id": account_id,
         "job_id": job.id,
         **extra,
     }
+    if user is None:
+        return NewEvent(
+            type, "ServiceAccount", f"{job.integration_id}:{account_id}", data, "engine"
+        )
     return NewEvent(type, "User", job.user_id, data, "engine")
 
 

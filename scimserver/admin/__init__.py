@@ -39,6 +39,7 @@ def init_admin(
         views_activity,
         views_auth,
         views_csv,
+        views_dashboard,
         views_directory,
         views_docs,
         views_integration_new,

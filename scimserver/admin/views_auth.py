@@ -1,4 +1,5 @@
-"""Sign in, sign out, and the list of the administrator's organizations."""
+"""Sign in, sign out, and the list of the administrator's organizations (an
+organization's landing page is its dashboard, :mod:`.views_dashboard`)."""
 
 from __future__ import annotations
 
@@ -92,19 +93,11 @@ def logout() -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     orgs = my_organizations()
     if len(orgs) == 1:
-        return redirect(url_for("admin.scim_settings", slug=orgs[0].slug))
+        return redirect(url_for("admin.dashboard", slug=orgs[0].slug))
     return page("index.html", organizations=orgs)
-
-
-@bp.get("/o/<slug>/")
-@login_required
-def org_home(slug: str) -> ResponseReturnValue:
-    return redirect(url_for("admin.scim_settings", slug=organization(slug).slug))
 
 
 @bp.get("/switch")
 @login_required
 def switch() -> ResponseReturnValue:
-    return redirect(
-        url_for("admin.scim_settings", slug=organization(request.args.get("to", "")).slug)
-    )
+    return redirect(url_for("admin.dashboard", slug=organization(request.args.get("to", "")).slug))

@@ -19,6 +19,7 @@ from ..config import Settings
 from ..conformance.cli import check
 from ..wiring import require_driver, setup_problem
 from . import common
+from .accounts import accounts
 from .admins import admins
 from .credentials import integrations, keys
 from .csv_files import csv, services
@@ -351,6 +352,7 @@ main.add_command(integrations)
 main.add_command(keys)
 main.add_command(check)
 main.add_command(admins)
+main.add_command(accounts)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -135,6 +135,8 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     assert page.get_by_role("alert").inner_text() == "The email or password is incorrect."
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(rf".*/admin/o/{org.slug}/$"))  # the dashboard
+    page.get_by_role("link", name="Settings \u203a SCIM").click()
     page.wait_for_url(re.compile(r".*/settings/scim$"))
     assert page.locator("#tenant-url").input_value() == org.tenant_url
     _shot(page, "scim-settings", backend)

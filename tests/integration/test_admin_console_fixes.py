@@ -30,7 +30,7 @@ def signed_in(live_server: LiveServer, browser: Any) -> Iterator[tuple[Org, dict
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(re.compile(r".*/settings/scim$"))
+        page.wait_for_url(re.compile(rf".*/admin/o/{org.slug}/$"))  # the dashboard
         pages[width] = page
     yield org, pages
     for context in contexts:

@@ -267,10 +267,13 @@ class SqlProvisioningStore(DiscoveryRuns):
 
     def _change_link(self, conn: Connection, job: Job, change: LinkChange, now: datetime) -> None:
         c = service_accounts.c
+        # A job queued for one account (the dashboard's "Deprovision now") changes that
+        # account, owned or not; any other job its user's account in the integration.
+        target = job.payload.get("service_account_id")
         mine = sa.and_(
             c.organization_id == job.organization_id,
             c.integration_id == job.integration_id,
-            c.user_id == job.user_id,
+            c.id == target if isinstance(target, int) else c.user_id == job.user_id,
         )
         if change.remove:
             conn.execute(sa.delete(service_accounts).where(mine))

@@ -792,3 +792,27 @@ sa.Index(
     service_accounts.c.id,
     service_accounts.c.link_status,
 )
+
+# -- leavers' accounts kept on purpose (revision 0018) -------------------------------------
+#
+# An administrator marks a leaver's or an orphan's account as an exception (the console's
+# dashboard, ``scimserver accounts except``): it is kept on purpose and leaves the list.
+# One row per account (the primary key makes marking twice a no-op); it goes with the
+# account (cascade), and undoing the exception deletes it.
+account_exceptions = sa.Table(
+    "account_exceptions",
+    metadata,
+    sa.Column(
+        "service_account_id",
+        SERIAL,
+        sa.ForeignKey("service_accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("organization_id", ORG_ID, nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    # The dashboard's list of an organization's exceptions, newest first.
+    sa.Index("ix_account_exceptions_organization_id", "organization_id", "created"),
+)
