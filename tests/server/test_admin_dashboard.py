@@ -598,3 +598,32 @@ def test_presses_at_the_same_time_queue_one_job(
     (job,) = _jobs(console_app, tenant)
     assert {d.job_id for d in done} == {job["id"]}
     assert sum(d.queued for d in done) == 1
+
+
+def test_a_csv_linked_account_of_a_leaver_is_on_the_dashboard_at_once(
+    client: Any, console_app: Any, tenant: Tenant
+) -> None:
+    """An account linked by CSV (never seen by a sync) of a person deactivated in the IdP
+    is a leaver's, as the integration page says: the dashboard lists it too."""
+    from .admin_support import create_service, create_user, start_import, upload_csv
+
+    scim = console_app.test_client()
+    leaver = create_user(scim, tenant, "csv.leaver@example.com")
+    create_service(console_app, tenant, "Portal", "manual")
+    rows = '"operation","serviceDisplayName","userId","accountId"\n'
+    rows += '"CREATE","Portal","csv.leaver@example.com","csv.leaver"\n'
+    start_import(
+        client, upload_csv(client, tenant, rows.encode(), "service-accounts").get_data(as_text=True)
+    )
+    before = client.get(f"/admin/o/{tenant.slug}/").get_data(as_text=True)
+    assert "csv.leaver" not in before
+    scim.patch(
+        f"/scim/v2/organizations/{tenant.slug}/Users/{leaver['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers={"Authorization": f"Bearer {tenant.token}"},
+    )
+    after = client.get(f"/admin/o/{tenant.slug}/").get_data(as_text=True)
+    assert "csv.leaver" in after

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from ...provisioning.jobs import ACCOUNT_SUBJECT_PREFIX
 from ...provisioning.leavers import LEAVER_CLASSES, NEEDS_ATTENTION
 from .engine import transaction
+from .integration_views import effective_classification, effectively_active
 from .tables import (
     account_exceptions,
     integration_connectors,
@@ -117,8 +118,8 @@ def leavers_query(
     else:
         classes = LEAVER_CLASSES if shown == "all" else (shown,)
         where += [
-            c.classification.in_(classes),
-            c.remote_status == "active",
+            effective_classification().in_(classes),
+            effectively_active(),
             x.service_account_id.is_(None),
         ]
     if integration_id is not None:
@@ -143,7 +144,7 @@ def leavers_query(
             c.integration_id,
             i.display_name.label("integration_name"),
             c.account_id,
-            c.classification,
+            effective_classification().label("classification"),
             c.remote_email,
             c.user_id,
             r.name.label("user_name"),
@@ -238,19 +239,28 @@ class SqlDashboard:
 
     def counts(self, organization_id: str, health: list[IntegrationHealth]) -> DashboardCounts:
         """The numbers at the top; ``health`` is :meth:`health` of the same page."""
-        c, x = service_accounts.c, account_exceptions.c
+        c, x, r = service_accounts.c, account_exceptions.c, resources.c
+        # Grouped outside: PostgreSQL does not see two renderings of the expression
+        # (with their own bound literals) as the same GROUP BY key.
+        leavers = (
+            sa.select(effective_classification().label("cls"))
+            .select_from(service_accounts)
+            .outerjoin(
+                resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id)
+            )
+            .outerjoin(account_exceptions, x.service_account_id == c.id)
+            .where(
+                c.organization_id == organization_id,
+                effective_classification().in_(LEAVER_CLASSES),
+                effectively_active(),
+                x.service_account_id.is_(None),
+            )
+            .subquery("leavers")
+        )
         with transaction(self.engine, write=False) as conn:
             active: dict[str, int] = dict(
                 conn.execute(
-                    sa.select(c.classification, sa.func.count())
-                    .outerjoin(account_exceptions, x.service_account_id == c.id)
-                    .where(
-                        c.organization_id == organization_id,
-                        c.classification.in_(LEAVER_CLASSES),
-                        c.remote_status == "active",
-                        x.service_account_id.is_(None),
-                    )
-                    .group_by(c.classification)
+                    sa.select(leavers.c.cls, sa.func.count()).group_by(leavers.c.cls)
                 ).all()
             )
             excepted = conn.execute(

@@ -66,6 +66,18 @@ def unobserved_classification() -> Any:
     )
 
 
+def effective_classification() -> Any:
+    """An account's classification: discovery's, else :func:`unobserved_classification`.
+    Needs :func:`_owner_join` (or the same outer join to the owner)."""
+    return sa.func.coalesce(service_accounts.c.classification, unobserved_classification())
+
+
+def effectively_active() -> Any:
+    """Whether the account is active at the service as far as we know: what discovery
+    saw, or, never seen, active (nothing says otherwise)."""
+    return sa.func.coalesce(service_accounts.c.remote_status, "active") == "active"
+
+
 def account_counts_query(organization_id: str, integration_id: int) -> sa.Select[Any]:
     """Accounts per classification: those discovery classified read from
     ``ix_service_accounts_classification`` alone, the others (:func:`unobserved_classification`)

@@ -20,8 +20,9 @@ from ...provisioning.events import NewEvent
 from ...provisioning.jobs import MAX_ATTEMPTS
 from ...provisioning.leavers import AccountState, QueuedJob
 from .engine import transaction
+from .integration_views import effective_classification
 from .outbox import insert_event
-from .tables import account_exceptions, jobs, service_accounts
+from .tables import account_exceptions, jobs, resources, service_accounts
 
 #: Open jobs that already take an account down: a press while one is open adds nothing.
 _TAKING_DOWN = ("deactivate", "deprovision")
@@ -41,7 +42,7 @@ class SqlLeavers:
     def account(
         self, organization_id: str, integration_id: int, account_id: str
     ) -> AccountState | None:
-        c, x = service_accounts.c, account_exceptions.c
+        c, x, r = service_accounts.c, account_exceptions.c, resources.c
         with transaction(self.engine, write=False) as conn:
             row = conn.execute(
                 sa.select(
@@ -50,9 +51,15 @@ class SqlLeavers:
                     c.account_id,
                     c.user_id,
                     c.scim_user_resource_id,
-                    c.classification,
-                    c.remote_status,
+                    # As the dashboard lists it: an account discovery never saw is
+                    # classified by the rule, and taken for active.
+                    effective_classification().label("classification"),
+                    sa.func.coalesce(c.remote_status, "active").label("remote_status"),
                     x.service_account_id.is_not(None).label("excepted"),
+                )
+                .select_from(service_accounts)
+                .outerjoin(
+                    resources, sa.and_(r.organization_id == c.organization_id, r.id == c.user_id)
                 )
                 .outerjoin(account_exceptions, x.service_account_id == c.id)
                 .where(
@@ -89,17 +96,23 @@ class SqlLeavers:
             j.user_id == account.subject,
         )
         with transaction(self.engine) as conn:
-            open_job = conn.execute(
-                sa.select(j.id)
-                .where(subject, j.operation.in_(_TAKING_DOWN), j.status.in_(_OPEN))
-                .order_by(j.id)
-                .limit(1)
-            ).scalar()
+            # One statement, so one snapshot: read in two, a press could miss an open
+            # job yet see it as "the previous one" and make a second key (PostgreSQL's
+            # READ COMMITTED takes a new snapshot per statement).
+            open_job, previous = conn.execute(
+                sa.select(
+                    sa.select(j.id)
+                    .where(subject, j.operation.in_(_TAKING_DOWN), j.status.in_(_OPEN))
+                    .order_by(j.id)
+                    .limit(1)
+                    .scalar_subquery(),
+                    sa.select(sa.func.max(j.id))
+                    .where(subject, j.operation == "deprovision")
+                    .scalar_subquery(),
+                )
+            ).one()
             if open_job is not None:
                 return QueuedJob(int(open_job), created=False)
-            previous = conn.execute(
-                sa.select(sa.func.max(j.id)).where(subject, j.operation == "deprovision")
-            ).scalar()
             idempotency = key(int(previous or 0))
             job_id = _insert_job(conn, organization_id, account, idempotency, payload)
             if job_id is not None:
