@@ -18,8 +18,8 @@ from scimcore.accounts import DEPROVISION_POLICIES
 from scimcore.adapters.connectors import ConnectorError, load
 
 from ..integration_setup import SetupError, check_connection, switch_provisioning
-from .blueprint import audit, bp, console, login_required, organization, page
-from .views_integrations import _detail, _overview
+from .blueprint import audit, bp, console, login_required, organization
+from .views_integrations import _detail, _overview, confirm_page, confirmed
 
 NAME_MAX = 200
 PROFILES_MAX = 100
@@ -88,24 +88,18 @@ def integration_delete(slug: str, integration_id: int) -> ResponseReturnValue:
     org = organization(slug)
     overview = _overview(org, integration_id)
     name = overview.integration.display_name
-    if request.method == "GET" or request.form.get("confirm") != "yes":
-        return page(
-            "confirm.html",
-            org=org,
-            section="integrations",
+    if not confirmed():
+        return confirm_page(
+            org,
+            integration_id,
             question=f"Delete the integration {name}?",
             warning=(
                 f"Its {overview.account_count} account record(s), jobs, credential and "
                 "history here are deleted. Nothing changes at the service: its accounts "
                 "stay as they are."
             ),
-            action=url_for(
-                "admin.integration_delete", slug=org.slug, integration_id=integration_id
-            ),
+            action="admin.integration_delete",
             button="Delete integration",
-            cancel=url_for(
-                "admin.integration_detail", slug=org.slug, integration_id=integration_id
-            ),
         )
     with console().accounts.accounts(org.id) as session:
         forgotten = session.delete_integration(integration_id)

@@ -233,6 +233,34 @@ def _overview(org: Organization, integration_id: int) -> Overview:
     return found
 
 
+def confirmed() -> bool:
+    """Whether this is the POST of a confirmation page's button (the page itself, asked
+    for by GET or by a POST without it, changes nothing)."""
+    return request.method == "POST" and request.form.get("confirm") == "yes"
+
+
+def confirm_page(
+    org: Organization,
+    integration_id: int,
+    *,
+    question: str,
+    warning: str,
+    action: str,
+    button: str,
+) -> ResponseReturnValue:
+    """The page that asks before something about an integration is deleted."""
+    return page(
+        "confirm.html",
+        org=org,
+        section="integrations",
+        question=question,
+        warning=warning,
+        action=url_for(action, slug=org.slug, integration_id=integration_id),
+        button=button,
+        cancel=url_for("admin.integration_detail", slug=org.slug, integration_id=integration_id),
+    )
+
+
 def _blocker(org: Organization, overview: Overview) -> str | None:
     """Why this integration cannot work whatever its credential (an SSO-only sign-in)."""
     binding = console().parts.provisioning.binding(org.id, overview.integration.id)
@@ -537,24 +565,18 @@ def integration_credential_delete(slug: str, integration_id: int) -> ResponseRet
     org = organization(slug)
     overview = _overview(org, integration_id)
     name = overview.integration.display_name
-    if request.method == "GET" or request.form.get("confirm") != "yes":
-        return page(
-            "confirm.html",
-            org=org,
-            section="integrations",
+    if not confirmed():
+        return confirm_page(
+            org,
+            integration_id,
             question=f"Delete the credential of {name}?",
             warning=(
                 "Provisioning and Sync now stop working for this integration until a new "
                 "credential is stored. The secret cannot be shown or restored; revoke it "
                 "at the service as well."
             ),
-            action=url_for(
-                "admin.integration_credential_delete", slug=org.slug, integration_id=integration_id
-            ),
+            action="admin.integration_credential_delete",
             button="Delete credential",
-            cancel=url_for(
-                "admin.integration_detail", slug=org.slug, integration_id=integration_id
-            ),
         )
     if _vault().delete(integration_id):
         audit(org, "credential.deleted", name)

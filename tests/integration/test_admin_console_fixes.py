@@ -37,6 +37,31 @@ def signed_in(live_server: LiveServer, browser: Any) -> Iterator[tuple[Org, dict
         context.close()
 
 
+def _user(scim: Any, org: Org, user_name: str, display_name: str) -> dict[str, Any]:
+    response = scim.post(
+        f"{org.tenant_url}/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "displayName": display_name,
+        },
+        timeout=15,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def _rename(scim: Any, org: Org, user: dict[str, Any], display_name: str) -> None:
+    scim.patch(
+        f"{org.tenant_url}/Users/{user['id']}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": display_name}],
+        },
+        timeout=15,
+    ).raise_for_status()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_disabled_start_import_button_looks_disabled(
     live_server: LiveServer, signed_in: tuple[Org, dict[int, Any]], width: int
@@ -176,15 +201,7 @@ def test_a_group_lists_its_members_by_their_current_names(
     org, pages = signed_in
     page = pages[width]
     scim = _scim(live_server, org.token)
-    user = scim.post(
-        f"{org.tenant_url}/Users",
-        json={
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": f"member{width}@example.com",
-            "displayName": "Old Name",
-        },
-        timeout=15,
-    ).json()
+    user = _user(scim, org, f"member{width}@example.com", "Old Name")
     group = scim.post(
         f"{org.tenant_url}/Groups",
         json={
@@ -194,14 +211,7 @@ def test_a_group_lists_its_members_by_their_current_names(
         },
         timeout=15,
     ).json()
-    scim.patch(
-        f"{org.tenant_url}/Users/{user['id']}",
-        json={
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "displayName", "value": "山田 花子"}],
-        },
-        timeout=15,
-    ).raise_for_status()
+    _rename(scim, org, user, "山田 花子")
     page.goto(f"{live_server.base_url}/admin/o/{org.slug}/groups/{group['id']}")
     page.get_by_role("link", name="山田 花子").wait_for()
     assert "Old Name" not in page.content()
@@ -273,23 +283,8 @@ def test_the_activity_page_fits_the_window_and_reads_in_words(
     org, pages = signed_in
     page = pages[width]
     scim = _scim(live_server, org.token)
-    user = scim.post(
-        f"{org.tenant_url}/Users",
-        json={
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": f"activity{width}@example.com",
-            "displayName": "Before Name",
-        },
-        timeout=15,
-    ).json()
-    scim.patch(
-        f"{org.tenant_url}/Users/{user['id']}",
-        json={
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "replace", "path": "displayName", "value": "After Name"}],
-        },
-        timeout=15,
-    ).raise_for_status()
+    user = _user(scim, org, f"activity{width}@example.com", "Before Name")
+    _rename(scim, org, user, "After Name")
     page.goto(f"{live_server.base_url}/admin/o/{org.slug}/activity")
     page.get_by_text("displayName: Before Name → After Name").first.wait_for()
     wider = page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
