@@ -450,3 +450,30 @@ def test_okta_user_reaches_github_enterprise_through_the_worker_and_is_suspended
         any_env.worker().run(until_idle=True, max_seconds=60)
         assert fake.users[remote["id"]]["active"] is False
         assert fake.refused == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_refused_token_parks_the_integration_and_the_jobs_run_once_after_reauth(
+    env: Env, name: str
+) -> None:
+    """The connectors issue's fault list, per catalog entry: a refused credential parks
+    the integration after one request (no retry storm, nothing lost); once a working
+    credential is stored, every waiting job runs once."""
+    with scim_server(QuirkyScim(profile=BY_NAME[name])) as fake:
+        integration = env.integration(name, {"base_url": fake.url}, auth=BearerAuth("wrong"))
+        for n in range(3):
+            env.create_user(f"refused{n}@example.com")
+        env.worker().run(until_idle=True)
+        assert len(fake.requests) == 1
+        env.make_due()
+        env.worker().run(until_idle=True)
+        assert len(fake.requests) == 1
+        binding = env.prov.binding(env.org.id, integration)
+        assert binding is not None and binding.integration.status == "needs_reauth"
+        assert "wrong" not in (binding.last_error or "")
+        env.auth[integration] = BearerAuth(fake.token)
+        env.prov.set_integration_status(env.org.id, integration, "active")
+        env.worker().run(until_idle=True)
+        assert [j.status for j in env.jobs()] == ["succeeded"] * 3
+        created = [m for m, p in fake.requests if m == "POST"]
+        assert len(created) == 3 and fake.refused == []
