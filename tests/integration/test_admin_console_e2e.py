@@ -208,7 +208,9 @@ def test_admin_signs_in_generates_a_token_sees_scim_users_and_imports_csv(
     _running_job_page(page, live_server, org, backend)
 
     page.goto(f"{base}/admin/o/{org.slug}/users/" + _user_id(scim, org))
-    page.get_by_role("cell", name="Google Workspace").wait_for()
+    page.get_by_role("table", name="Service accounts").get_by_role(
+        "cell", name="Google Workspace"
+    ).wait_for()
     # a long account ID wraps: the service-account table stays inside its card
     spill = page.evaluate(
         """() => {
