@@ -60,7 +60,8 @@ def serve(argv: list[str]) -> int:
         port = argv[argv.index("--port") + 1]
     os.environ.setdefault("SCIMSERVER_PUBLIC_URL", f"http://127.0.0.1:{port}")
     print(prepare(), flush=True)
-    os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", "--port", port, *argv])
+    args = argv if "--port" in argv else ["--port", port, *argv]  # given once, not twice
+    os.execv(str(BIN / "scimserver"), [str(BIN / "scimserver"), "serve", *args])
 
 
 def prepare() -> str:
